@@ -1,0 +1,1 @@
+"""The jobctl reference server."""

@@ -1,0 +1,162 @@
+"""The exceptions jobctl raises.
+
+Every error the SDK raises derives from ``JobctlError``::
+
+    JobctlError
+    ├── APIError                    the server answered with an error (or not at all)
+    │   ├── AuthError               401 / 403
+    │   ├── NotFoundError           404 / 410 (``gone`` is True for 410: the result expired)
+    │   ├── ConflictError           409 / 422 (idempotency key reuse, wrong state)
+    │   ├── RequestRejectedError    400 / 413 and other 4xx
+    │   ├── ServiceUnavailableError network errors, 5xx, 429 after the retries ran out
+    │   └── ProtocolError           the server's answer does not follow PROTOCOL.md
+    ├── JobFailedError              the job ended ``failed`` (``.job``)
+    ├── JobCancelledError           the job ended ``cancelled`` (``.job``)
+    ├── WaitTimeoutError            the wait's deadline passed first (``.job``: the last snapshot)
+    └── DownloadError               a result download was cut short or did not verify
+
+Messages never contain a token or a webhook secret. httpx's exceptions are
+mapped to these in one place (``jobctl._http.map_transport_error``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Job
+
+__all__ = [
+    "APIError",
+    "AuthError",
+    "ConflictError",
+    "DownloadError",
+    "JobCancelledError",
+    "JobFailedError",
+    "JobctlError",
+    "NotFoundError",
+    "ProtocolError",
+    "RequestRejectedError",
+    "ServiceUnavailableError",
+    "WaitTimeoutError",
+]
+
+
+class JobctlError(Exception):
+    """The base of every error jobctl raises."""
+
+
+class APIError(JobctlError):
+    """The API answered with an error status, or could not be reached.
+
+    Args:
+        message: one human sentence saying what happened.
+        status_code: the HTTP status, or None when no response arrived.
+        problem: the decoded problem+json body (empty when the body was not JSON).
+        method: the request method.
+        url: the request URL (never carries a token).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        problem: dict[str, Any] | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.problem: dict[str, Any] = problem or {}
+        self.method = method
+        self.url = url
+
+    @property
+    def details(self) -> list[dict[str, Any]]:
+        """Validation problems from the problem+json ``details`` list."""
+        details = self.problem.get("details")
+        return details if isinstance(details, list) else []
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AuthError(APIError):
+    """The token was missing, unknown (401) or not allowed (403)."""
+
+
+class NotFoundError(APIError):
+    """No such job (404), or its result has expired (410, ``gone`` is True)."""
+
+    @property
+    def gone(self) -> bool:
+        """True when the server answered 410 Gone."""
+        return self.status_code == 410
+
+
+class ConflictError(APIError):
+    """409 or 422: the job is in the wrong state, or an idempotency key was reused."""
+
+
+class RequestRejectedError(APIError):
+    """The request was refused: 400 (bad input), 413 (too large) and other 4xx."""
+
+
+class ServiceUnavailableError(APIError):
+    """Network errors, 5xx and 429 that outlasted the transport retries."""
+
+
+class ProtocolError(APIError):
+    """The server's answer does not follow the protocol (not JSON, missing fields, a loop)."""
+
+
+class _JobEndedError(JobctlError):
+    def __init__(self, job: Job, message: str) -> None:
+        super().__init__(message)
+        self.job = job
+
+
+class JobFailedError(_JobEndedError):
+    """The job ended ``failed``; ``.job.error`` says why.
+
+    Args:
+        job: the failed job.
+    """
+
+    def __init__(self, job: Job) -> None:
+        err = job.error
+        why = f"{err.code}: {err.message}" if err else "no error details"
+        hint = " (retryable)" if err and err.retryable else ""
+        super().__init__(job, f"job {job.job_id} failed: {why}{hint}")
+
+
+class JobCancelledError(_JobEndedError):
+    """The job ended ``cancelled``.
+
+    Args:
+        job: the cancelled job.
+    """
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(job, f"job {job.job_id} was cancelled")
+
+
+class WaitTimeoutError(JobctlError):
+    """The wait's overall deadline passed while the job was still running.
+
+    Args:
+        job: the last snapshot seen (None if none was seen).
+        timeout: the deadline in seconds.
+    """
+
+    def __init__(self, job: Job | None, timeout: float) -> None:
+        what = f"job {job.job_id} is still {job.status}" if job else "the job is still running"
+        super().__init__(f"timed out after {timeout:g}s: {what}")
+        self.job = job
+        self.timeout = timeout
+
+
+class DownloadError(JobctlError):
+    """A result download was cut short or did not verify (length or sha256)."""
