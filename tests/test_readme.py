@@ -1,0 +1,33 @@
+"""The README's Quickstart is the contract CI runs: keep .ci/run and the README in step."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _quickstart_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section, re.S)]
+
+
+def test_quickstart_has_setup_main_job_and_test_commands() -> None:
+    commands = _quickstart_commands()
+    assert len(commands) == 3, commands
+    setup, main_job, test = commands
+    assert "pip install" in setup
+    assert main_job == "jobctl demo"
+    assert test.startswith("python -m pytest")
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    test_command = _quickstart_commands()[2]
+    ci_lines = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert ci_lines[-1] == test_command
