@@ -1,0 +1,285 @@
+"""What ``JobsClient`` and ``AsyncJobsClient`` share besides the flows.
+
+Settings resolution, the flow each public method runs, request building (headers,
+the token only for trusted origins, timeouts), request logging with credentials
+redacted, and the glue that lets tenacity run the transport retry loop with the
+pure decisions of ``jobctl._retry``. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Generator, Mapping
+from typing import IO, Any
+
+import httpx
+from tenacity import RetryCallState
+
+from ._download import DownloadProgress, download_flow
+from ._flows import (
+    Context,
+    Effect,
+    JobRef,
+    Runtime,
+    cancel_flow,
+    get_flow,
+    iter_jobs_flow,
+    list_flow,
+    retry_flow,
+    submit_flow,
+    target_of,
+)
+from ._follow import Strategy, Update, follow_flow
+from ._http import (
+    MAX_ERROR_BODY,
+    MAX_JSON_BODY,
+    Reply,
+    Request,
+    TransportFailure,
+    log,
+    redact_headers,
+    safe_url,
+)
+from ._polling import PollPolicy
+from ._retry import decide_retry, parse_retry_after
+from ._version import __version__
+from .models import Job, JobPage
+
+__all__ = ["ClientBase", "RetryGlue", "body_limit", "progress_callback"]
+
+USER_AGENT = f"jobctl/{__version__}"
+
+
+def body_limit(status: int) -> int:
+    """How much of a body to read: a success JSON body, or an error body.
+
+    Args:
+        status: the response status.
+    """
+    return MAX_JSON_BODY if 200 <= status < 300 else MAX_ERROR_BODY
+
+
+class RetryGlue:
+    """tenacity's ``retry``/``wait`` callbacks, driven by ``jobctl._retry.decide_retry``.
+
+    Args:
+        request: the request being retried.
+        max_retries: the retry budget.
+        runtime: clocks and randomness.
+    """
+
+    def __init__(self, request: Request, max_retries: int, runtime: Runtime) -> None:
+        self.request = request
+        self.max_retries = max_retries
+        self.runtime = runtime
+        self.delay = 0.0
+
+    def retry(self, state: RetryCallState) -> bool:
+        """Decide on the outcome of the attempt that just ended (logged at DEBUG)."""
+        outcome = state.outcome
+        if outcome is None:
+            return False
+        status: int | None = None
+        failure = None
+        hint: float | None = None
+        if outcome.failed:
+            exc = outcome.exception()
+            if not isinstance(exc, TransportFailure):
+                return False
+            failure = exc.kind
+        else:
+            reply: Reply = outcome.result()
+            status = reply.status
+            if status < 400:
+                return False
+            hint = parse_retry_after(reply.headers.get("retry-after"), self.runtime.wall())
+        decision = decide_retry(
+            method=self.request.method,
+            attempt=state.attempt_number,
+            max_retries=self.max_retries,
+            status=status,
+            failure=failure,
+            retry_after=hint,
+            has_idempotency_key=self.request.idempotent_key,
+            rand=self.runtime.rand(),
+        )
+        log.debug("%s %s: %s", self.request.method, safe_url(self.request.url), decision.reason)
+        self.delay = decision.delay
+        return decision.retry
+
+    def wait(self, state: RetryCallState) -> float:
+        """The delay the last decision chose."""
+        return self.delay
+
+
+def progress_callback(
+    on_progress: Callable[[Job], Any] | None,
+) -> Callable[[Update], Any] | None:
+    """Adapt a ``wait(on_progress=...)`` callback: called with the job on every change.
+
+    Args:
+        on_progress: the caller's callback, taking the current ``Job`` snapshot.
+    """
+    if on_progress is None:
+        return None
+
+    def call(update: Update) -> Any:
+        if update.changed:
+            return on_progress(update.job)
+        return None
+
+    return call
+
+
+def download_callback(
+    on_progress: Callable[[int, int | None], Any] | None,
+) -> Callable[[DownloadProgress], Any] | None:
+    """Adapt a ``download(on_progress=...)`` callback, called with ``(done, total)``.
+
+    Args:
+        on_progress: the caller's callback.
+    """
+    if on_progress is None:
+        return None
+    return lambda p: on_progress(p.done, p.total)
+
+
+class ClientBase:
+    """Settings, context and the flow of every public method (no I/O).
+
+    Args:
+        base_url: the API base URL (falls back to ``jobctl.config``).
+        token: the bearer token (falls back to ``jobctl.config``).
+        profile: the config profile to read.
+        timeout: the per-request timeout in seconds.
+        poll: the poll pacing.
+        max_retries: transport retries per request.
+        verify: TLS verification: True, False, or a CA bundle path.
+        runtime: clocks and randomness (tests inject fakes).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None,
+        token: str | None,
+        *,
+        profile: str | None,
+        timeout: float | None,
+        poll: PollPolicy | None,
+        max_retries: int,
+        verify: bool | str,
+        runtime: Runtime,
+    ) -> None:
+        from .config import resolve_settings
+
+        settings = resolve_settings(url=base_url, token=token, profile=profile)
+        url = settings.url.rstrip("/")
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"the API URL must start with http:// or https://, got {url!r}")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.base_url = url
+        self._token = settings.token
+        self._wait_timeout = settings.timeout
+        self._timeout = timeout
+        self._verify = verify
+        self.poll = poll if poll is not None else PollPolicy()
+        self.max_retries = max_retries
+        self._runtime = runtime
+        self._ctx = Context(url, self.poll, runtime, max_retries)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    # -- requests -------------------------------------------------------------
+
+    def _headers(self, req: Request) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers.update(req.headers)
+        if req.auth and self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+    def _httpx_request(
+        self, client: httpx.Client | httpx.AsyncClient, req: Request
+    ) -> httpx.Request:
+        headers = self._headers(req)
+        timeout: Any = httpx.USE_CLIENT_DEFAULT
+        if req.read_timeout is not None:
+            timeout = httpx.Timeout(self._timeout, read=req.read_timeout)
+        log.debug("-> %s %s %s", req.method, safe_url(req.url), redact_headers(headers))
+        return client.build_request(
+            req.method, req.url, headers=headers, params=req.params, json=req.json, timeout=timeout
+        )
+
+    def _log_reply(self, req: Request, response: httpx.Response, started: float) -> None:
+        log.debug(
+            "<- %s %s %d (%.3fs)",
+            req.method,
+            safe_url(req.url),
+            response.status_code,
+            self._runtime.clock() - started,
+        )
+
+    def _glue(self, req: Request) -> RetryGlue | None:
+        if not req.retries or self.max_retries == 0:
+            return None
+        return RetryGlue(req, self.max_retries, self._runtime)
+
+    # -- flows ----------------------------------------------------------------
+
+    def _submit(self, type: str, input: Any, **kwargs: Any) -> Generator[Effect, Any, Job]:
+        return submit_flow(self._ctx, type, input, **kwargs)
+
+    def _get(self, job: JobRef) -> Generator[Effect, Any, Job]:
+        ctx, target = target_of(self._ctx, job)
+        found, _ = yield from get_flow(ctx, target)
+        return found
+
+    def _wait(
+        self, job: JobRef, timeout: float | None, strategy: Strategy
+    ) -> Generator[Effect, Any, Job]:
+        ctx, target = target_of(self._ctx, job)
+        if timeout is None:
+            timeout = self._wait_timeout
+        final = yield from follow_flow(ctx, target, timeout=timeout, strategy=strategy)
+        assert final is not None
+        return final
+
+    def _events(self, job: JobRef, last_event_id: str | None) -> Generator[Effect, Any, None]:
+        ctx, target = target_of(self._ctx, job)
+        yield from follow_flow(
+            ctx, target, timeout=None, strategy="auto", last_event_id=last_event_id, final=False
+        )
+
+    def _cancel(self, job: JobRef) -> Generator[Effect, Any, Job]:
+        ctx, target = target_of(self._ctx, job)
+        return (yield from cancel_flow(ctx, target))
+
+    def _retry(self, job: JobRef, idempotency_key: str | None) -> Generator[Effect, Any, Job]:
+        ctx, target = target_of(self._ctx, job)
+        return (yield from retry_flow(ctx, target, idempotency_key=idempotency_key))
+
+    def _list(self, **kwargs: Any) -> Generator[Effect, Any, JobPage]:
+        return list_flow(self._ctx, **kwargs)
+
+    def _iter_jobs(self, **kwargs: Any) -> Generator[Effect, Any, None]:
+        return iter_jobs_flow(self._ctx, **kwargs)
+
+    def _download(
+        self, job: JobRef, dest: str | os.PathLike[str] | IO[bytes], resume: bool
+    ) -> Generator[Effect, Any, Any]:
+        ctx, target = target_of(self._ctx, job)
+        return (yield from download_flow(ctx, target, dest, resume=resume))
+
+    def _run(
+        self,
+        type: str,
+        input: Any,
+        timeout: float | None,
+        strategy: Strategy,
+        submit_kwargs: Mapping[str, Any],
+    ) -> Generator[Effect, Any, Job]:
+        job = yield from submit_flow(self._ctx, type, input, **submit_kwargs)
+        final = yield from self._wait(job, timeout, strategy)
+        return final.raise_for_status()

@@ -1,0 +1,456 @@
+"""The client's brain: every SDK operation as a generator of effects.
+
+A flow yields *effects* — ``Send`` a request, ``Open`` a stream, ``Read`` a chunk,
+``Close`` it, ``Sleep``, ``Emit`` a value to the caller — and receives each
+effect's result (or has the effect's exception thrown into it). ``JobsClient``
+and ``AsyncJobsClient`` only perform effects; every decision is made here, once,
+so the two clients cannot disagree. Waiting and events live in ``_follow``,
+downloads in ``_download``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import quote
+
+from ._http import (
+    Reply,
+    Request,
+    error_from_reply,
+    origin,
+    parse_job,
+    parse_page,
+    resolve_url,
+)
+from ._polling import PollPolicy, completed_from_redirect, new_idempotency_key
+from ._retry import parse_retry_after
+from .errors import ConflictError, ProtocolError
+from .models import Job, JobPage
+
+__all__ = [
+    "Close",
+    "Context",
+    "Effect",
+    "Emit",
+    "Flow",
+    "JobRef",
+    "Open",
+    "Read",
+    "Runtime",
+    "Send",
+    "Sleep",
+    "Target",
+    "cancel_flow",
+    "get_flow",
+    "iter_jobs_flow",
+    "list_flow",
+    "retry_flow",
+    "send_checked",
+    "submit_flow",
+    "target_of",
+]
+
+JobRef = Job | str
+"""A job, a job id, or the job's status URL."""
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send a request and read its (bounded) body; result: ``Reply``."""
+
+    request: Request
+
+
+@dataclass(frozen=True)
+class Open:
+    """Send a request and keep the body open; result: ``Reply`` (``.stream`` set on 2xx)."""
+
+    request: Request
+
+
+@dataclass(frozen=True)
+class Read:
+    """Read the next chunk of an open stream; result: bytes (``b""`` at the end)."""
+
+    stream: Any
+
+
+@dataclass(frozen=True)
+class Close:
+    """Close an open stream; result: None."""
+
+    stream: Any
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Pause; result: None."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Hand a value to the caller (an event, a job, download progress); result: None."""
+
+    value: Any
+
+
+Effect = Send | Open | Read | Close | Sleep | Emit
+Flow = Generator[Effect, Any, Any]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The clock and randomness the flows use (injected in tests).
+
+    Args:
+        clock: a monotonic clock for deadlines, seconds.
+        wall: the wall clock (POSIX seconds) for HTTP dates.
+        rand: a source of floats in ``[0, 1)`` for jitter.
+    """
+
+    clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+    rand: Callable[[], float] = random.random
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every flow needs to know about the client.
+
+    Args:
+        base_url: the API base URL (no trailing slash).
+        policy: the poll pacing.
+        runtime: clocks and randomness.
+        max_retries: transport retries per request.
+        trusted: origins the API token may be sent to (the base URL's, plus the
+            origin of a status URL the caller passed explicitly).
+    """
+
+    base_url: str
+    policy: PollPolicy = field(default_factory=PollPolicy)
+    runtime: Runtime = field(default_factory=Runtime)
+    max_retries: int = 4
+    trusted: frozenset[tuple[str, str, int | None]] = frozenset()
+
+    def url(self, path: str) -> str:
+        """The absolute URL of an API path such as ``/api/jobs``.
+
+        Args:
+            path: the path, starting with ``/``.
+        """
+        return self.base_url.rstrip("/") + path
+
+    def resolve(self, ref: str) -> str:
+        """Resolve a server-given URL (maybe relative) against the base URL.
+
+        Args:
+            ref: the URL.
+        """
+        return resolve_url(self.base_url, ref)
+
+    def auth(self, url: str) -> bool:
+        """Whether the API token may go to this URL (only to trusted origins).
+
+        Args:
+            url: an absolute URL.
+        """
+        try:
+            where = origin(url)
+        except ValueError:
+            return False
+        return where == origin(self.base_url) or where in self.trusted
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Request:
+        """A ``Request`` with ``auth`` decided by the origin rule.
+
+        Args:
+            method: the HTTP method.
+            url: the absolute URL.
+            **kwargs: further ``Request`` fields.
+        """
+        return Request(method, url, auth=self.auth(url), **kwargs)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A job reference made concrete: its id and URLs.
+
+    Args:
+        job_id: the job id.
+        status_url: the status URL.
+        events_url: the events URL.
+        job: the snapshot the caller passed, if any.
+    """
+
+    job_id: str
+    status_url: str
+    events_url: str
+    job: Job | None = None
+
+
+_URL = re.compile(r"^https?://", re.IGNORECASE)
+
+
+def target_of(ctx: Context, ref: JobRef) -> tuple[Context, Target]:
+    """Resolve a job reference; a status URL's origin becomes trusted for this call.
+
+    Args:
+        ctx: the client context.
+        ref: a ``Job``, a job id, or a status URL.
+    """
+    if isinstance(ref, Job):
+        url = ref.status_url
+        if not url or not ctx.auth(ctx.resolve(url)):
+            url = ctx.url("/api/jobs/" + quote(ref.job_id, safe=""))
+        url = ctx.resolve(url)
+        events = ctx.resolve(ref.events_url) if ref.events_url else url.rstrip("/") + "/events"
+        if not ctx.auth(events):
+            events = url.rstrip("/") + "/events"
+        return ctx, Target(ref.job_id, url, events, ref)
+    if not isinstance(ref, str) or not ref.strip():
+        raise ValueError("a job must be a Job, a job id or a status URL")
+    ref = ref.strip()
+    if _URL.match(ref):
+        url = ref.split("#", 1)[0].split("?", 1)[0].rstrip("/")
+        job_id = url.rsplit("/", 1)[-1]
+        if not job_id:
+            raise ValueError(f"not a job status URL: {ref!r}")
+        ctx = replace(ctx, trusted=ctx.trusted | {origin(url)})
+        return ctx, Target(job_id, url, url + "/events")
+    if "/" in ref or any(ch.isspace() or not ch.isprintable() for ch in ref):
+        raise ValueError(f"not a job id: {ref!r}")
+    url = ctx.url("/api/jobs/" + quote(ref, safe=""))
+    return ctx, Target(ref, url, url + "/events")
+
+
+def send_checked(ctx: Context, req: Request) -> Generator[Effect, Any, Reply]:
+    """Send a request; raise the typed error for a non-2xx answer.
+
+    Args:
+        ctx: the client context.
+        req: the request.
+    """
+    reply: Reply = yield Send(req)
+    if not 200 <= reply.status < 300:
+        raise error_from_reply(reply)
+    return reply
+
+
+_IN_FLIGHT_TRIES = 6
+_IN_FLIGHT = re.compile(r"idempot|in[ -]?flight|in progress|being processed", re.IGNORECASE)
+
+
+def _send_keyed(
+    ctx: Context, req: Request, *, any_409_in_flight: bool
+) -> Generator[Effect, Any, Reply]:
+    """Send an ``Idempotency-Key`` request; a 409 "still in flight" is retried, bounded."""
+    for attempt in range(_IN_FLIGHT_TRIES + 1):
+        reply: Reply = yield Send(req)
+        if reply.status != 409 or attempt == _IN_FLIGHT_TRIES:
+            break
+        text = reply.body[:4096].decode("utf-8", "replace")
+        if not any_409_in_flight and not _IN_FLIGHT.search(text):
+            break
+        hint = parse_retry_after(reply.headers.get("retry-after"), ctx.runtime.wall())
+        delay = min(2.0, 0.2 * 2**attempt) if hint is None else min(hint, 5.0)
+        yield Sleep(delay * (0.75 + 0.5 * ctx.runtime.rand()))
+    if not 200 <= reply.status < 300:
+        raise error_from_reply(reply)
+    return reply
+
+
+def _job_from_accept(ctx: Context, reply: Reply, **extra: Any) -> Job:
+    replayed = reply.status == 200 or reply.headers.get("idempotent-replayed", "") == "true"
+    job = parse_job(reply, replayed=replayed, **extra)
+    if job.status_url is None:
+        location = reply.headers.get("location")
+        url = ctx.resolve(location) if location else ctx.url("/api/jobs/" + quote(job.job_id))
+        job = job.model_copy(update={"status_url": url})
+    return job
+
+
+def submit_flow(
+    ctx: Context,
+    type: str,
+    input: Any = None,
+    *,
+    idempotency_key: str | None = None,
+    webhook: str | Mapping[str, Any] | None = None,
+    priority: int | None = None,
+    correlation_id: str | None = None,
+) -> Generator[Effect, Any, Job]:
+    """Submit a job: ``POST /api/jobs`` with an ``Idempotency-Key`` reused by every retry.
+
+    Args:
+        ctx: the client context.
+        type: the job type.
+        input: the job input (a JSON object; None sends ``{}``).
+        idempotency_key: the key; a UUID4 is generated when None.
+        webhook: a callback URL, or ``{"url", "secret"?, "events"?}``.
+        priority: the job priority.
+        correlation_id: sent as ``X-Correlation-Id``.
+    """
+    if not isinstance(type, str) or not type:
+        raise ValueError("the job type must be a non-empty string")
+    key = idempotency_key or new_idempotency_key()
+    body: dict[str, Any] = {"type": type, "input": {} if input is None else input}
+    if webhook is not None:
+        body["webhook"] = {"url": webhook} if isinstance(webhook, str) else dict(webhook)
+    if priority is not None:
+        body["priority"] = priority
+    headers = {"Idempotency-Key": key}
+    if correlation_id:
+        headers["X-Correlation-Id"] = correlation_id
+    req = ctx.request("POST", ctx.url("/api/jobs"), headers=headers, json=body, idempotent_key=True)
+    reply = yield from _send_keyed(ctx, req, any_409_in_flight=True)
+    return _job_from_accept(ctx, reply, type=type, idempotency_key=key)
+
+
+def get_flow(
+    ctx: Context,
+    target: Target,
+    *,
+    headers: Mapping[str, str] | None = None,
+    read_timeout: float | None = None,
+) -> Generator[Effect, Any, tuple[Job, Reply]]:
+    """Read a job's status; a ``303 See Other`` means completed (not followed).
+
+    Args:
+        ctx: the client context.
+        target: the job.
+        headers: extra headers (``Prefer: wait=N`` for a long poll).
+        read_timeout: the read timeout for a long poll.
+    """
+    req = ctx.request("GET", target.status_url, headers=headers or {}, read_timeout=read_timeout)
+    reply: Reply = yield Send(req)
+    if reply.status == 303:
+        location = reply.headers.get("location")
+        if not location:
+            raise ProtocolError(f"303 from {target.status_url} without a Location")
+        return completed_from_redirect(
+            target.job_id, target.status_url, ctx.resolve(location)
+        ), reply
+    if not 200 <= reply.status < 300:
+        raise error_from_reply(reply)
+    known_type = target.job.type if target.job else None
+    job = parse_job(reply, type=known_type)
+    if job.status_url is None or not ctx.auth(ctx.resolve(job.status_url)):
+        job = job.model_copy(update={"status_url": target.status_url})
+    if job.result_url:
+        job = job.model_copy(update={"result_url": ctx.resolve(job.result_url)})
+    return job, reply
+
+
+def cancel_flow(ctx: Context, target: Target) -> Generator[Effect, Any, Job]:
+    """Cancel a job: ``DELETE`` its status URL.
+
+    Args:
+        ctx: the client context.
+        target: the job.
+    """
+    reply = yield from send_checked(ctx, ctx.request("DELETE", target.status_url))
+    return parse_job(reply, status_url=target.status_url)
+
+
+def retry_flow(
+    ctx: Context, target: Target, *, idempotency_key: str | None = None
+) -> Generator[Effect, Any, Job]:
+    """Retry a failed, retryable job: ``POST .../retry``; returns the new job.
+
+    Args:
+        ctx: the client context.
+        target: the failed job.
+        idempotency_key: the key; a UUID4 is generated when None.
+    """
+    url = target.status_url.rstrip("/") + "/retry"
+    if target.job and target.job.retry_url and ctx.auth(ctx.resolve(target.job.retry_url)):
+        url = ctx.resolve(target.job.retry_url)
+    key = idempotency_key or new_idempotency_key()
+    req = ctx.request("POST", url, headers={"Idempotency-Key": key}, json=None, idempotent_key=True)
+    reply = yield from _send_keyed(ctx, req, any_409_in_flight=False)
+    known_type = target.job.type if target.job else None
+    return _job_from_accept(
+        ctx, reply, type=known_type, idempotency_key=key, original_job_id=target.job_id
+    )
+
+
+def _list_params(
+    status: str | Sequence[str] | None, type: str | None, limit: int, offset: int
+) -> list[tuple[str, str | int]]:
+    if not 1 <= limit <= 100:
+        raise ValueError("limit must be between 1 and 100")
+    if offset < 0:
+        raise ValueError("offset must be >= 0")
+    params: list[tuple[str, str | int]] = []
+    statuses = [status] if isinstance(status, str) else list(status or [])
+    params += [("status", str(s)) for s in statuses]
+    if type:
+        params.append(("type", type))
+    params += [("limit", limit), ("offset", offset)]
+    return params
+
+
+def list_flow(
+    ctx: Context,
+    *,
+    status: str | Sequence[str] | None = None,
+    type: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> Generator[Effect, Any, JobPage]:
+    """One page of ``GET /api/jobs`` (newest first).
+
+    Args:
+        ctx: the client context.
+        status: one status or several to filter on.
+        type: a job type to filter on.
+        limit: page size, 1..100.
+        offset: how many matching jobs to skip.
+    """
+    params = _list_params(status, type, limit, offset)
+    req = ctx.request("GET", ctx.url("/api/jobs"), params=params)
+    reply = yield from send_checked(ctx, req)
+    return parse_page(reply)
+
+
+def iter_jobs_flow(
+    ctx: Context,
+    *,
+    status: str | Sequence[str] | None = None,
+    type: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> Generator[Effect, Any, None]:
+    """Every matching job, page after page: each job is ``Emit``-ted.
+
+    Args:
+        ctx: the client context.
+        status: one status or several to filter on.
+        type: a job type to filter on.
+        limit: page size, 1..100.
+        offset: where to start.
+    """
+    next_offset: int | None = offset
+    while next_offset is not None:
+        page = yield from list_flow(ctx, status=status, type=type, limit=limit, offset=next_offset)
+        for job in page.jobs:
+            yield Emit(job)
+        if page.next_offset is not None and page.next_offset <= next_offset:
+            raise ProtocolError(f"job list paging does not advance (nextOffset {page.next_offset})")
+        next_offset = page.next_offset if page.jobs else None
+
+
+def not_completed(job: Job) -> ConflictError:
+    """The error for asking the result of a job that has none (yet).
+
+    Args:
+        job: the job.
+    """
+    return ConflictError(f"job {job.job_id} is {job.status}, not completed: it has no result")

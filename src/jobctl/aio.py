@@ -1,0 +1,399 @@
+"""``AsyncJobsClient``: the asyncio shell around the shared flows.
+
+This file is the source of ``client.py``: ``tests/sdk/unasync.py`` turns it into
+the sync client (``async``/``await`` removed, names mapped, ``# sync:`` comments
+applied) and a test fails when the two drift. Every decision is made in the
+flows (``jobctl._flows``, ``_follow``, ``_download``); this file only does I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import inspect
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import httpx
+from tenacity import AsyncRetrying, stop_never
+
+from ._base import ClientBase, body_limit, download_callback, progress_callback
+from ._flows import Close, Effect, Emit, Flow, JobRef, Open, Read, Runtime, Send, Sleep
+from ._follow import Strategy
+from ._http import Reply, Request, map_transport_error
+from ._polling import PollPolicy
+from .errors import JobctlError
+from .models import Job, JobEvent, JobPage
+
+__all__ = ["AsyncJobsClient"]
+
+
+class _Stream:
+    """An open response body being read chunk by chunk."""
+
+    def __init__(self, response: httpx.Response, req: Request) -> None:
+        self.response = response
+        self.req = req
+        self.chunks = response.aiter_bytes()
+
+    async def read(self) -> bytes:
+        try:
+            return await anext(self.chunks, b"")
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            raise map_transport_error(exc, self.req.method, self.req.url) from None
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(httpx.HTTPError, httpx.StreamError, OSError, RuntimeError):
+            await self.response.aclose()
+
+
+class AsyncJobsClient(ClientBase):
+    """An asyncio client for async job APIs (see SDK.md); an async context manager.
+
+    Args:
+        base_url: the API base URL; falls back to ``JOBCTL_URL`` / the config file.
+        token: the bearer token; falls back to ``JOBCTL_TOKEN`` / the config file.
+        profile: the config profile to read settings from.
+        timeout: the per-request timeout in seconds (waits have their own deadline).
+        poll: the poll pacing (``PollPolicy()`` when None).
+        max_retries: transport retries per request.
+        http_client: your own ``httpx.AsyncClient`` (proxies, certificates, transports);
+            it is not closed by ``aclose()``.
+        verify: TLS verification: True, False, or the path of a CA bundle.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        token: str | None = None,
+        *,
+        profile: str | None = None,
+        timeout: float | None = 30.0,
+        poll: PollPolicy | None = None,
+        max_retries: int = 4,
+        http_client: httpx.AsyncClient | None = None,
+        verify: bool | str = True,
+        _sleep: Callable[[float], Any] | None = None,
+        _runtime: Runtime | None = None,
+    ) -> None:
+        super().__init__(
+            base_url,
+            token,
+            profile=profile,
+            timeout=timeout,
+            poll=poll,
+            max_retries=max_retries,
+            verify=verify,
+            runtime=_runtime or Runtime(),
+        )
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.AsyncClient(
+            timeout=timeout, verify=verify, follow_redirects=False
+        )
+        self._sleep = _sleep or asyncio.sleep
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (not those of a client you passed in)."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncJobsClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- public API -----------------------------------------------------------
+
+    async def submit(
+        self,
+        type: str,
+        input: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        webhook: str | dict[str, Any] | None = None,
+        priority: int | None = None,
+        correlation_id: str | None = None,
+    ) -> Job:
+        """Submit a job; every transport retry reuses one ``Idempotency-Key``.
+
+        Args:
+            type: the job type.
+            input: the job input (a JSON object).
+            idempotency_key: your key; a UUID4 is generated when None.
+            webhook: a callback URL or ``{"url", "secret"?, "events"?}``.
+            priority: the job priority.
+            correlation_id: sent as ``X-Correlation-Id``.
+
+        Returns:
+            The pending job (``replayed`` is True when the server had it already).
+        """
+        flow = self._submit(
+            type,
+            input,
+            idempotency_key=idempotency_key,
+            webhook=webhook,
+            priority=priority,
+            correlation_id=correlation_id,
+        )
+        result: Job = await self._drive(flow)
+        return result
+
+    async def get(self, job: JobRef) -> Job:
+        """Read a job's current status (a 303 from the status URL means completed).
+
+        Args:
+            job: a ``Job``, a job id or a status URL.
+        """
+        result: Job = await self._drive(self._get(job))
+        return result
+
+    async def wait(
+        self,
+        job: JobRef,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109  # sync: timeout: float | None = None,
+        on_progress: Callable[[Job], Any] | None = None,
+        strategy: Strategy = "auto",
+    ) -> Job:
+        """Follow a job to its end under one overall deadline.
+
+        Args:
+            job: a ``Job``, a job id or a status URL.
+            timeout: the deadline in seconds (None: the configured default, else none).
+            on_progress: called with the current ``Job`` snapshot whenever its status
+                or progress changes, whether learnt from the stream or a poll.
+            strategy: ``auto`` (events, falling back to long polls, then polls),
+                ``sse`` or ``poll``.
+
+        Returns:
+            The terminal job, whatever its status.
+
+        Raises:
+            WaitTimeoutError: the deadline passed first (``.job`` is the last snapshot).
+        """
+        flow = self._wait(job, timeout, strategy)
+        result: Job = await self._drive(flow, progress_callback(on_progress))
+        return result
+
+    async def events(
+        self, job: JobRef, *, last_event_id: str | None = None
+    ) -> AsyncIterator[JobEvent]:
+        """The job's events until it ends (falling back to polling-derived events).
+
+        Args:
+            job: a ``Job``, a job id or a status URL.
+            last_event_id: resume after this event id.
+        """
+        async for update in self._drive_iter(self._events(job, last_event_id)):
+            yield update.event
+
+    async def cancel(self, job: JobRef) -> Job:
+        """Cancel a job.
+
+        Args:
+            job: a ``Job``, a job id or a status URL.
+        """
+        result: Job = await self._drive(self._cancel(job))
+        return result
+
+    async def retry(self, job: JobRef, *, idempotency_key: str | None = None) -> Job:
+        """Retry a failed, retryable job.
+
+        Args:
+            job: the failed job (a ``Job``, an id or a status URL).
+            idempotency_key: your key; a UUID4 is generated when None.
+
+        Returns:
+            The new job.
+        """
+        result: Job = await self._drive(self._retry(job, idempotency_key))
+        return result
+
+    async def list(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        type: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> JobPage:
+        """One page of your jobs, newest first.
+
+        Args:
+            status: a status or several to filter on.
+            type: a job type to filter on.
+            limit: page size, 1..100.
+            offset: jobs to skip.
+        """
+        flow = self._list(status=status, type=type, limit=limit, offset=offset)
+        result: JobPage = await self._drive(flow)
+        return result
+
+    async def iter_jobs(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        type: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> AsyncIterator[Job]:
+        """Every matching job, page after page.
+
+        Args:
+            status: a status or several to filter on.
+            type: a job type to filter on.
+            limit: page size, 1..100.
+            offset: where to start.
+        """
+        flow = self._iter_jobs(status=status, type=type, limit=limit, offset=offset)
+        async for found in self._drive_iter(flow):  # sync: yield from self._drive_iter(flow)
+            yield found  # sync:
+
+    async def download(
+        self,
+        job: JobRef,
+        path_or_file: str | os.PathLike[str] | IO[bytes],
+        *,
+        resume: bool = True,
+        on_progress: Callable[[int, int | None], Any] | None = None,
+    ) -> Path | None:
+        """Download a completed job's result, verified and atomically written.
+
+        Args:
+            job: a ``Job``, a job id or a status URL.
+            path_or_file: a file path, a directory (the file name then comes from
+                ``Content-Disposition``) or a binary file object.
+            resume: continue a ``.part`` file left by an earlier, broken download.
+            on_progress: called with ``(bytes_done, total_or_None)``.
+
+        Returns:
+            The path written, or None when writing to a file object.
+        """
+        flow = self._download(job, path_or_file, resume)
+        result: Path | None = await self._drive(flow, download_callback(on_progress))
+        return result
+
+    async def run(
+        self,
+        type: str,
+        input: Any = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109  # sync: timeout: float | None = None,
+        on_progress: Callable[[Job], Any] | None = None,
+        strategy: Strategy = "auto",
+        **submit_kwargs: Any,
+    ) -> Job:
+        """Submit, wait and ``raise_for_status()``: the completed job.
+
+        Args:
+            type: the job type.
+            input: the job input.
+            timeout: the wait's deadline in seconds.
+            on_progress: as for ``wait``.
+            strategy: as for ``wait``.
+            **submit_kwargs: ``idempotency_key``, ``webhook``, ``priority``, ``correlation_id``.
+        """
+        flow = self._run(type, input, timeout, strategy, submit_kwargs)
+        result: Job = await self._drive(flow, progress_callback(on_progress))
+        return result
+
+    # -- I/O ------------------------------------------------------------------
+
+    async def _drive(self, flow: Flow, on_emit: Callable[[Any], Any] | None = None) -> Any:
+        result: builtins.list[Any] = []
+        async for value in self._drive_iter(flow, result):
+            if on_emit is not None:
+                outcome = on_emit(value)  # sync: on_emit(value)
+                if inspect.isawaitable(outcome):  # sync:
+                    await outcome  # sync:
+        return result[0] if result else None
+
+    async def _drive_iter(self, flow: Flow, result: builtins.list[Any] | None = None) -> AsyncIterator[Any]:
+        streams: builtins.list[_Stream] = []
+        value: Any = None
+        error: JobctlError | None = None
+        try:
+            while True:
+                try:
+                    effect = flow.throw(error) if error is not None else flow.send(value)
+                except StopIteration as stop:
+                    if result is not None:
+                        result.append(stop.value)
+                    return
+                value, error = None, None
+                if isinstance(effect, Emit):
+                    yield effect.value
+                    continue
+                try:
+                    value = await self._perform(effect, streams)
+                except JobctlError as exc:
+                    error = exc
+        finally:
+            flow.close()
+            for stream in streams:
+                await stream.aclose()
+
+    async def _perform(self, effect: Effect, streams: builtins.list[_Stream]) -> Any:
+        if isinstance(effect, Send):
+            return await self._send(effect.request, stream=False)
+        if isinstance(effect, Open):
+            reply = await self._send(effect.request, stream=True)
+            if reply.stream is not None:
+                streams.append(reply.stream)
+            return reply
+        if isinstance(effect, Read):
+            return await effect.stream.read()
+        if isinstance(effect, Close):
+            await effect.stream.aclose()
+            return None
+        if isinstance(effect, Sleep):
+            await self._sleep(max(0.0, effect.seconds))
+            return None
+        raise TypeError(f"unknown effect {effect!r}")
+
+    async def _send(self, req: Request, *, stream: bool) -> Reply:
+        glue = self._glue(req)
+        if glue is None:
+            return await self._send_once(req, stream)
+        retrying = AsyncRetrying(
+            sleep=self._sleep, stop=stop_never, retry=glue.retry, wait=glue.wait
+        )
+        reply: Reply = await retrying(self._send_once, req, stream)
+        return reply
+
+    async def _send_once(self, req: Request, stream: bool) -> Reply:
+        started = self._runtime.clock()
+        try:
+            request = self._httpx_request(self._client, req)
+            response = await self._client.send(request, stream=True, follow_redirects=False)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise map_transport_error(exc, req.method, req.url) from None
+        self._log_reply(req, response, started)
+        reply = Reply(response.status_code, response.headers, url=req.url, method=req.method)
+        if stream and 200 <= response.status_code < 300:
+            reply.stream = _Stream(response, req)
+            return reply
+        limit = body_limit(response.status_code)
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    reply.truncated = True
+                    break
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc, req.method, req.url) from None
+        finally:
+            await response.aclose()
+        reply.body = bytes(body[:limit])
+        return reply
