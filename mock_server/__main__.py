@@ -1,0 +1,236 @@
+"""``python -m mock_server``: run the reference server.
+
+Prints exactly one line to stdout when ready, ``jobctl reference server
+listening on http://HOST:PORT``, then info lines; per-request log lines go to
+stderr. ``main(argv)`` is what ``jobctl server`` forwards to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from collections.abc import Sequence
+
+from .config import (
+    DEV_TOKEN,
+    ConfigError,
+    ServerConfig,
+    parse_faults,
+    parse_rate,
+    parse_token,
+)
+
+__all__ = ["build_parser", "config_from_args", "main", "serve"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the server CLI."""
+    p = argparse.ArgumentParser(
+        prog="python -m mock_server", description="Run the jobctl reference server."
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one")
+    p.add_argument(
+        "--db",
+        default="jobctl-server.db",
+        help="SQLite file (results go to results/ beside it), or :memory:",
+    )
+    p.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        metavar="USER:TOKEN",
+        help="accept TOKEN for USER (repeatable); default: dev-token for admin dev",
+    )
+    p.add_argument(
+        "--admin",
+        action="append",
+        default=[],
+        metavar="USER",
+        help="make USER an admin (repeatable)",
+    )
+    p.add_argument(
+        "--redirect-completed", action="store_true", help="answer 303 See Other for completed jobs"
+    )
+    p.add_argument(
+        "--result-base-url",
+        metavar="URL",
+        help="hand out results on this origin with signed, expiring URLs",
+    )
+    p.add_argument("--rate-limit", metavar="N/s", help="requests per second per token")
+    p.add_argument(
+        "--keepalive",
+        type=float,
+        default=15.0,
+        help="seconds between SSE keepalive comments (default 15)",
+    )
+    p.add_argument(
+        "--require-idempotency-key",
+        action="store_true",
+        help="refuse submits and retries without Idempotency-Key (400)",
+    )
+    p.add_argument("--workers", type=int, default=4, help="jobs run at once (default 4)")
+    p.add_argument(
+        "--job-ttl",
+        type=float,
+        default=3600.0,
+        help="seconds a finished job's result is kept (default 3600)",
+    )
+    p.add_argument("--fault-rate", type=float, default=0.0, help="probability of a fault")
+    p.add_argument(
+        "--faults",
+        default="503,429,reset,slow,sse-drop",
+        help="faults to inject: 503,429,reset,reset-after,slow,sse-drop",
+    )
+    p.add_argument("--fault-seed", type=int, default=None, help="seed of the fault generator")
+    p.add_argument(
+        "--webhook-allow",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="allow webhooks to HOST besides loopback (repeatable)",
+    )
+    p.add_argument("--webhook-attempts", type=int, default=5, help="attempts per delivery")
+    p.add_argument(
+        "--webhook-backoff",
+        type=float,
+        default=1.0,
+        help="seconds before the first webhook retry (doubles each time)",
+    )
+    p.add_argument("--max-body", type=int, default=1 << 20, help="largest request body (bytes)")
+    p.add_argument("--slow-delay", type=float, default=2.0, help="seconds the slow fault adds")
+    p.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """Turn parsed arguments into a validated ServerConfig.
+
+    Args:
+        args: from ``build_parser().parse_args``.
+    """
+    tokens: dict[str, str] = {}
+    for value in args.token:
+        user, token = parse_token(value)
+        tokens[token] = user
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        tokens=tokens,
+        admins=frozenset(args.admin),
+        redirect_completed=args.redirect_completed,
+        result_base_url=args.result_base_url,
+        rate_limit=parse_rate(args.rate_limit) if args.rate_limit else None,
+        keepalive=args.keepalive,
+        require_idempotency_key=args.require_idempotency_key,
+        workers=args.workers,
+        job_ttl=args.job_ttl,
+        fault_rate=args.fault_rate,
+        faults=parse_faults(args.faults),
+        fault_seed=args.fault_seed,
+        webhook_allow=frozenset(h.lower() for h in args.webhook_allow),
+        webhook_attempts=args.webhook_attempts,
+        webhook_backoff=args.webhook_backoff,
+        max_body=args.max_body,
+        slow_delay=args.slow_delay,
+        log_requests=not args.quiet,
+    ).validate()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket (SO_REUSEADDR, so a restart can reuse the port).
+
+    Args:
+        host: interface.
+        port: port (0: any free one).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    """``http://HOST:PORT`` of a bound socket.
+
+    Args:
+        sock: the socket.
+    """
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+async def serve(config: ServerConfig, sock: socket.socket, announce: bool = True) -> None:
+    """Run uvicorn on ``sock`` until it is told to exit.
+
+    Args:
+        config: settings.
+        sock: a bound socket.
+        announce: print the listening line (and info lines) to stdout when ready.
+    """
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(config)
+    uv = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        http="h11",
+        loop="asyncio",
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        ws="none",
+    )
+    server = uvicorn.Server(uv)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
+        await asyncio.sleep(0.01)
+    if server.started and announce:
+        print(f"jobctl reference server listening on {url_of(sock)}", flush=True)
+        if not config.tokens:
+            print(
+                f"no --token given: use the development token {DEV_TOKEN!r} (user 'dev', an admin)",
+                flush=True,
+            )
+        print(f"database: {config.db}", flush=True)
+    await task
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the server; returns the exit code.
+
+    Args:
+        argv: arguments (default: ``sys.argv[1:]``).
+    """
+    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    try:
+        config = config_from_args(args)
+        sock = bind(config.host, config.port)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(config, sock))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Per-job change notification, SSE framing and the event stream of one job.
+
+``EventHub`` wakes every waiter of a job when the job changes (an
+``asyncio.Event`` per job, replaced on each notification, so a waiter that took
+the event before reading the state can never miss a change). SSE followers and
+long polls both wait on it; the stored event log is the source of the events
+themselves, so ``Last-Event-ID`` replay works across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from .store import JobRecord, Store
+
+__all__ = ["EventHub", "event_stream", "frame", "parse_last_event_id", "snapshot_data"]
+
+
+class EventHub:
+    """Wake-ups per job id."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+
+    def watch(self, job_id: str) -> asyncio.Event:
+        """The event that is set at the job's next change (take it before reading state).
+
+        Args:
+            job_id: the job.
+        """
+        event = self._events.get(job_id)
+        if event is None:
+            event = self._events[job_id] = asyncio.Event()
+        return event
+
+    def notify(self, job_id: str) -> None:
+        """Wake everyone waiting on the job.
+
+        Args:
+            job_id: the job that changed.
+        """
+        event = self._events.pop(job_id, None)
+        if event is not None:
+            event.set()
+
+    async def wait(self, job_id: str, event: asyncio.Event, seconds: float) -> bool:
+        """Wait for ``event`` (from ``watch``) up to ``seconds``; True when it fired.
+
+        Args:
+            job_id: the job (for bookkeeping only).
+            event: the event from ``watch``.
+            seconds: how long at most.
+        """
+        try:
+            await asyncio.wait_for(event.wait(), timeout=max(0.0, seconds))
+        except TimeoutError:
+            return False
+        return True
+
+
+def frame(event_id: int, event: str, data: str, retry_ms: int | None = None) -> bytes:
+    """One SSE block.
+
+    Args:
+        event_id: the ``id:`` field.
+        event: the ``event:`` field.
+        data: one-line JSON.
+        retry_ms: a ``retry:`` line to put first, if any.
+    """
+    head = f"retry: {retry_ms}\n" if retry_ms is not None else ""
+    return f"{head}id: {event_id}\nevent: {event}\ndata: {data}\n\n".encode()
+
+
+def snapshot_data(job: JobRecord) -> dict[str, Any]:
+    """The ``status`` event's data for the job's current state.
+
+    Args:
+        job: the job.
+    """
+    data: dict[str, Any] = {"status": job.status}
+    if job.progress_total is not None:
+        progress: dict[str, Any] = {
+            "current": job.progress_current or 0,
+            "total": job.progress_total,
+        }
+        if job.progress_message:
+            progress["message"] = job.progress_message
+        data["progress"] = progress
+    return data
+
+
+def parse_last_event_id(value: str | None) -> int | None:
+    """The Last-Event-ID as an int, or None when absent or not ours.
+
+    Args:
+        value: the header value.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
+async def event_stream(
+    *,
+    store: Store,
+    hub: EventHub,
+    job_id: str,
+    last_event_id: int | None,
+    retry_ms: int,
+    keepalive: float,
+    drop_after: int | None = None,
+    on_drop: Callable[[], None] | None = None,
+) -> AsyncIterator[bytes]:
+    """The bytes of one SSE response for a job.
+
+    Args:
+        store: the database.
+        hub: change notifications.
+        job_id: the job.
+        last_event_id: the client's Last-Event-ID when it is one of ours.
+        retry_ms: the ``retry:`` value sent first.
+        keepalive: seconds between ``: keepalive`` comments.
+        drop_after: end the stream (without ``complete``) after this many events (fault).
+        on_drop: called when the stream is dropped on purpose.
+    """
+    job = store.get_job(job_id)
+    if job is None:
+        return
+    last = store.last_event_id(job_id)
+    retry: int | None = retry_ms
+    sent = 0
+    cursor: int
+    if last_event_id is not None and last_event_id <= last:
+        cursor = last_event_id
+    else:
+        complete_id = store.complete_event_id(job_id)
+        snap_id = complete_id - 1 if complete_id is not None else last
+        yield frame(snap_id, "status", json.dumps(snapshot_data(job), separators=(",", ":")), retry)
+        retry = None
+        sent += 1
+        cursor = snap_id
+    while True:
+        wake = hub.watch(job_id)
+        pending = store.events_after(job_id, cursor)
+        if retry is not None and not pending:
+            yield f"retry: {retry}\n\n".encode()
+            retry = None
+        for event_id, event, data in pending:
+            if drop_after is not None and sent >= drop_after:
+                if on_drop is not None:
+                    on_drop()
+                return
+            yield frame(event_id, event, data, retry)
+            retry = None
+            sent += 1
+            cursor = event_id
+            if event == "complete":
+                return
+        if store.get_job(job_id) is None:
+            return
+        if not await hub.wait(job_id, wake, keepalive):
+            yield b": keepalive\n\n"

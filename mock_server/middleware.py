@@ -1,0 +1,210 @@
+"""ASGI middleware: access log + request stats, body-size limit, bearer authentication.
+
+Pure ASGI (no ``BaseHTTPMiddleware``) so streaming responses pass through
+untouched and the connection's transport can be found for the ``reset`` fault.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .problems import ProblemError, problem_response
+
+__all__ = ["AccessMiddleware", "AuthMiddleware", "BodyLimitMiddleware", "RequestStats"]
+
+log = logging.getLogger("mock_server.access")
+
+
+class RequestStats:
+    """Request counts per route template and per job id (``GET /api/_stats``)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.routes: Counter[str] = Counter()
+        self.jobs: defaultdict[str, Counter[str]] = defaultdict(Counter)
+
+    def count(self, route: str, job_id: str | None) -> None:
+        """Count one request.
+
+        Args:
+            route: ``METHOD /template``.
+            job_id: the job in the path, if any.
+        """
+        self.total += 1
+        self.routes[route] += 1
+        if job_id is not None:
+            self.jobs[job_id][route] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """The stats as JSON data."""
+        return {
+            "total": self.total,
+            "routes": dict(self.routes),
+            "jobs": {
+                j: {"total": sum(c.values()), "routes": dict(c)} for j, c in self.jobs.items()
+            },
+        }
+
+    def reset(self) -> None:
+        """Start counting from zero."""
+        self.total = 0
+        self.routes.clear()
+        self.jobs.clear()
+
+
+def _state(scope: Scope) -> dict[str, Any]:
+    state: dict[str, Any] = scope.setdefault("state", {})
+    return state
+
+
+class AccessMiddleware:
+    """Logs one line per request (method, path, status, ms; never headers) and counts it.
+
+    Args:
+        app: the inner app.
+        routes: the app's routes, to find the route template of a path.
+        stats: where counts go.
+        enabled: whether to log.
+    """
+
+    def __init__(
+        self, app: ASGIApp, routes: Sequence[BaseRoute], stats: RequestStats, enabled: bool
+    ) -> None:
+        self.app = app
+        self.routes = list(routes)
+        self.stats = stats
+        self.enabled = enabled
+
+    def _route(self, scope: Scope) -> tuple[str, str | None]:
+        partial: tuple[str, str | None] | None = None
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match == Match.NONE:
+                continue
+            template = getattr(route, "path", scope["path"])
+            job_id = child.get("path_params", {}).get("job_id")
+            if match == Match.FULL:
+                return f"{scope['method']} {template}", job_id
+            partial = partial or (f"{scope['method']} {template}", job_id)
+        return partial or (f"{scope['method']} (unmatched)", None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cycle = getattr(receive, "__self__", None)
+        _state(scope)["transport"] = getattr(cycle, "transport", None)
+        route, job_id = self._route(scope)
+        self.stats.count(route, job_id)
+        started = time.perf_counter()
+        status: list[int] = []
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            if self.enabled:
+                ms = (time.perf_counter() - started) * 1000
+                shown = str(status[0]) if status else "reset"
+                log.info("%s %s %s %.1fms", scope["method"], scope["path"], shown, ms)
+
+
+class BodyLimitMiddleware:
+    """Answers 413 for bodies over ``limit`` bytes (by Content-Length and while reading).
+
+    Args:
+        app: the inner app.
+        limit: the largest accepted body.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"the request body is larger than {self.limit} bytes"
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit():
+                    await problem_response(400, "Content-Length is not a number")(
+                        scope, receive, send
+                    )
+                    return
+                if int(value) > self.limit:
+                    await problem_response(413, too_large, headers={"Connection": "close"})(
+                        scope, receive, send
+                    )
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise ProblemError(413, too_large, headers={"Connection": "close"})
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class AuthMiddleware:
+    """Maps ``Authorization: Bearer`` tokens to users for every ``/api`` path.
+
+    A signed result URL (``/api/jobs/{id}/result?expires=..&sig=..``) passes
+    without a token; the route checks the signature.
+
+    Args:
+        app: the inner app.
+        tokens: token -> user.
+        admins: admin users.
+    """
+
+    def __init__(self, app: ASGIApp, tokens: dict[str, str], admins: frozenset[str]) -> None:
+        self.app = app
+        self.tokens = tokens
+        self.admins = admins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api"):
+            await self.app(scope, receive, send)
+            return
+        token = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, rest = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer":
+                    token = rest.strip()
+        state = _state(scope)
+        user = self.tokens.get(token) if token else None
+        if user is None:
+            query = scope.get("query_string", b"")
+            if scope["path"].endswith("/result") and b"sig=" in query:
+                state["user"], state["admin"], state["client"] = None, False, "signed"
+                await self.app(scope, receive, send)
+                return
+            detail = "a bearer token is required" if token is None else "the token is not valid"
+            header = 'Bearer realm="jobctl"' + ("" if token is None else ', error="invalid_token"')
+            await problem_response(401, detail, headers={"WWW-Authenticate": header})(
+                scope, receive, send
+            )
+            return
+        state["user"], state["admin"] = user, user in self.admins
+        state["client"] = hashlib.sha256(token.encode()).hexdigest()[:16] if token else "-"
+        await self.app(scope, receive, send)

@@ -1,0 +1,393 @@
+"""Routes of the job resource: submit, status (with long poll), list, cancel, retry."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from .jobtypes import JOB_TYPES
+from .problems import Problem, ProblemError
+from .schemas import (
+    DEFAULT_EVENTS,
+    CancelBody,
+    JobBody,
+    JobList,
+    RetryBody,
+    SubmitBody,
+    SubmitRequest,
+)
+from .store import JobRecord
+from .views import Server, estimate, job_body, submit_body
+from .webhooks import check_target
+
+__all__ = ["fingerprint", "router", "server_of", "visible_job"]
+
+router = APIRouter(prefix="/api", tags=["jobs"])
+
+_KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
+_STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (400, 401, 404, 409, 413, 422, 429, 503)
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {c: _ERRORS[c] for c in codes}
+
+
+def server_of(request: Request) -> Server:
+    """The Server of the app handling ``request``.
+
+    Args:
+        request: the request.
+    """
+    server: Server = request.app.state.server
+    return server
+
+
+def base_url(request: Request) -> str:
+    """The API origin as the client addressed it, without a trailing slash.
+
+    Args:
+        request: the request.
+    """
+    return str(request.base_url).rstrip("/")
+
+
+def visible_job(request: Request, job_id: str) -> JobRecord:
+    """The job if it exists and the caller may see it; else a 404 (no existence oracle).
+
+    Args:
+        request: the request (its state carries the user).
+        job_id: the job.
+    """
+    job = server_of(request).store.get_job(job_id)
+    state = request.state
+    if job is None or (not state.admin and job.owner != state.user):
+        raise ProblemError(404, f"no job with id {job_id!r}")
+    return job
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON (sorted keys, no spaces) of a request.
+
+    Args:
+        payload: what identifies the request.
+    """
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_key(server: Server, key: str | None) -> None:
+    if key is None:
+        if server.config.require_idempotency_key:
+            raise ProblemError(400, "this server requires an Idempotency-Key header")
+        return
+    if not _KEY_RE.fullmatch(key):
+        raise ProblemError(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
+
+
+async def _with_key(
+    request: Request, key: str | None, fp: str, make: Any
+) -> tuple[JobRecord, dict[str, Any], bool]:
+    """Run ``make()`` under the idempotency key; returns (job, body, replayed)."""
+    server = server_of(request)
+    user = request.state.user
+    slow = float(getattr(request.state, "slow_delay", 0.0))
+    if key is None:
+        if slow:
+            await asyncio.sleep(slow)
+        job, body = make()
+        return job, body, False
+    state = server.store.reserve_key(user, key, fp, server.lifecycle.clock())
+    if state.outcome == "in_flight":
+        raise ProblemError(
+            409,
+            "a request with this Idempotency-Key is still being processed",
+            headers={"Retry-After": "1"},
+        )
+    if state.outcome == "mismatch":
+        raise ProblemError(422, "this Idempotency-Key was already used for a different request")
+    if state.outcome == "replay":
+        assert state.job_id is not None and state.response is not None
+        job = server.store.get_job(state.job_id)
+        if job is None:
+            raise ProblemError(404, "the job made with this Idempotency-Key has expired")
+        return job, state.response, True
+    try:
+        if slow:
+            await asyncio.sleep(slow)
+        job, body = make()
+    except BaseException:
+        server.store.release_key(user, key)
+        raise
+    server.store.complete_key(user, key, job.id, body)
+    return job, body, False
+
+
+def _accepted(server: Server, job: JobRecord, body: dict[str, Any], replayed: bool) -> Response:
+    headers = {"Location": f"/api/jobs/{job.id}"}
+    if job.status in ("pending", "processing"):
+        headers["Retry-After"] = str(estimate(server, job, server.lifecycle.clock())[1])
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(body, status_code=200 if replayed else 202, headers=headers)
+
+
+def _validation_details(exc: ValidationError, prefix: list[str | int]) -> list[dict[str, Any]]:
+    return [{"loc": [*prefix, *err["loc"]], "msg": err["msg"]} for err in exc.errors()]
+
+
+@router.post(
+    "/jobs",
+    status_code=202,
+    response_model=SubmitBody,
+    responses={
+        200: {"model": SubmitBody, "description": "Replayed (Idempotent-Replayed: true)"},
+        **_errors(400, 401, 409, 413, 422, 429, 503),
+    },
+    summary="Submit a job",
+)
+async def submit_job(
+    request: Request,
+    spec: SubmitRequest,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    x_correlation_id: Annotated[
+        str | None, Header(alias="X-Correlation-Id", max_length=200)
+    ] = None,
+) -> Response:
+    """Queue a job; ``202`` with its Location, or ``200`` when replayed by Idempotency-Key."""
+    server = server_of(request)
+    _check_key(server, idempotency_key)
+    job_type = JOB_TYPES.get(spec.type)
+    if job_type is None:
+        raise ProblemError(
+            400,
+            f"unknown job type {spec.type!r}; known: {', '.join(JOB_TYPES)}",
+            details=[{"loc": ["body", "type"], "msg": "unknown job type"}],
+        )
+    try:
+        model = job_type.model.model_validate(spec.input)
+    except ValidationError as exc:
+        raise ProblemError(
+            400,
+            f"the input is not valid for a {spec.type} job",
+            details=_validation_details(exc, ["body", "input"]),
+        ) from None
+    webhook: dict[str, Any] | None = None
+    if spec.webhook is not None:
+        webhook = spec.webhook.model_dump(exclude_none=True)
+        webhook["events"] = sorted(set(webhook["events"]))
+    elif spec.callbackUrl is not None:
+        webhook = {"url": spec.callbackUrl, "events": sorted(DEFAULT_EVENTS)}
+    if webhook is not None:
+        reason = check_target(webhook["url"], server.config.webhook_allow)
+        if reason is not None:
+            loc = ["body", "webhook", "url"] if spec.webhook else ["body", "callbackUrl"]
+            raise ProblemError(400, f"webhook URL {reason}", details=[{"loc": loc, "msg": reason}])
+    fp = fingerprint({"op": "submit", "type": spec.type, "input": spec.input, "webhook": webhook})
+    base = base_url(request)
+    stored_input = (
+        spec.input if spec.type == "echo" else model.model_dump(mode="json", by_alias=True)
+    )
+
+    def make() -> tuple[JobRecord, dict[str, Any]]:
+        job = server.lifecycle.create(
+            owner=request.state.user,
+            type=spec.type,
+            input=stored_input,
+            webhook=webhook,
+            priority=spec.priority,
+            base_url=base,
+            correlation_id=x_correlation_id,
+            estimated_seconds=job_type.estimate(model),
+        )
+        server.pool.wake()
+        return job, submit_body(server, job, base, server.lifecycle.clock())
+
+    job, body, replayed = await _with_key(request, idempotency_key, fp, make)
+    return _accepted(server, job, body, replayed)
+
+
+def _prefer_wait(prefer: str | None) -> float | None:
+    if not prefer:
+        return None
+    for part in re.split(r"[,;]", prefer):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "wait":
+            try:
+                return max(0.0, float(value.strip().strip('"')))
+            except ValueError:
+                return None
+    return None
+
+
+def _change_key(job: JobRecord) -> tuple[Any, ...]:
+    return (job.status, job.progress_current, job.progress_total, job.progress_message)
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobBody,
+    responses={
+        303: {"description": "Completed (redirect mode): Location is the resultUrl"},
+        **_errors(400, 401, 404, 429, 503),
+    },
+    summary="Get a job's status (optionally long-polling)",
+)
+async def get_job(
+    request: Request,
+    job_id: str,
+    wait: Annotated[float | None, Query(ge=0, le=3600, description="long-poll seconds")] = None,
+    prefer: Annotated[str | None, Header(alias="Prefer")] = None,
+) -> Response:
+    """The job's status; with ``?wait=N`` or ``Prefer: wait=N`` held until it changes."""
+    server = server_of(request)
+    job = visible_job(request, job_id)
+    header_wait = _prefer_wait(prefer) if wait is None else None
+    seconds = min(wait if wait is not None else (header_wait or 0.0), server.config.max_wait)
+    if seconds > 0 and not job.terminal:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        initial = _change_key(job)
+        while True:
+            wake = server.hub.watch(job_id)
+            current = server.store.get_job(job_id)
+            if current is None:
+                raise ProblemError(404, f"no job with id {job_id!r}")
+            job = current
+            if _change_key(job) != initial or job.terminal:
+                break
+            if not await server.hub.wait(job_id, wake, deadline - loop.time()):
+                job = server.store.get_job(job_id) or job
+                break
+    base = base_url(request)
+    body = job_body(server, job, base, server.lifecycle.clock())
+    headers = {"Cache-Control": "no-store"}
+    if header_wait is not None:
+        headers["Preference-Applied"] = f"wait={seconds:g}"
+    if "retryAfter" in body:
+        headers["Retry-After"] = str(body["retryAfter"])
+    if job.status == "completed" and server.config.redirect_completed:
+        headers["Location"] = body["resultUrl"]
+        return JSONResponse(body, status_code=303, headers=headers)
+    return JSONResponse(body, headers=headers)
+
+
+@router.get(
+    "/jobs",
+    response_model=JobList,
+    responses=_errors(400, 401, 429, 503),
+    summary="List jobs, newest first",
+)
+async def list_jobs(
+    request: Request,
+    status: Annotated[list[str] | None, Query(description="repeatable")] = None,
+    type: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> Response:
+    """The caller's jobs (an admin's: everyone's), filtered, then paged."""
+    server = server_of(request)
+    statuses = [s for item in (status or []) for s in item.split(",") if s]
+    unknown = [s for s in statuses if s not in _STATUSES]
+    if unknown:
+        raise ProblemError(
+            400,
+            f"unknown status {unknown[0]!r}; known: {', '.join(_STATUSES)}",
+            details=[{"loc": ["query", "status"], "msg": "unknown status"}],
+        )
+    owner = None if request.state.admin else request.state.user
+    jobs, total = server.store.list_jobs(
+        owner=owner, statuses=statuses, job_type=type, limit=limit, offset=offset
+    )
+    now, base = server.lifecycle.clock(), base_url(request)
+    end = offset + len(jobs)
+    body = {
+        "jobs": [job_body(server, j, base, now) for j in jobs],
+        "total": total,
+        "nextOffset": end if end < total else None,
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    response_model=CancelBody,
+    responses=_errors(401, 404, 409, 429, 503),
+    summary="Cancel a job",
+)
+async def cancel_job(request: Request, job_id: str) -> Response:
+    """Cancel a pending or running job (a running job stops at its next progress step)."""
+    server = server_of(request)
+    job = visible_job(request, job_id)
+    if job.status in ("completed", "failed"):
+        raise ProblemError(409, f"the job is {job.status}; it can no longer be cancelled")
+    if job.status != "cancelled" and not server.lifecycle.cancel(job_id):
+        fresh = server.store.get_job(job_id)
+        if fresh is None or fresh.status != "cancelled":
+            state = fresh.status if fresh else "gone"
+            raise ProblemError(409, f"the job is {state}; it can no longer be cancelled")
+    server.pool.cancel(job_id)
+    return JSONResponse({"jobId": job_id, "status": "cancelled"})
+
+
+@router.post(
+    "/jobs/{job_id}/retry",
+    status_code=202,
+    response_model=RetryBody,
+    responses={
+        200: {"model": RetryBody, "description": "Replayed (Idempotent-Replayed: true)"},
+        **_errors(400, 401, 404, 409, 422, 429, 503),
+    },
+    summary="Retry a failed job",
+)
+async def retry_job(
+    request: Request,
+    job_id: str,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    """Make a new job with the failed job's type and input (only when retryable)."""
+    server = server_of(request)
+    _check_key(server, idempotency_key)
+    parent = visible_job(request, job_id)
+    fp = fingerprint({"op": "retry", "jobId": job_id})
+    base = base_url(request)
+
+    def make() -> tuple[JobRecord, dict[str, Any]]:
+        if parent.status != "failed" or not (parent.error or {}).get("retryable"):
+            why = "not retryable" if parent.status == "failed" else parent.status
+            raise ProblemError(
+                409, f"only a failed, retryable job can be retried; this one is {why}"
+            )
+        job = server.lifecycle.create(
+            owner=parent.owner,
+            type=parent.type,
+            input=parent.input,
+            webhook=parent.webhook,
+            priority=parent.priority,
+            base_url=base,
+            correlation_id=parent.correlation_id,
+            estimated_seconds=parent.estimated_seconds,
+            original_job_id=parent.id,
+            attempt=parent.attempt + 1,
+        )
+        server.pool.wake()
+        return job, {
+            "jobId": job.id,
+            "originalJobId": parent.id,
+            "status": "pending",
+            "statusUrl": f"{base}/api/jobs/{job.id}",
+            "eventsUrl": f"{base}/api/jobs/{job.id}/events",
+        }
+
+    job, body, replayed = await _with_key(request, idempotency_key, fp, make)
+    return _accepted(server, job, body, replayed)

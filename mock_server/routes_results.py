@@ -1,0 +1,210 @@
+"""Routes that stream: the job's Server-Sent Events and its result file (with Range)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from email.utils import formatdate
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from .events import event_stream, parse_last_event_id
+from .problems import Problem, ProblemError
+from .routes_jobs import server_of, visible_job
+from .store import JobRecord
+
+__all__ = ["parse_range", "router"]
+
+router = APIRouter(prefix="/api", tags=["jobs"])
+
+_CHUNK = 1 << 16
+_PROBLEM: dict[str, Any] = {"model": Problem, "content": {"application/problem+json": {}}}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {c: _PROBLEM for c in codes}
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "Server-Sent Events: status, progress, complete",
+        },
+        204: {"description": "Last-Event-ID is the complete event or later: stop"},
+        **_errors(401, 404, 429, 503),
+    },
+    summary="Follow a job's events (SSE)",
+)
+async def job_events(
+    request: Request,
+    job_id: str,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
+) -> Response:
+    """Stream ``status``, ``progress`` and ``complete`` events, resuming after Last-Event-ID."""
+    server = server_of(request)
+    visible_job(request, job_id)
+    lei = parse_last_event_id(last_event_id)
+    complete_id = server.store.complete_event_id(job_id)
+    if lei is not None and complete_id is not None and lei >= complete_id:
+        return Response(status_code=204)
+    drop_after = getattr(request.state, "sse_drop_after", None)
+    stream = event_stream(
+        store=server.store,
+        hub=server.hub,
+        job_id=job_id,
+        last_event_id=lei,
+        retry_ms=server.config.sse_retry_ms,
+        keepalive=server.config.keepalive,
+        drop_after=drop_after,
+    )
+    return StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
+    """Interpret a ``Range`` header against a file of ``size`` bytes.
+
+    Args:
+        header: the header value.
+        size: the file's size.
+
+    Returns:
+        ``(start, end)`` inclusive for one satisfiable range; None to ignore the header
+        (malformed or several ranges: the whole file is sent); ``"unsatisfiable"``.
+    """
+    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    if not match or (not match.group(1) and not match.group(2)):
+        return None
+    first, last = match.group(1), match.group(2)
+    if not first:
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            return "unsatisfiable"
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if end < start:
+        return None
+    if start >= size:
+        return "unsatisfiable"
+    return start, min(end, size - 1)
+
+
+def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        fh.seek(start)
+        left = length
+        while left > 0:
+            chunk = fh.read(min(_CHUNK, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+            yield chunk
+
+
+def _result_job(request: Request, job_id: str, expires: str | None, sig: str | None) -> JobRecord:
+    server = server_of(request)
+    if request.state.user is None:  # no token: a signed URL
+        if expires is None or sig is None:
+            raise ProblemError(
+                401,
+                "a bearer token or a signed URL is required",
+                headers={"WWW-Authenticate": 'Bearer realm="jobctl"'},
+            )
+        if not server.lifecycle.signature_valid(job_id, expires, sig):
+            raise ProblemError(403, "the signature of this result URL is not valid")
+        if int(expires) < server.lifecycle.clock():
+            raise ProblemError(410, "this result URL has expired")
+        job = server.store.get_job(job_id)
+        if job is None:
+            raise ProblemError(404, f"no job with id {job_id!r}")
+        return job
+    return visible_job(request, job_id)
+
+
+@router.get(
+    "/jobs/{job_id}/result",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+            "description": "The result file",
+        },
+        206: {"description": "Partial content (Range)"},
+        304: {"description": "Not modified (If-None-Match)"},
+        **_errors(401, 403, 404, 409, 410, 416, 429, 503),
+    },
+    summary="Download a job's result",
+)
+async def job_result(
+    request: Request,
+    job_id: str,
+    expires: Annotated[str | None, Query(max_length=20)] = None,
+    sig: Annotated[str | None, Query(max_length=128)] = None,
+    range_header: Annotated[str | None, Header(alias="Range", max_length=200)] = None,
+    if_range: Annotated[str | None, Header(alias="If-Range", max_length=200)] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match", max_length=200)] = None,
+) -> Response:
+    """The result bytes with Content-Type, Content-Length, ETag, Content-Disposition; Range."""
+    server = server_of(request)
+    job = _result_job(request, job_id, expires, sig)
+    if job.status != "completed":
+        raise ProblemError(409, f"the job is {job.status}; it has no result")
+    now = server.lifecycle.clock()
+    path = Path(job.result_path) if job.result_path else None
+    if (job.expires_at is not None and job.expires_at < now) or path is None or not path.exists():
+        raise ProblemError(410, "the result has expired")
+    size = int(job.result_size or 0)
+    etag = f'"{job.result_etag}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Last-Modified": formatdate(job.completed_at or now, usegmt=True),
+        "Content-Disposition": f'attachment; filename="{job.result_name}"',
+        "Cache-Control": "private, max-age=60",
+    }
+    if if_none_match is not None and (
+        if_none_match.strip() == "*" or etag in [t.strip() for t in if_none_match.split(",")]
+    ):
+        return Response(status_code=304, headers=headers)
+    wanted = parse_range(range_header, size) if range_header else None
+    if (
+        wanted is not None
+        and if_range is not None
+        and if_range.strip() not in (etag, headers["Last-Modified"])
+    ):
+        wanted = None
+    if wanted == "unsatisfiable":
+        raise ProblemError(
+            416,
+            f"the range is outside the result's {size} bytes",
+            headers={"Content-Range": f"bytes */{size}", **headers},
+        )
+    media = job.result_type or "application/octet-stream"
+    if isinstance(wanted, tuple):
+        start, end = wanted
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        headers["Content-Length"] = str(end - start + 1)
+        status, start_at, length = 206, start, end - start + 1
+    else:
+        headers["Content-Length"] = str(size)
+        status, start_at, length = 200, 0, size
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=media)
+    return StreamingResponse(
+        _read(path, start_at, length), status_code=status, headers=headers, media_type=media
+    )
+
+
+router.add_api_route("/jobs/{job_id}/result", job_result, methods=["HEAD"], include_in_schema=False)

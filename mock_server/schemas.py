@@ -1,0 +1,200 @@
+"""Request and response models of the reference server's HTTP API (used for OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CancelBody",
+    "DeliveryBody",
+    "DeliveryList",
+    "FaultsBody",
+    "FaultsUpdate",
+    "HealthBody",
+    "JobBody",
+    "JobErrorBody",
+    "JobList",
+    "ProgressBody",
+    "RetryBody",
+    "StatsBody",
+    "SubmitBody",
+    "SubmitRequest",
+    "WebhookSpec",
+]
+
+WebhookEvent = Literal["completed", "failed", "progress", "cancelled"]
+DEFAULT_EVENTS: list[WebhookEvent] = ["completed", "failed", "cancelled"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class WebhookSpec(BaseModel):
+    """A webhook subscription.
+
+    Args:
+        url: where to POST (loopback only unless the server allows more hosts).
+        secret: signs deliveries with both schemes when set.
+        events: which events to deliver.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2048)
+    secret: str | None = Field(default=None, min_length=1, max_length=1024)
+    events: list[WebhookEvent] = Field(
+        default_factory=lambda: list(DEFAULT_EVENTS), min_length=1, max_length=4
+    )
+
+
+class SubmitRequest(_Model):
+    """The body of ``POST /api/jobs``.
+
+    Args:
+        type: the job type.
+        input: the type's input object.
+        priority: higher runs first (-100..100).
+        webhook: a webhook subscription.
+        callbackUrl: shorthand for a webhook with the default events.
+    """
+
+    type: str = Field(min_length=1, max_length=100)
+    input: dict[str, Any]
+    priority: int = Field(default=0, ge=-100, le=100)
+    webhook: WebhookSpec | None = None
+    callbackUrl: str | None = Field(default=None, min_length=1, max_length=2048)
+
+
+class SubmitBody(_Model):
+    """The answer to a submit (``202``, or ``200`` when replayed)."""
+
+    jobId: str
+    status: str
+    statusUrl: str
+    eventsUrl: str
+    estimatedWaitTime: int = Field(description="milliseconds until the job should be done")
+
+
+class RetryBody(_Model):
+    """The answer to a retry (``202``, or ``200`` when replayed)."""
+
+    jobId: str
+    originalJobId: str
+    status: str
+    statusUrl: str
+    eventsUrl: str
+
+
+class ProgressBody(_Model):
+    """How far a job is."""
+
+    current: int
+    total: int
+    message: str | None = None
+
+
+class JobErrorBody(_Model):
+    """Why a job failed."""
+
+    code: str
+    message: str
+    retryable: bool
+
+
+class JobBody(_Model):
+    """A job's status (fields beyond the first five depend on the status)."""
+
+    jobId: str
+    type: str
+    status: Literal["pending", "processing", "completed", "failed", "cancelled"]
+    createdAt: str
+    updatedAt: str
+    statusUrl: str | None = None
+    eventsUrl: str | None = None
+    priority: int | None = None
+    attempt: int | None = None
+    originalJobId: str | None = None
+    progress: ProgressBody | None = None
+    startedAt: str | None = None
+    estimatedCompletion: str | None = None
+    retryAfter: int | None = None
+    resultUrl: str | None = None
+    completedAt: str | None = None
+    failedAt: str | None = None
+    expiresAt: str | None = None
+    output: Any = None
+    error: JobErrorBody | None = None
+    retryUrl: str | None = None
+    cancelledAt: str | None = None
+
+
+class JobList(_Model):
+    """One page of jobs, newest first."""
+
+    jobs: list[JobBody]
+    total: int
+    nextOffset: int | None
+
+
+class CancelBody(_Model):
+    """The answer to a cancel."""
+
+    jobId: str
+    status: Literal["cancelled"]
+
+
+class HealthBody(_Model):
+    """``GET /healthz``."""
+
+    status: Literal["ok"]
+
+
+class StatsBody(_Model):
+    """Request counts per route template and per job id."""
+
+    total: int
+    routes: dict[str, int]
+    jobs: dict[str, dict[str, Any]]
+
+
+class FaultsUpdate(BaseModel):
+    """The body of ``PUT /api/_faults``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    faultRate: float = Field(ge=0, le=1)
+    faults: list[str] = Field(default_factory=list, max_length=10)
+    faultSeed: int | None = None
+
+
+class FaultsBody(_Model):
+    """The fault settings in force, with counts of injected faults."""
+
+    faultRate: float
+    faults: list[str]
+    faultSeed: int | None
+    injected: dict[str, int]
+
+
+class DeliveryBody(_Model):
+    """A webhook delivery (the secret is never shown)."""
+
+    deliveryId: str
+    jobId: str
+    event: str
+    url: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    lastStatus: int | None
+    lastError: str | None
+    createdAt: str
+    updatedAt: str
+
+
+class DeliveryList(_Model):
+    """Failed webhook deliveries, oldest first."""
+
+    deliveries: list[DeliveryBody]

@@ -1,0 +1,531 @@
+"""SQLite persistence of the reference server: jobs, idempotency keys, event logs, deliveries.
+
+One connection, used only from the event loop's thread, so each method is an
+atomic step with respect to every request handler (no ``await`` inside). The
+file is in WAL mode; ``:memory:`` gives a throwaway store. Every method that
+depends on the time takes ``now`` (unix seconds) so tests can drive the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Delivery", "JobRecord", "KeyState", "Store"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, type TEXT NOT NULL,
+  input TEXT NOT NULL, webhook TEXT, priority INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL, leased INTEGER NOT NULL DEFAULT 0,
+  progress_current INTEGER, progress_total INTEGER, progress_message TEXT,
+  created_at REAL NOT NULL, updated_at REAL NOT NULL, started_at REAL,
+  completed_at REAL, cancelled_at REAL, expires_at REAL,
+  output TEXT, error TEXT, result_path TEXT, result_type TEXT, result_size INTEGER,
+  result_etag TEXT, result_name TEXT, original_job_id TEXT, attempt INTEGER NOT NULL DEFAULT 1,
+  base_url TEXT NOT NULL, correlation_id TEXT, estimated_seconds REAL NOT NULL DEFAULT 0,
+  runs INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner, seq);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, priority, seq);
+CREATE TABLE IF NOT EXISTS idempotency (
+  owner TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+  state TEXT NOT NULL, job_id TEXT, response TEXT, created_at REAL NOT NULL,
+  PRIMARY KEY (owner, key)
+);
+CREATE TABLE IF NOT EXISTS events (
+  job_id TEXT NOT NULL, id INTEGER NOT NULL, event TEXT NOT NULL, data TEXT NOT NULL,
+  created_at REAL NOT NULL, PRIMARY KEY (job_id, id)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+  id TEXT PRIMARY KEY, job_id TEXT NOT NULL, owner TEXT NOT NULL, url TEXT NOT NULL,
+  secret TEXT, event TEXT NOT NULL, payload BLOB NOT NULL, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_status INTEGER,
+  created_at REAL NOT NULL, updated_at REAL NOT NULL
+);
+"""
+
+IDEMPOTENCY_TTL = 24 * 3600.0
+IN_FLIGHT_STALE = 120.0
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One row of ``jobs``; JSON columns are decoded.
+
+    Args:
+        seq: insertion order (newest first = highest seq).
+        id: the job id.
+        owner: the submitting user.
+        type: the job type.
+        input: the validated input object.
+        webhook: ``{"url", "secret"?, "events"}`` or None.
+        status: the job's status string.
+    """
+
+    seq: int
+    id: str
+    owner: str
+    type: str
+    input: Any
+    webhook: dict[str, Any] | None
+    priority: int
+    status: str
+    leased: int
+    progress_current: int | None
+    progress_total: int | None
+    progress_message: str | None
+    created_at: float
+    updated_at: float
+    started_at: float | None
+    completed_at: float | None
+    cancelled_at: float | None
+    expires_at: float | None
+    output: Any
+    error: dict[str, Any] | None
+    result_path: str | None
+    result_type: str | None
+    result_size: int | None
+    result_etag: str | None
+    result_name: str | None
+    original_job_id: str | None
+    attempt: int
+    base_url: str
+    correlation_id: str | None
+    estimated_seconds: float
+    runs: int
+
+    @property
+    def terminal(self) -> bool:
+        """True for completed, failed and cancelled."""
+        return self.status in ("completed", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """The outcome of reserving an idempotency key.
+
+    Args:
+        outcome: ``reserved`` (go ahead), ``replay``, ``mismatch`` or ``in_flight``.
+        job_id: the job made with this key, for ``replay``.
+        response: the stored response body, for ``replay``.
+    """
+
+    outcome: str
+    job_id: str | None = None
+    response: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook delivery (the secret stays in the store; it is never shown).
+
+    Args:
+        id: the delivery id (sent as ``X-Webhook-Delivery`` and ``webhook-id``).
+        state: ``pending``, ``delivered`` or ``failed``.
+    """
+
+    id: str
+    job_id: str
+    owner: str
+    url: str
+    secret: str | None
+    event: str
+    payload: bytes
+    state: str
+    attempts: int
+    last_error: str | None
+    last_status: int | None
+    created_at: float
+    updated_at: float
+
+    def __repr__(self) -> str:
+        return f"Delivery(id={self.id!r}, job_id={self.job_id!r}, state={self.state!r})"
+
+
+_JSON_COLS = ("input", "webhook", "output", "error")
+
+
+class Store:
+    """The reference server's database.
+
+    Args:
+        path: SQLite file, or ``:memory:``.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        if path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def secret(self, name: str) -> bytes:
+        """A random secret kept in the database (stable across restarts).
+
+        Args:
+            name: which secret.
+        """
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (name,)).fetchone()
+        if row is not None:
+            return bytes.fromhex(row[0])
+        value = secrets.token_bytes(32)
+        self._db.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (name, value.hex()))
+        return value
+
+    # ---- jobs -----------------------------------------------------------------
+    def insert_job(self, **fields: Any) -> JobRecord:
+        """Insert a job; JSON columns are encoded here.
+
+        Args:
+            fields: column values (at least id, owner, type, input, status, times, base_url).
+        """
+        for col in _JSON_COLS:
+            if col in fields and fields[col] is not None:
+                fields[col] = json.dumps(fields[col], separators=(",", ":"))
+        cols = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        self._db.execute(f"INSERT INTO jobs ({cols}) VALUES ({marks})", tuple(fields.values()))  # noqa: S608
+        job = self.get_job(fields["id"])
+        assert job is not None
+        return job
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        """The job, or None.
+
+        Args:
+            job_id: its id.
+        """
+        row = self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return None if row is None else _job(row)
+
+    def update_job(self, job_id: str, *, where_status: tuple[str, ...] = (), **fields: Any) -> bool:
+        """Update columns, optionally only when the status is one of ``where_status``.
+
+        Args:
+            job_id: the job.
+            where_status: allowed current statuses (empty: any).
+            fields: new column values.
+
+        Returns:
+            True when a row changed.
+        """
+        for col in _JSON_COLS:
+            if col in fields and fields[col] is not None:
+                fields[col] = json.dumps(fields[col], separators=(",", ":"))
+        sets = ", ".join(f"{k}=?" for k in fields)
+        sql = f"UPDATE jobs SET {sets} WHERE id=?"  # noqa: S608
+        params: list[Any] = [*fields.values(), job_id]
+        if where_status:
+            sql += f" AND status IN ({', '.join('?' for _ in where_status)})"
+            params.extend(where_status)
+        return self._db.execute(sql, params).rowcount > 0
+
+    def list_jobs(
+        self,
+        *,
+        owner: str | None,
+        statuses: list[str],
+        job_type: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[JobRecord], int]:
+        """Jobs newest first, filtered before paging.
+
+        Args:
+            owner: only this user's jobs (None: everyone's).
+            statuses: allowed statuses (empty: any).
+            job_type: only this type.
+            limit: page size.
+            offset: rows to skip.
+
+        Returns:
+            ``(page, total)``.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        if owner is not None:
+            where.append("owner=?")
+            params.append(owner)
+        if statuses:
+            where.append(f"status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
+        if job_type is not None:
+            where.append("type=?")
+            params.append(job_type)
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        total = self._db.execute(f"SELECT COUNT(*) FROM jobs{clause}", params).fetchone()[0]  # noqa: S608
+        rows = self._db.execute(
+            f"SELECT * FROM jobs{clause} ORDER BY seq DESC LIMIT ? OFFSET ?",  # noqa: S608
+            [*params, limit, offset],
+        ).fetchall()
+        return [_job(r) for r in rows], int(total)
+
+    def release_leases(self) -> list[str]:
+        """At start-up: jobs left ``processing`` by a crash become runnable again."""
+        rows = self._db.execute("SELECT id FROM jobs WHERE status='processing'").fetchall()
+        self._db.execute("UPDATE jobs SET leased=0 WHERE leased=1")
+        return [r[0] for r in rows]
+
+    def claim_next(self, now: float) -> JobRecord | None:
+        """Lease the next runnable job (interrupted ones first, then by priority and age).
+
+        Args:
+            now: the current time.
+        """
+        row = self._db.execute(
+            "SELECT id, status FROM jobs WHERE status IN ('pending','processing') AND leased=0 "
+            "ORDER BY status='processing' DESC, priority DESC, seq ASC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        self._db.execute(
+            "UPDATE jobs SET leased=1, status='processing', runs=runs+1, updated_at=?, "
+            "started_at=COALESCE(started_at, ?) WHERE id=? AND leased=0",
+            (now, now, row[0]),
+        )
+        return self.get_job(row[0])
+
+    def queue_ahead(self, job: JobRecord, now: float) -> float:
+        """Estimated seconds of work queued or running ahead of ``job``.
+
+        Args:
+            job: a pending job.
+            now: the current time.
+        """
+        pending = self._db.execute(
+            "SELECT COALESCE(SUM(estimated_seconds), 0) FROM jobs WHERE status='pending' "
+            "AND (priority>? OR (priority=? AND seq<?))",
+            (job.priority, job.priority, job.seq),
+        ).fetchone()[0]
+        running = self._db.execute(
+            "SELECT COALESCE(SUM(MAX(0, estimated_seconds - (? - started_at))), 0) "
+            "FROM jobs WHERE status='processing' AND started_at IS NOT NULL",
+            (now,),
+        ).fetchone()[0]
+        return float(pending) + float(running)
+
+    def expired(self, now: float, grace: float) -> tuple[list[JobRecord], list[JobRecord]]:
+        """Jobs whose result expired (file to delete) and jobs past the grace period (purge).
+
+        Args:
+            now: the current time.
+            grace: seconds a job record outlives its ``expiresAt``.
+        """
+        files = self._db.execute(
+            "SELECT * FROM jobs WHERE expires_at<? AND result_path IS NOT NULL", (now,)
+        ).fetchall()
+        gone = self._db.execute("SELECT * FROM jobs WHERE expires_at<?", (now - grace,)).fetchall()
+        return [_job(r) for r in files], [_job(r) for r in gone]
+
+    def delete_job(self, job_id: str) -> None:
+        """Remove a job with its events (purge).
+
+        Args:
+            job_id: the job.
+        """
+        self._db.execute("DELETE FROM events WHERE job_id=?", (job_id,))
+        self._db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    # ---- idempotency ---------------------------------------------------------
+    def reserve_key(self, owner: str, key: str, fingerprint: str, now: float) -> KeyState:
+        """Reserve ``key`` for this request, or say why not (atomic: one statement decides).
+
+        Args:
+            owner: the user (keys are per user).
+            key: the Idempotency-Key.
+            fingerprint: hash of the canonical request.
+            now: the current time.
+        """
+        self._db.execute(
+            "DELETE FROM idempotency WHERE owner=? AND key=? AND (created_at<? OR "
+            "(state='in_flight' AND created_at<?))",
+            (owner, key, now - IDEMPOTENCY_TTL, now - IN_FLIGHT_STALE),
+        )
+        inserted = self._db.execute(
+            "INSERT OR IGNORE INTO idempotency(owner, key, fingerprint, state, created_at) "
+            "VALUES (?, ?, ?, 'in_flight', ?)",
+            (owner, key, fingerprint, now),
+        ).rowcount
+        if inserted:
+            return KeyState("reserved")
+        row = self._db.execute(
+            "SELECT * FROM idempotency WHERE owner=? AND key=?", (owner, key)
+        ).fetchone()
+        if row["state"] == "in_flight":
+            return KeyState("in_flight")
+        if row["fingerprint"] != fingerprint:
+            return KeyState("mismatch")
+        return KeyState("replay", row["job_id"], json.loads(row["response"]))
+
+    def complete_key(self, owner: str, key: str, job_id: str, response: dict[str, Any]) -> None:
+        """Remember the response made under a reserved key.
+
+        Args:
+            owner: the user.
+            key: the key.
+            job_id: the job created.
+            response: the body to replay.
+        """
+        self._db.execute(
+            "UPDATE idempotency SET state='done', job_id=?, response=? WHERE owner=? AND key=?",
+            (job_id, json.dumps(response), owner, key),
+        )
+
+    def release_key(self, owner: str, key: str) -> None:
+        """Forget a reservation whose request failed before making a job.
+
+        Args:
+            owner: the user.
+            key: the key.
+        """
+        self._db.execute(
+            "DELETE FROM idempotency WHERE owner=? AND key=? AND state='in_flight'", (owner, key)
+        )
+
+    def purge_keys(self, now: float) -> int:
+        """Drop keys older than 24 h and reservations abandoned by a crash.
+
+        Args:
+            now: the current time.
+        """
+        return self._db.execute(
+            "DELETE FROM idempotency WHERE created_at<? OR (state='in_flight' AND created_at<?)",
+            (now - IDEMPOTENCY_TTL, now - IN_FLIGHT_STALE),
+        ).rowcount
+
+    def drop_in_flight_keys(self) -> None:
+        """At start-up: no request survives a restart, so no key is in flight."""
+        self._db.execute("DELETE FROM idempotency WHERE state='in_flight'")
+
+    # ---- events ----------------------------------------------------------------
+    def add_event(self, job_id: str, event: str, data: dict[str, Any], now: float) -> int:
+        """Append to a job's event log; returns the new id (1, 2, 3, ... per job).
+
+        Args:
+            job_id: the job.
+            event: ``status``, ``progress`` or ``complete``.
+            data: the event's JSON data.
+            now: the current time.
+        """
+        last = self.last_event_id(job_id)
+        self._db.execute(
+            "INSERT INTO events(job_id, id, event, data, created_at) VALUES (?, ?, ?, ?, ?)",
+            (job_id, last + 1, event, json.dumps(data, separators=(",", ":")), now),
+        )
+        return last + 1
+
+    def last_event_id(self, job_id: str) -> int:
+        """The newest event id of the job (0 when none).
+
+        Args:
+            job_id: the job.
+        """
+        row = self._db.execute("SELECT MAX(id) FROM events WHERE job_id=?", (job_id,)).fetchone()
+        return int(row[0] or 0)
+
+    def events_after(self, job_id: str, after: int) -> list[tuple[int, str, str]]:
+        """``(id, event, data)`` of the events after ``after``, oldest first.
+
+        Args:
+            job_id: the job.
+            after: the last id the client has.
+        """
+        rows = self._db.execute(
+            "SELECT id, event, data FROM events WHERE job_id=? AND id>? ORDER BY id",
+            (job_id, after),
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def complete_event_id(self, job_id: str) -> int | None:
+        """The id of the job's ``complete`` event, if it has one.
+
+        Args:
+            job_id: the job.
+        """
+        row = self._db.execute(
+            "SELECT MIN(id) FROM events WHERE job_id=? AND event='complete'", (job_id,)
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    # ---- webhook deliveries ------------------------------------------------------
+    def add_delivery(self, **fields: Any) -> Delivery:
+        """Store a delivery to make.
+
+        Args:
+            fields: id, job_id, owner, url, secret, event, payload, created_at.
+        """
+        now = fields["created_at"]
+        self._db.execute(
+            "INSERT INTO deliveries(id, job_id, owner, url, secret, event, payload, state, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (
+                fields["id"],
+                fields["job_id"],
+                fields["owner"],
+                fields["url"],
+                fields["secret"],
+                fields["event"],
+                fields["payload"],
+                now,
+                now,
+            ),
+        )
+        delivery = self.get_delivery(fields["id"])
+        assert delivery is not None
+        return delivery
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
+        """The delivery, or None.
+
+        Args:
+            delivery_id: its id.
+        """
+        row = self._db.execute("SELECT * FROM deliveries WHERE id=?", (delivery_id,)).fetchone()
+        return None if row is None else Delivery(**dict(row))
+
+    def update_delivery(self, delivery_id: str, **fields: Any) -> None:
+        """Record an attempt's outcome.
+
+        Args:
+            delivery_id: the delivery.
+            fields: new column values.
+        """
+        sets = ", ".join(f"{k}=?" for k in fields)
+        self._db.execute(
+            f"UPDATE deliveries SET {sets} WHERE id=?",  # noqa: S608
+            (*fields.values(), delivery_id),
+        )
+
+    def deliveries(self, state: str) -> list[Delivery]:
+        """Deliveries in a state, oldest first.
+
+        Args:
+            state: ``pending``, ``delivered`` or ``failed``.
+        """
+        rows = self._db.execute(
+            "SELECT * FROM deliveries WHERE state=? ORDER BY created_at", (state,)
+        ).fetchall()
+        return [Delivery(**dict(r)) for r in rows]
+
+
+def _job(row: sqlite3.Row) -> JobRecord:
+    data = dict(row)
+    for col in _JSON_COLS:
+        if data[col] is not None:
+            data[col] = json.loads(data[col])
+    return JobRecord(**data)

@@ -1,0 +1,195 @@
+"""In-process workers: run queued jobs with a concurrency limit, purge expired ones.
+
+Jobs are leased in the database (``leased=1``), so a job never runs twice at
+once. At start-up, jobs a crash left ``processing`` are leased again and run
+from the beginning. Cancellation sets the running job's flag; the runner sees
+it at its next progress step (or while sleeping) and stops, and the conditional
+transition in ``Lifecycle.complete`` guarantees its result is never published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from .jobtypes import JOB_TYPES, JobCancelled, JobFailure
+from .lifecycle import Lifecycle
+from .store import JobRecord
+
+__all__ = ["RunContext", "WorkerPool"]
+
+log = logging.getLogger("mock_server.worker")
+
+
+class RunContext:
+    """The ``JobContext`` given to a runner.
+
+    Args:
+        lifecycle: transitions.
+        job: the leased job.
+        result_path: where the runner writes its result.
+    """
+
+    def __init__(self, lifecycle: Lifecycle, job: JobRecord, result_path: Path) -> None:
+        self._lifecycle = lifecycle
+        self.job_id = job.id
+        self.attempt = job.attempt
+        self.result_path = result_path
+        self.cancelled = asyncio.Event()
+
+    async def progress(self, current: int, total: int, message: str | None = None) -> None:
+        """Record a step; raise JobCancelled when the job is no longer processing.
+
+        Args:
+            current: steps done.
+            total: steps in all.
+            message: a human note.
+        """
+        if self.cancelled.is_set():
+            raise JobCancelled
+        if not self._lifecycle.progress(self.job_id, current, total, message):
+            raise JobCancelled
+        await asyncio.sleep(0)
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, waking early with JobCancelled when the job is cancelled.
+
+        Args:
+            seconds: how long.
+        """
+        if self.cancelled.is_set():
+            raise JobCancelled
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.cancelled.wait(), timeout=seconds)
+        if self.cancelled.is_set():
+            raise JobCancelled
+
+
+class WorkerPool:
+    """N workers pulling jobs from the store.
+
+    Args:
+        lifecycle: transitions (and through it the store).
+        results_dir: directory for result files.
+        workers: how many jobs run at once.
+    """
+
+    def __init__(self, lifecycle: Lifecycle, results_dir: Path, workers: int) -> None:
+        self.lifecycle = lifecycle
+        self.store = lifecycle.store
+        self.results_dir = results_dir
+        self.workers = workers
+        self.running: dict[str, RunContext] = {}
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> list[str]:
+        """Re-queue interrupted jobs and start the workers; returns the re-queued ids."""
+        self.results_dir.mkdir(parents=True, exist_ok=True)
+        requeued = self.store.release_leases()
+        for i in range(self.workers):
+            self._tasks.append(asyncio.create_task(self._loop(), name=f"worker-{i}"))
+        self._tasks.append(asyncio.create_task(self._purge_loop(), name="purge"))
+        return requeued
+
+    async def stop(self) -> None:
+        """Stop the workers; jobs that were running are picked up again at the next start."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self.store.release_leases()
+
+    def wake(self) -> None:
+        """Tell idle workers that a job was queued."""
+        self._wake.set()
+
+    def cancel(self, job_id: str) -> None:
+        """Stop the job if it is running here (its status was already set to cancelled).
+
+        Args:
+            job_id: the job.
+        """
+        ctx = self.running.get(job_id)
+        if ctx is not None:
+            ctx.cancelled.set()
+
+    async def _loop(self) -> None:
+        while True:
+            job = self.store.claim_next(self.lifecycle.clock())
+            if job is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                continue
+            self._wake.set()  # there may be more: let another idle worker look
+            await self._run(job)
+
+    async def _run(self, job: JobRecord) -> None:
+        job_type = JOB_TYPES[job.type]
+        path = self.results_dir / f"{job.id}.part"
+        ctx = RunContext(self.lifecycle, job, path)
+        self.running[job.id] = ctx
+        try:
+            self.lifecycle.started(job)
+            outcome = await job_type.run(ctx, job.input)
+            final = self.results_dir / job.id
+            outcome_path = outcome.path
+            if outcome_path == path:
+                path.replace(final)
+                outcome = type(outcome)(
+                    outcome.output,
+                    final,
+                    outcome.content_type,
+                    outcome.filename,
+                    outcome.size,
+                    outcome.sha256,
+                )
+            if not self.lifecycle.complete(job.id, outcome):
+                final.unlink(missing_ok=True)
+        except JobCancelled:
+            log.info("job %s stopped after cancellation", job.id)
+        except JobFailure as exc:
+            self.lifecycle.fail(job.id, exc.code, exc.message, exc.retryable)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("job %s crashed", job.id)
+            self.lifecycle.fail(job.id, "internal_error", f"the job crashed: {exc}", True)
+        finally:
+            self.running.pop(job.id, None)
+            path.unlink(missing_ok=True)
+
+    async def _purge_loop(self) -> None:
+        interval = max(0.5, min(60.0, self.lifecycle.config.job_ttl / 2))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.purge()
+            except Exception:
+                log.exception("purge failed")
+
+    def purge(self) -> tuple[int, int]:
+        """Delete expired result files and purge jobs past their grace period.
+
+        Returns:
+            ``(files deleted, jobs purged)``.
+        """
+        now = self.lifecycle.clock()
+        files, gone = self.store.expired(now, self.lifecycle.result_grace())
+        for job in files:
+            if job.result_path:
+                Path(job.result_path).unlink(missing_ok=True)
+            self.store.update_job(job.id, result_path=None)
+        for job in gone:
+            self.store.delete_job(job.id)
+            self.lifecycle.hub.notify(job.id)
+        self.store.purge_keys(now)
+        return len(files), len(gone)
