@@ -1,0 +1,95 @@
+"""``jobctl demo``: the whole round trip on a fresh install, with no server and no config.
+
+Starts the reference server in-process on a free loopback port, submits a
+``report`` job, shows its progress, downloads the file, and prints its path on
+stdout. It ignores ``--url``/``--token``/profiles on purpose: it talks only to
+the server it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from typing import Annotated
+
+import typer
+
+from ..download import check_destination, plan_destination
+from ..exitcodes import CliError, ExitCode
+from ._common import exit_with, state_of
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``demo`` to the app.
+
+    Args:
+        app: the root app.
+    """
+    app.command("demo", rich_help_panel="Tools")(demo)
+
+
+def demo(
+    ctx: typer.Context,
+    pages: Annotated[int, typer.Option("--pages", metavar="N", help="Pages in the report.")] = 20,
+    format: Annotated[
+        str, typer.Option("--format", metavar="pdf|csv|json", help="The report's format.")
+    ] = "pdf",
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output", "-o", metavar="PATH", help="Where to save it (default: a new temp dir)."
+        ),
+    ] = None,
+) -> None:
+    """Start a reference server in-process, run a report job with progress, download it."""
+    state = state_of(ctx)
+    if not 1 <= pages <= 10000:
+        raise CliError("--pages must be between 1 and 10000")
+    if format not in ("pdf", "csv", "json"):
+        raise CliError(f"--format {format!r}: use pdf, csv or json")
+    target = output if output is not None else tempfile.mkdtemp(prefix="jobctl-demo-") + "/"
+    dest = plan_destination(target)
+    check_destination(dest)
+    try:
+        from ...testing import ReferenceServer
+    except ImportError:
+        raise CliError(
+            "the reference server is not installed; install it with: pip install 'jobctl[server]'"
+        ) from None
+    from ...aio import AsyncJobsClient
+    from ..download import save_result
+    from .submit import announce, follow_and_save
+
+    state.hint("starting the reference server in-process ...")
+    try:
+        server = ReferenceServer(in_process=True)
+        server.start()
+    except ImportError:
+        raise CliError(
+            "the reference server is not installed; install it with: pip install 'jobctl[server]'"
+        ) from None
+    try:
+        state.hint(f"reference server listening on {server.url}")
+
+        async def body() -> int:
+            async with AsyncJobsClient(base_url=server.url, token=server.token) as client:
+                job = await client.submit(
+                    "report", {"pages": pages, "format": format, "secondsPerPage": 0.1}
+                )
+                announce(state, job, "report", to_stdout=False, record=False)
+                code = await follow_and_save(
+                    state, client, job, 120.0, "auto", None, False, True, label="report"
+                )
+                if code != ExitCode.OK:
+                    return code
+                path = await save_result(state, client, job, dest)
+                if path is not None:
+                    state.io.write_out(str(path.absolute()))
+                return ExitCode.OK
+
+        code = asyncio.run(body())
+    finally:
+        server.stop()
+    exit_with(code)

@@ -1,0 +1,175 @@
+"""``jobctl status``, ``wait`` and ``events``: look at jobs, follow them to their end."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..download import check_destination, plan_destination, save_result
+from ..exitcodes import CliError, ExitCode, code_for_status
+from ..inputs import parse_timeout
+from ..progress import make_job_progress
+from ..signals import SignalTrap, exit_code_for_signal, signal_name
+from ._common import (
+    JobsArg,
+    LastOpt,
+    Strategy,
+    TimeoutOpt,
+    check_strategy,
+    exit_with,
+    job_refs,
+    report_outcomes,
+    run_with_client,
+    state_of,
+)
+
+if TYPE_CHECKING:
+    from ...aio import AsyncJobsClient
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``status``, ``wait`` and ``events`` to the app.
+
+    Args:
+        app: the root app.
+    """
+    app.command("status", rich_help_panel="Jobs")(status)
+    app.command("wait", rich_help_panel="Jobs")(wait)
+    app.command("events", rich_help_panel="Jobs")(events)
+
+
+def status(
+    ctx: typer.Context,
+    job: Annotated[
+        str | None,
+        typer.Argument(metavar="JOB", help="A job id or status URL.", show_default=False),
+    ] = None,
+    last: LastOpt = False,
+) -> None:
+    """Show one status snapshot of a job (exit 0 whatever its state)."""
+    state = state_of(ctx)
+    ref = job_refs(state, [job] if job else [], last)[0]
+
+    async def body(client: AsyncJobsClient) -> None:
+        snapshot = await client.get(ref)
+        from ..render import job_summary, status_text, to_jsonable
+
+        if state.options.json:
+            state.io.write_out(json.dumps(to_jsonable(snapshot)))
+        elif state.options.quiet:
+            state.io.write_out(status_text(snapshot.status))
+        else:
+            for line in job_summary(snapshot):
+                state.io.write_out(line)
+
+    run_with_client(state, body)
+
+
+def wait(
+    ctx: typer.Context,
+    jobs: JobsArg = None,
+    last: LastOpt = False,
+    timeout: TimeoutOpt = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Download results (a directory for several jobs).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite different existing files.")
+    ] = False,
+    strategy: Strategy = "auto",
+    cancel_on_interrupt: Annotated[
+        bool, typer.Option("--cancel-on-interrupt", help="On Ctrl-C, cancel the jobs too.")
+    ] = False,
+) -> None:
+    """Follow jobs to a terminal state under one overall deadline, with a progress row each."""
+    state = state_of(ctx)
+    refs = job_refs(state, jobs, last)
+    deadline = parse_timeout(timeout, state.settings.timeout)
+    check_strategy(strategy)
+    dest = plan_destination(output) if output is not None else None
+    if dest is not None:
+        check_destination(dest)
+        if len(refs) > 1 and (dest.stdout or dest.name is not None):
+            raise CliError("-o with several jobs must be a directory")
+    from ..waiting import follow_jobs
+
+    async def body(client: AsyncJobsClient) -> int:
+        display = make_job_progress(
+            state.progress_mode, stderr=state.io.stderr, console=state.io.err
+        )
+        outcomes = await follow_jobs(
+            state,
+            client,
+            refs,
+            timeout=deadline,
+            strategy=strategy,
+            display=display,
+            cancel_on_interrupt=cancel_on_interrupt,
+        )
+        to_stdout = not (dest is not None and dest.stdout)
+        code = report_outcomes(state, outcomes, single=len(refs) == 1, stdout=to_stdout)
+        if dest is not None:
+            for outcome in outcomes:
+                if outcome.code == ExitCode.OK and outcome.job is not None:
+                    path = await save_result(state, client, outcome.job, dest, force=force)
+                    if path is not None:
+                        state.hint(f"saved the result of {outcome.job_id} to {path}")
+        return code
+
+    exit_with(run_with_client(state, body))
+
+
+def events(
+    ctx: typer.Context,
+    job: Annotated[
+        str | None,
+        typer.Argument(metavar="JOB", help="A job id or status URL.", show_default=False),
+    ] = None,
+    last: LastOpt = False,
+    last_event_id: Annotated[
+        str | None,
+        typer.Option("--last-event-id", metavar="ID", help="Resume after this event id."),
+    ] = None,
+) -> None:
+    """Print a job's events as they happen until it ends (--json: JSON lines)."""
+    state = state_of(ctx)
+    ref = job_refs(state, [job] if job else [], last)[0]
+    from ..render import event_json, event_line
+
+    async def body(client: AsyncJobsClient) -> int:
+        final: object = None
+        trap = SignalTrap()
+        import asyncio
+
+        with trap:
+            try:
+                async for event in client.events(ref, last_event_id=last_event_id):
+                    if state.options.json:
+                        state.io.write_out(event_json(event))
+                    else:
+                        state.io.write_out(event_line(event, datetime.now(UTC)))
+                    if event.status is not None:
+                        final = event.status
+            except asyncio.CancelledError:
+                if not trap.absorb():
+                    raise
+        if trap.signum is not None:
+            raise CliError(
+                f"{signal_name(trap.signum)}: stopped; the job keeps running; "
+                f"follow it again with: jobctl events {ref}",
+                exit_code_for_signal(trap.signum),
+            )
+        return int(code_for_status(final)) if final is not None else 0
+
+    exit_with(run_with_client(state, body))

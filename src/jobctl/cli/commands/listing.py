@@ -1,0 +1,78 @@
+"""``jobctl list``: the caller's jobs, newest first, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..exitcodes import CliError
+from ._common import run_with_client, state_of
+
+if TYPE_CHECKING:
+    from ...aio import AsyncJobsClient
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``list`` to the app.
+
+    Args:
+        app: the root app.
+    """
+    app.command("list", rich_help_panel="Jobs")(list_jobs)
+
+
+def list_jobs(
+    ctx: typer.Context,
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", metavar="S", help="Only jobs in this state (repeatable)."),
+    ] = None,
+    type: Annotated[
+        str | None, typer.Option("--type", metavar="T", help="Only this job type.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", help="Jobs per page (1-100).")] = 20,
+    all_pages: Annotated[
+        bool, typer.Option("--all", help="Every page, not just the first.")
+    ] = False,
+) -> None:
+    """List jobs, newest first (a table, or --json)."""
+    state = state_of(ctx)
+    if not 1 <= limit <= 100:
+        raise CliError(f"--limit {limit}: must be between 1 and 100")
+    statuses = list(status or []) or None
+
+    async def body(client: AsyncJobsClient) -> None:
+        from ..render import jobs_table, to_jsonable
+
+        total: int
+        next_offset: int | None
+        if all_pages:
+            jobs = [j async for j in client.iter_jobs(status=statuses, type=type, limit=limit)]
+            total, next_offset = len(jobs), None
+        else:
+            page = await client.list(status=statuses, type=type, limit=limit)
+            jobs, total, next_offset = list(page.jobs), page.total, page.next_offset
+        if state.options.json:
+            doc: dict[str, Any] = {
+                "jobs": [to_jsonable(j) for j in jobs],
+                "total": total,
+                "nextOffset": next_offset,
+            }
+            state.io.write_out(json.dumps(doc))
+            return
+        if state.options.quiet:
+            for job in jobs:
+                state.io.write_out(job.job_id)
+            return
+        if not jobs:
+            state.hint("no jobs")
+            return
+        state.io.out.print(jobs_table(jobs))
+        if next_offset is not None:
+            state.hint(f"showing {len(jobs)} of {total}; use --all for every page")
+
+    run_with_client(state, body)

@@ -1,0 +1,120 @@
+"""``jobctl cancel`` and ``jobctl retry``: change a job's course."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ...errors import JobctlError
+from ..download import check_destination, plan_destination
+from ..exitcodes import ExitCode, code_for_exception, worst
+from ..failure import describe
+from ..inputs import parse_timeout
+from ._common import (
+    JobsArg,
+    LastOpt,
+    TimeoutOpt,
+    exit_with,
+    job_refs,
+    print_jobs,
+    run_with_client,
+    state_of,
+)
+
+if TYPE_CHECKING:
+    from ...aio import AsyncJobsClient
+    from ...models import Job
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``cancel`` and ``retry`` to the app.
+
+    Args:
+        app: the root app.
+    """
+    app.command("cancel", rich_help_panel="Jobs")(cancel)
+    app.command("retry", rich_help_panel="Jobs")(retry)
+
+
+def cancel(
+    ctx: typer.Context,
+    jobs: JobsArg = None,
+    last: LastOpt = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until each job has really stopped.")
+    ] = False,
+    timeout: TimeoutOpt = None,
+) -> None:
+    """Cancel jobs (a cancelled job is success here: exit 0)."""
+    state = state_of(ctx)
+    refs = job_refs(state, jobs, last)
+    deadline = parse_timeout(timeout, state.settings.timeout)
+
+    async def body(client: AsyncJobsClient) -> int:
+        done: list[Job] = []
+        codes: list[int] = []
+        s = state.settings
+        for ref in refs:
+            try:
+                job = await client.cancel(ref)
+                if wait and not job.is_terminal:
+                    job = await client.wait(ref, timeout=deadline)
+            except JobctlError as exc:
+                state.io.write_err(f"error: {describe(exc, url=s.url, token=s.token)}")
+                codes.append(code_for_exception(exc))
+                continue
+            done.append(job)
+            codes.append(ExitCode.OK)
+        print_jobs(state, done, single=len(refs) == 1)
+        return worst(codes)
+
+    exit_with(run_with_client(state, body))
+
+
+def retry(
+    ctx: typer.Context,
+    job: Annotated[
+        str | None,
+        typer.Argument(metavar="JOB", help="A failed, retryable job.", show_default=False),
+    ] = None,
+    last: LastOpt = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the new job to its end.")] = False,
+    timeout: TimeoutOpt = None,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", metavar="PATH", help="Also download the new job's result."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite a different existing file.")
+    ] = False,
+    idempotency_key: Annotated[
+        str | None, typer.Option("--idempotency-key", metavar="K", help="Deduplicate retries.")
+    ] = None,
+    cancel_on_interrupt: Annotated[
+        bool, typer.Option("--cancel-on-interrupt", help="On Ctrl-C, cancel the new job too.")
+    ] = False,
+) -> None:
+    """Retry a failed, retryable job; print the new job's id."""
+    state = state_of(ctx)
+    ref = job_refs(state, [job] if job else [], last)[0]
+    deadline = parse_timeout(timeout, state.settings.timeout if (wait or output) else None)
+    dest = plan_destination(output) if output is not None else None
+    if dest is not None:
+        check_destination(dest)
+    from .submit import announce, follow_and_save
+
+    async def body(client: AsyncJobsClient) -> int:
+        new = await client.retry(ref, idempotency_key=idempotency_key)
+        json_at_end = state.options.json and (wait or dest is not None)
+        to_stdout = (dest is None or not dest.stdout) and not json_at_end
+        announce(state, new, new.type, to_stdout=to_stdout, verb="retried as")
+        if not (wait or dest is not None):
+            return 0
+        return await follow_and_save(
+            state, client, new, deadline, "auto", dest, force, cancel_on_interrupt, label=new.type
+        )
+
+    exit_with(run_with_client(state, body))

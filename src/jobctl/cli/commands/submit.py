@@ -1,0 +1,212 @@
+"""``jobctl submit``: submit a job, print its id first, then maybe follow it and save it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..download import Destination, check_destination, plan_destination, save_result
+from ..exitcodes import ExitCode
+from ..inputs import parse_input, parse_timeout
+from ..progress import make_job_progress
+from ..render import job_json, status_text
+from ..waiting import follow_jobs
+from ._common import Strategy, TimeoutOpt, check_strategy, exit_with, report_outcomes, state_of
+
+if TYPE_CHECKING:
+    from ...aio import AsyncJobsClient
+    from ...models import Job
+    from ..state import AppState
+
+__all__ = ["announce", "follow_and_save", "register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``submit`` to the app.
+
+    Args:
+        app: the root app.
+    """
+    app.command("submit", rich_help_panel="Jobs")(submit)
+
+
+def submit(
+    ctx: typer.Context,
+    type: Annotated[str, typer.Argument(metavar="TYPE", help="The job type, e.g. report.")],
+    input: Annotated[
+        str | None,
+        typer.Option("--input", "-i", metavar="JSON|@FILE|-", help="The job input as JSON."),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", metavar="KEY=VALUE", help="An input field (JSON or text)."),
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the job to its end.")] = False,
+    timeout: TimeoutOpt = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output", "-o", metavar="PATH", help="Also download the result (- for stdout)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite a different existing -o file.")
+    ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            metavar="K",
+            help="Re-running with the same key resumes the same job.",
+        ),
+    ] = None,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", metavar="URL", help="POST job events to this URL.")
+    ] = None,
+    webhook_secret: Annotated[
+        str | None, typer.Option("--webhook-secret", metavar="S", help="Sign webhook deliveries.")
+    ] = None,
+    webhook_event: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--webhook-event", metavar="E", help="completed, failed, progress, cancelled."
+        ),
+    ] = None,
+    priority: Annotated[
+        int | None, typer.Option("--priority", metavar="N", help="Job priority.")
+    ] = None,
+    strategy: Strategy = "auto",
+    cancel_on_interrupt: Annotated[
+        bool, typer.Option("--cancel-on-interrupt", help="On Ctrl-C, cancel the job too.")
+    ] = False,
+) -> None:
+    """Submit a job; print its id (stdout) and how to follow it (stderr)."""
+    state = state_of(ctx)
+    payload = parse_input(input, param or [], stdin=state.io.stdin)
+    deadline = parse_timeout(timeout, state.settings.timeout if (wait or output) else None)
+    check_strategy(strategy)
+    dest = plan_destination(output) if output is not None else None
+    if dest is not None:
+        check_destination(dest)
+    hook: dict[str, Any] | None = None
+    if (webhook_secret or webhook_event) and not webhook:
+        from ..exitcodes import CliError
+
+        raise CliError("--webhook-secret and --webhook-event need --webhook URL")
+    if webhook:
+        hook = {"url": webhook}
+        if webhook_secret:
+            hook["secret"] = webhook_secret
+        if webhook_event:
+            hook["events"] = list(webhook_event)
+
+    async def body(client: AsyncJobsClient) -> int:
+        job = await client.submit(
+            type, payload, idempotency_key=idempotency_key, webhook=hook, priority=priority
+        )
+        # --json with --wait/-o: the final job document is the one JSON document on stdout.
+        json_at_end = state.options.json and (wait or dest is not None)
+        to_stdout = (dest is None or not dest.stdout) and not json_at_end
+        announce(state, job, type, to_stdout=to_stdout)
+        if not (wait or dest is not None):
+            return 0
+        return await follow_and_save(
+            state, client, job, deadline, strategy, dest, force, cancel_on_interrupt, label=type
+        )
+
+    from ._common import run_with_client
+
+    exit_with(run_with_client(state, body))
+
+
+def announce(
+    state: AppState,
+    job: Job,
+    type: str | None,
+    *,
+    to_stdout: bool,
+    verb: str = "submitted",
+    record: bool = True,
+) -> None:
+    """Print the id (stdout, flushed, before anything else can fail), record it, hint on stderr.
+
+    Args:
+        state: the run's state.
+        job: the accepted job.
+        type: its type.
+        to_stdout: print the id (or with --json the job document) on stdout.
+        verb: how the hint describes it (``submitted`` / ``retried as``).
+        record: add it to the local ledger (``demo`` does not: its server is gone after).
+    """
+    if to_stdout:
+        state.io.write_out(job_json(job) if state.options.json else job.job_id)
+    if record:
+        state.ledger().record(
+            job_id=job.job_id,
+            status_url=job.status_url,
+            base_url=state.settings.url,
+            type=type,
+            idempotency_key=job.idempotency_key,
+        )
+    if job.replayed:
+        state.hint(f"resumed job {job.job_id}: this idempotency key was already used for it")
+    else:
+        state.hint(f"{verb} {type or ''} job {job.job_id}".replace("  ", " "))
+    if record:
+        state.hint(f"follow it with: jobctl wait {job.job_id}")
+
+
+async def follow_and_save(
+    state: AppState,
+    client: AsyncJobsClient,
+    job: Job,
+    timeout: float | None,  # noqa: ASYNC109 - the SDK's wait deadline, passed through
+    strategy: str,
+    dest: Destination | None,
+    force: bool,
+    cancel_on_interrupt: bool,
+    *,
+    label: str | None = None,
+) -> int:
+    """Follow one job to its end (with progress), then download the result when asked.
+
+    Args:
+        state: the run's state.
+        client: the async client.
+        job: the submitted job.
+        timeout: the deadline in seconds, or None.
+        strategy: ``auto``, ``sse`` or ``poll``.
+        dest: where to save the result, or None.
+        force: overwrite a different existing file.
+        cancel_on_interrupt: cancel the job on Ctrl-C.
+        label: shown in the live display.
+
+    Returns:
+        The exit code.
+    """
+    ref = job.status_url or job.job_id
+    display = make_job_progress(state.progress_mode, stderr=state.io.stderr, console=state.io.err)
+    outcomes = await follow_jobs(
+        state,
+        client,
+        [ref],
+        timeout=timeout,
+        strategy=strategy,
+        display=display,
+        cancel_on_interrupt=cancel_on_interrupt,
+        labels={ref: label} if label else None,
+    )
+    outcome = outcomes[0]
+    if dest is None or not dest.stdout:
+        code = report_outcomes(state, [outcome], single=True, stdout=state.options.json)
+    else:
+        code = report_outcomes(state, [outcome], single=True, stdout=False)
+    if code == ExitCode.OK and outcome.job is not None:
+        state.hint(f"job {outcome.job_id} {status_text(outcome.job.status)}")
+    if code != ExitCode.OK or dest is None or outcome.job is None:
+        return code
+    path = await save_result(state, client, outcome.job, dest, force=force)
+    if path is not None:
+        state.hint(f"saved the result to {path}")
+    return ExitCode.OK

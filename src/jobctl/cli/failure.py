@@ -1,0 +1,134 @@
+"""One line for stderr per error: what went wrong and what to do.
+
+``describe`` turns any exception a command raised into that line; the exit code
+comes from ``exitcodes.code_for_exception``. Messages come from the SDK's
+exceptions, which never carry tokens; as a second fence, ``describe`` removes
+the token from the line if it ever appears.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import ConfigError
+from ..errors import (
+    APIError,
+    AuthError,
+    ConflictError,
+    DownloadError,
+    JobCancelledError,
+    JobFailedError,
+    NotFoundError,
+    ProtocolError,
+    RequestRejectedError,
+    ServiceUnavailableError,
+    WaitTimeoutError,
+)
+from .exitcodes import CliError
+
+__all__ = ["describe", "problem_summary"]
+
+
+def problem_summary(exc: APIError) -> str:
+    """The server's own explanation from a problem+json body, on one line.
+
+    Args:
+        exc: an API error.
+    """
+    problem = exc.problem
+    parts: list[str] = []
+    detail = problem.get("detail") or problem.get("error") or exc.message
+    if isinstance(detail, str) and detail:
+        parts.append(detail.rstrip("."))
+    for item in exc.details[:5]:
+        loc = item.get("loc")
+        where = ".".join(str(x) for x in loc) if isinstance(loc, list) else ""
+        msg = item.get("msg", "")
+        parts.append(f"{where}: {msg}" if where else str(msg))
+    types = _offered_types(problem)
+    if types and not any("types" in p for p in parts):
+        parts.append(f"the server offers: {', '.join(types)}")
+    return "; ".join(p for p in parts if p).replace("\n", " ")
+
+
+def _offered_types(problem: dict[str, Any]) -> list[str]:
+    for key in ("types", "availableTypes", "supportedTypes", "knownTypes"):
+        value = problem.get(key)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return [str(v) for v in value]
+    return []
+
+
+def describe(exc: BaseException, *, url: str | None = None, token: str | None = None) -> str:
+    """The one stderr line for an exception (without the ``error:`` prefix).
+
+    Args:
+        exc: what a command raised.
+        url: the API base URL in use, to name it in connection errors.
+        token: the token in use, removed from the line should it ever appear.
+    """
+    line = _describe(exc, url)
+    line = " ".join(line.split())
+    if token:
+        line = line.replace(token, "***")
+    return line
+
+
+def _describe(exc: BaseException, url: str | None) -> str:
+    if isinstance(exc, CliError | ConfigError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, AuthError):
+        what = "not allowed (403)" if exc.status_code == 403 else "refused (401)"
+        return (
+            f"authentication {what} by {url or exc.url}: check the token "
+            "(--token, JOBCTL_TOKEN, or `jobctl config set token TOKEN`)"
+        )
+    if isinstance(exc, NotFoundError):
+        if exc.gone:
+            return f"the result has expired (410): {problem_summary(exc)}; submit the job again"
+        return f"not found (404): {problem_summary(exc)}; check the job id with `jobctl list`"
+    if isinstance(exc, ConflictError | RequestRejectedError):
+        code = f" ({exc.status_code})" if exc.status_code else ""
+        return f"the server refused the request{code}: {problem_summary(exc)}"
+    if isinstance(exc, ServiceUnavailableError):
+        where = url or exc.url or "the server"
+        if exc.status_code is None:
+            return (
+                f"cannot reach the server at {where}: {exc.message}; is it running? "
+                "(start one with `jobctl server`, or set --url / JOBCTL_URL)"
+            )
+        return f"the service at {where} is unavailable ({exc.status_code}) after retries: " + (
+            f"{problem_summary(exc)}; try again later"
+        )
+    if isinstance(exc, ProtocolError):
+        return f"the server's answer does not follow the protocol: {exc.message}"
+    if isinstance(exc, JobFailedError):
+        job = exc.job
+        hint = (
+            f"; retry it with: jobctl retry {job.job_id}"
+            if job.error and job.error.retryable
+            else ""
+        )
+        return f"{exc}{hint}"
+    if isinstance(exc, JobCancelledError):
+        return str(exc)
+    if isinstance(exc, WaitTimeoutError):
+        from .render import format_duration, status_text
+
+        after = format_duration(round(exc.timeout))
+        if exc.job is None:
+            return f"timed out after {after}: the job is still running"
+        job = exc.job
+        return (
+            f"timed out after {after}: job {job.job_id} is still {status_text(job.status)}; "
+            f"resume with: jobctl wait {job.job_id}"
+        )
+    if isinstance(exc, DownloadError):
+        return f"download failed: {exc}; run the same command again to resume"
+    if isinstance(exc, APIError):
+        return f"request failed: {exc.message}"
+    if type(exc).__name__ == "InvalidSignatureError":
+        return f"invalid webhook delivery: {exc}"
+    return f"unexpected error: {type(exc).__name__}: {exc} (run with --verbose for details)"

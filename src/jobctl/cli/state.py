@@ -1,0 +1,182 @@
+"""The per-invocation state every command receives: global options, IO, settings, clients.
+
+Made by the app's callback from the global options and stored on the click
+context (``ctx.obj``). Settings are resolved on first use, so commands that do
+not talk to a server (``config``, ``completion``, ``webhook verify``) work even
+with a broken profile. SDK clients are imported only when a command asks for one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import Settings, resolve_settings
+from .io import IOStreams
+
+if TYPE_CHECKING:
+    from .._ledger import Ledger
+    from ..aio import AsyncJobsClient
+    from ..client import JobsClient
+
+__all__ = ["AppState", "GlobalOptions", "RedactingFilter"]
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The options every command accepts (before or after the command name).
+
+    Args:
+        url: ``--url`` (None: env, profile, default).
+        token: ``--token`` (never printed).
+        profile: ``--profile``.
+        json: ``--json``: one JSON document on stdout.
+        quiet: ``--quiet``: only the essential value on stdout, only errors on stderr.
+        progress: ``--progress`` (None: env, profile, ``auto``).
+        verbose: ``--verbose``: HTTP requests and retries on stderr, tracebacks on errors.
+        ca_bundle: ``--ca-bundle``: a PEM file of CAs to trust.
+        insecure: ``--insecure``: do not verify TLS certificates.
+    """
+
+    url: str | None = None
+    token: str | None = field(default=None, repr=False)
+    profile: str | None = None
+    json: bool = False
+    quiet: bool = False
+    progress: str | None = None
+    verbose: bool = False
+    ca_bundle: Path | None = None
+    insecure: bool = False
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces secrets in log records with ``***`` before they are formatted out.
+
+    Args:
+        secrets: the strings to hide (empty ones are ignored).
+    """
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Render the message once, redact it, and keep the record."""
+        message = record.getMessage()
+        for secret in self.secrets:
+            message = message.replace(secret, "***")
+        message = _redact_bearer(message)
+        record.msg, record.args = message, None
+        return True
+
+
+def _redact_bearer(text: str) -> str:
+    import re
+
+    return re.sub(r"(?i)(bearer\s+)[^\s'\",}]+", r"\1***", text)
+
+
+@dataclass
+class AppState:
+    """Everything a command needs, made once per run.
+
+    Args:
+        options: the global options.
+        io: the streams.
+    """
+
+    options: GlobalOptions
+    io: IOStreams
+    _settings: Settings | None = field(default=None, init=False, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """The resolved settings (flag > env > profile > default); ConfigError if unusable."""
+        if self._settings is None:
+            o = self.options
+            self._settings = resolve_settings(
+                url=o.url, token=o.token, profile=o.profile, progress=o.progress
+            )
+            self._setup_logging()
+        return self._settings
+
+    def safe_settings(self) -> Settings | None:
+        """The settings if they resolve, else None (for error messages)."""
+        try:
+            return self.settings
+        except Exception:
+            return None
+
+    @property
+    def progress_mode(self) -> str:
+        """``bar``, ``plain`` or ``none`` for this run (``none`` with ``--quiet``)."""
+        if self.options.quiet:
+            return "none"
+        return self.io.progress_mode(self.settings.progress)
+
+    def hint(self, text: str) -> None:
+        """A hint or notice on stderr (suppressed by ``--quiet``).
+
+        Args:
+            text: one line.
+        """
+        if not self.options.quiet:
+            self.io.write_err(text)
+
+    def ledger(self) -> Ledger:
+        """The local ledger of submitted jobs."""
+        from .._ledger import Ledger
+
+        return Ledger()
+
+    def _verify(self) -> Any:
+        o = self.options
+        if o.insecure:
+            return False
+        if o.ca_bundle is not None:
+            if not o.ca_bundle.is_file():
+                from .exitcodes import CliError
+
+                raise CliError(f"--ca-bundle {o.ca_bundle}: no such file")
+            return str(o.ca_bundle)
+        return True
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for either SDK client, from the resolved settings."""
+        s = self.settings
+        kwargs: dict[str, Any] = {"base_url": s.url, "token": s.token}
+        if s.profile:
+            kwargs["profile"] = s.profile
+        verify = self._verify()
+        if verify is not True:
+            kwargs["verify"] = verify
+        return kwargs
+
+    def client(self) -> JobsClient:
+        """A synchronous SDK client (close it, or use it as a context manager)."""
+        from ..client import JobsClient
+
+        return JobsClient(**self.client_kwargs())
+
+    def async_client(self) -> AsyncJobsClient:
+        """An asynchronous SDK client (``async with``)."""
+        from ..aio import AsyncJobsClient
+
+        return AsyncJobsClient(**self.client_kwargs())
+
+    def _setup_logging(self) -> None:
+        if self.options.insecure:
+            self.hint("warning: --insecure: TLS certificates are NOT verified")
+        if not self.options.verbose:
+            return
+        handler = logging.StreamHandler(self.io.stderr)
+        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+        handler.addFilter(
+            RedactingFilter([(self._settings.token if self._settings else None) or ""])
+        )
+        for name in ("jobctl", "httpx"):
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.DEBUG)
+            logger.addHandler(handler)

@@ -1,0 +1,199 @@
+"""Following one or more jobs to their end under one deadline, with progress and Ctrl-C.
+
+The SDK does the following (SSE or long polls, retries, the deadline); this
+module only runs one ``AsyncJobsClient.wait`` per job concurrently, feeds their
+progress callbacks to a display, ticks the display once a second (held-back
+plain lines, heartbeats), and handles SIGINT/SIGTERM: stop waiting, optionally
+cancel the jobs, say how to resume, and report 130/143.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import JobctlError, WaitTimeoutError
+from .exitcodes import CliError, ExitCode, code_for_exception, code_for_status
+from .progress import NullProgress
+from .signals import SignalTrap, exit_code_for_signal, signal_name
+
+if TYPE_CHECKING:
+    from ..aio import AsyncJobsClient
+    from ..models import Job, Progress
+    from .state import AppState
+
+__all__ = ["Outcome", "display_id", "follow_jobs", "resume_command", "snapshot_of"]
+
+
+@dataclass
+class Outcome:
+    """How following one job ended.
+
+    Args:
+        ref: the JOB as given (id or status URL).
+        job: the last snapshot (terminal unless the wait ran out or failed).
+        error: what went wrong, if anything (WaitTimeoutError, APIError, ...).
+    """
+
+    ref: str
+    job: Job | None = None
+    error: BaseException | None = None
+
+    @property
+    def code(self) -> ExitCode:
+        """This job's exit code: the error's, else the final status's."""
+        if self.error is not None:
+            return code_for_exception(self.error)
+        return code_for_status(self.job.status if self.job else "unknown")
+
+    @property
+    def job_id(self) -> str:
+        """The job's id (from the snapshot, else derived from the ref)."""
+        return self.job.job_id if self.job is not None else display_id(self.ref)
+
+
+def display_id(ref: str) -> str:
+    """The job id inside a JOB reference (the last path segment of a status URL).
+
+    Args:
+        ref: an id or a status URL.
+    """
+    if "://" in ref:
+        path = ref.split("?", 1)[0].rstrip("/")
+        return path.rsplit("/", 1)[-1]
+    return ref
+
+
+def resume_command(refs: Sequence[str]) -> str:
+    """``jobctl wait ID [ID ...]``.
+
+    Args:
+        refs: the jobs to resume.
+    """
+    return "jobctl wait " + " ".join(display_id(r) for r in refs)
+
+
+def snapshot_of(update: Any) -> tuple[object, Progress | None, Job | None]:
+    """Status, progress and (when present) the Job from whatever the SDK's callback passes.
+
+    Args:
+        update: a Job, a JobEvent or an update record with a ``job``.
+    """
+    job = update if hasattr(update, "job_id") else getattr(update, "job", None)
+    if job is not None:
+        return job.status, job.progress, job
+    return getattr(update, "status", None) or "processing", getattr(update, "progress", None), None
+
+
+async def _ticker(display: NullProgress) -> None:
+    while True:
+        await asyncio.sleep(0.5)
+        display.tick()
+
+
+async def follow_jobs(
+    state: AppState,
+    client: AsyncJobsClient,
+    refs: Sequence[str],
+    *,
+    timeout: float | None,  # noqa: ASYNC109 - the SDK's wait deadline, passed through
+    strategy: str = "auto",
+    display: NullProgress | None = None,
+    cancel_on_interrupt: bool = False,
+    labels: dict[str, str] | None = None,
+) -> list[Outcome]:
+    """Wait for every job in ``refs`` concurrently; one overall deadline for all.
+
+    Args:
+        state: the run's state (for hints).
+        client: the async SDK client.
+        refs: job ids or status URLs.
+        timeout: the overall deadline in seconds, or None.
+        strategy: ``auto``, ``sse`` or ``poll``.
+        display: the progress display.
+        cancel_on_interrupt: cancel unfinished jobs on Ctrl-C / SIGTERM.
+        labels: a short label per ref (e.g. the job type) for the live display.
+
+    Raises:
+        CliError: with code 130 or 143 when interrupted (after the hints are printed).
+    """
+    display = display or NullProgress()
+    started = time.monotonic()
+    outcomes = [Outcome(ref) for ref in refs]
+
+    async def one(outcome: Outcome) -> None:
+        ref = outcome.ref
+        key = display_id(ref)
+        display.add(key, (labels or {}).get(ref))
+
+        def on_progress(update: Any) -> None:
+            status, progress, job = snapshot_of(update)
+            if job is not None:
+                outcome.job = job
+            display.update(key, status, progress)
+
+        left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+        try:
+            job = await client.wait(ref, timeout=left, on_progress=on_progress, strategy=strategy)  # type: ignore[arg-type]
+        except WaitTimeoutError as exc:
+            outcome.job = exc.job or outcome.job
+            outcome.error = exc
+            display.done(key, outcome.job.status if outcome.job else "processing")
+            return
+        except JobctlError as exc:
+            outcome.error = exc
+            display.done(key, "error")
+            return
+        outcome.job = job
+        display.done(key, job.status)
+
+    ticker = asyncio.ensure_future(_ticker(display))
+    trap = SignalTrap()
+    try:
+        with trap:
+            try:
+                await asyncio.gather(*(one(o) for o in outcomes))
+            except asyncio.CancelledError:
+                if not trap.absorb():
+                    raise
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        display.close()
+    if trap.signum is not None:
+        await _interrupted(state, client, outcomes, trap.signum, cancel_on_interrupt)
+    return outcomes
+
+
+async def _interrupted(
+    state: AppState,
+    client: AsyncJobsClient,
+    outcomes: list[Outcome],
+    signum: int,
+    cancel: bool,
+) -> None:
+    pending = [o for o in outcomes if not (o.job is not None and o.job.is_terminal)]
+    cancelled: list[str] = []
+    if cancel:
+        for outcome in pending:
+            try:
+                await asyncio.wait_for(client.cancel(outcome.ref), timeout=15.0)
+                cancelled.append(outcome.ref)
+                state.hint(f"cancelled job {outcome.job_id}")
+            except (JobctlError, TimeoutError) as exc:
+                state.io.write_err(f"error: could not cancel job {outcome.job_id}: {exc}")
+    running = [o.ref for o in pending if o.ref not in cancelled]
+    how = signal_name(signum)
+    if running:
+        raise CliError(
+            f"{how}: stopped waiting; {'the job keeps' if len(running) == 1 else 'the jobs keep'}"
+            f" running; resume with: "
+            f"{resume_command(running)}",
+            exit_code_for_signal(signum),
+        )
+    raise CliError(f"{how}: stopped waiting", exit_code_for_signal(signum))
