@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from .config import ServerConfig
 from .events import EventHub
@@ -54,18 +55,23 @@ def _loc(loc: Any) -> list[str | int]:
     return [p if isinstance(p, int) else str(p) for p in loc]
 
 
-def _install_handlers(app: FastAPI) -> None:
+def _install_handlers(app: FastAPI, routes: list[BaseRoute]) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         details = exc.details if isinstance(exc, ProblemError) else None
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route matches {request.url.path}"
+        headers = dict(exc.headers or {})
         if exc.status_code == 405:
             detail = f"method {request.method} is not allowed on {request.url.path}"
-        return problem_response(
-            exc.status_code, detail, details=details, headers=dict(exc.headers or {})
-        )
+            allowed: set[str] = set()
+            for route in routes:
+                if route.matches(request.scope)[0] != Match.NONE:
+                    allowed |= set(getattr(route, "methods", None) or ())
+            if allowed:
+                headers["Allow"] = ", ".join(sorted(allowed))
+        return problem_response(exc.status_code, detail, details=details, headers=headers)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -134,13 +140,13 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(jobs_router)
     app.include_router(results_router)
     app.include_router(ops_router)
-    _install_handlers(app)
+    routes = [*jobs_router.routes, *results_router.routes, *ops_router.routes]
+    _install_handlers(app, routes)
     app.add_middleware(FaultMiddleware, settings=faults)
     app.add_middleware(RateLimitMiddleware, rate=config.rate_limit)
     app.add_middleware(
         AuthMiddleware, tokens=config.effective_tokens, admins=config.effective_admins
     )
     app.add_middleware(BodyLimitMiddleware, limit=config.max_body)
-    routes = [*jobs_router.routes, *results_router.routes, *ops_router.routes]
     app.add_middleware(AccessMiddleware, routes=routes, stats=stats, enabled=config.log_requests)
     return app

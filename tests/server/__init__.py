@@ -1,0 +1,1 @@
+"""Tests of the reference server (mock_server) and jobctl.testing."""

@@ -1,0 +1,109 @@
+"""Shared helpers of the reference-server tests: HTTP clients, an SSE reader, job waiting."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from jobctl.testing import ReferenceServer
+
+
+@dataclass
+class Event:
+    """One parsed SSE event."""
+
+    id: str | None
+    event: str
+    data: Any
+    retry: int | None
+
+
+def parse_sse(raw: bytes) -> tuple[list[Event], list[str]]:
+    """Parse a whole SSE body into events and comment lines (strict: LF framing only)."""
+    events: list[Event] = []
+    comments: list[str] = []
+    for block in raw.decode().split("\n\n"):
+        if not block:
+            continue
+        fields: dict[str, str] = {}
+        for line in block.split("\n"):
+            if line.startswith(":"):
+                comments.append(line[1:].strip())
+                continue
+            name, _, value = line.partition(": ")
+            fields[name] = value
+        if "data" in fields:
+            events.append(
+                Event(
+                    fields.get("id"),
+                    fields.get("event", "message"),
+                    json.loads(fields["data"]),
+                    int(fields["retry"]) if "retry" in fields else None,
+                )
+            )
+        elif "retry" in fields:
+            events.append(Event(None, "retry-only", None, int(fields["retry"])))
+    return events, comments
+
+
+def client(server: ReferenceServer, user: str | None = "alice", **kw: Any) -> httpx.Client:
+    """An httpx client for ``user`` (None: no token)."""
+    headers = server.headers(user) if user else {}
+    return httpx.Client(base_url=server.url, headers=headers, timeout=30.0, **kw)
+
+
+def submit(c: httpx.Client, job_type: str, **input_: Any) -> str:
+    """Submit a job and return its id (asserting the 202)."""
+    r = c.post("/api/jobs", json={"type": job_type, "input": input_})
+    assert r.status_code == 202, r.text
+    return str(r.json()["jobId"])
+
+
+def wait_terminal(c: httpx.Client, job_id: str, limit: int = 200) -> dict[str, Any]:
+    """Long-poll until the job is terminal; returns its status body."""
+    for _ in range(limit):
+        r = c.get(f"/api/jobs/{job_id}", params={"wait": 10})
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        if body["status"] in ("completed", "failed", "cancelled"):
+            return body
+    raise AssertionError(f"job {job_id} never finished")
+
+
+def wait_status(c: httpx.Client, job_id: str, status: str, limit: int = 200) -> dict[str, Any]:
+    """Long-poll until the job reaches ``status``."""
+    for _ in range(limit):
+        body: dict[str, Any] = c.get(f"/api/jobs/{job_id}", params={"wait": 10}).json()
+        if body["status"] == status:
+            return body
+    raise AssertionError(f"job {job_id} never became {status}")
+
+
+def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
+    """Assert a problem+json error answer with the given status; returns its body."""
+    assert r.status_code == status, (r.status_code, r.text)
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = r.json()
+    assert body["status"] == status
+    assert body["title"] and body["type"]
+    assert body["detail"] and body["error"] == body["detail"]
+    return body
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ReferenceServer]:
+    """A server for one test module (isolated from other modules' jobs)."""
+    with ReferenceServer(args=("--quiet",)) as s:
+        yield s
+
+
+@pytest.fixture
+def alice(reference_server_session: ReferenceServer) -> Iterator[httpx.Client]:
+    """Alice's client on the shared session server."""
+    with client(reference_server_session) as c:
+        yield c
