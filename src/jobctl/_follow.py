@@ -202,8 +202,13 @@ def _follow_stream(
         stall = (
             SSE_STALL_TIMEOUT if remaining is None else max(0.05, min(SSE_STALL_TIMEOUT, remaining))
         )
+        # No transport retries here: a drop is handled by the reconnect state.
         req = ctx.request(
-            "GET", target.events_url, headers=recon.request_headers(), read_timeout=stall
+            "GET",
+            target.events_url,
+            headers=recon.request_headers(),
+            read_timeout=stall,
+            retries=False,
         )
         reply: Reply | None
         try:

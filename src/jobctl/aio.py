@@ -318,7 +318,9 @@ class AsyncJobsClient(ClientBase):
                     await outcome  # sync:
         return result[0] if result else None
 
-    async def _drive_iter(self, flow: Flow, result: builtins.list[Any] | None = None) -> AsyncIterator[Any]:
+    async def _drive_iter(
+        self, flow: Flow, result: builtins.list[Any] | None = None
+    ) -> AsyncIterator[Any]:
         streams: builtins.list[_Stream] = []
         value: Any = None
         error: JobctlError | None = None

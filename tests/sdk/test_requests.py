@@ -1,0 +1,202 @@
+"""Exact wire behaviour of plain requests: headers, idempotency, transport retries, delays."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+import respx
+
+from jobctl import (
+    JobctlError,
+    JobsClient,
+    PollPolicy,
+    ServiceUnavailableError,
+)
+from jobctl.errors import ConflictError
+
+from .conftest import API, TOKEN, FakeTime, accepted, job_body, problem
+
+
+def test_submit_sends_the_contract_headers_and_body(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    route = mock.post(f"{API}/api/jobs").mock(return_value=accepted())
+    job = client.submit(
+        "report",
+        {"pages": 3},
+        webhook="https://hooks.example/x",
+        priority=5,
+        correlation_id="corr-1",
+    )
+    request = route.calls.last.request
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["x-correlation-id"] == "corr-1"
+    assert request.headers["user-agent"].startswith("jobctl/")
+    key = request.headers["idempotency-key"]
+    assert len(key) == 36
+    assert json.loads(request.content) == {
+        "type": "report",
+        "input": {"pages": 3},
+        "webhook": {"url": "https://hooks.example/x"},
+        "priority": 5,
+    }
+    assert job.id == "j1" and job.status == "pending" and job.type == "report"
+    assert job.idempotency_key == key and not job.replayed
+    assert job.status_url == f"{API}/api/jobs/j1"
+
+
+def test_status_url_falls_back_to_location(client: JobsClient, mock: respx.MockRouter) -> None:
+    mock.post(f"{API}/api/jobs").mock(
+        return_value=httpx.Response(202, json={"jobId": "j9"}, headers={"Location": "/api/jobs/j9"})
+    )
+    assert client.submit("echo").status_url == f"{API}/api/jobs/j9"
+
+
+def test_a_reset_after_the_job_was_stored_reuses_the_key_and_reports_the_replay(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    route = mock.post(f"{API}/api/jobs").mock(
+        side_effect=[
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            problem(503, "busy"),
+            accepted(status_code=200, **{"Idempotent-Replayed": "true"}),
+        ]
+    )
+    job = client.submit("sleep", {"seconds": 1}, idempotency_key=None)
+    keys = {call.request.headers["idempotency-key"] for call in route.calls}
+    assert route.call_count == 3 and len(keys) == 1
+    assert job.replayed and job.idempotency_key in keys
+    # equal-jitter backoff with rand=0.5: 0.5 -> 0.375, 1.0 -> 0.75
+    assert fake_time.sleeps == [0.375, 0.75]
+
+
+def test_retry_after_is_honoured_in_both_forms_and_hostile_values_are_tamed(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    date = "Fri, 15 Jan 2027 08:16:52 GMT"  # wall clock is 1_800_001_000 = 08:16:40
+    mock.get(f"{API}/api/jobs/j1").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "7"}),
+            httpx.Response(503, headers={"Retry-After": date}),
+            httpx.Response(503, headers={"Retry-After": "-1"}),
+            httpx.Response(503, headers={"Retry-After": str(10**12)}),
+            httpx.Response(200, json=job_body()),
+        ]
+    )
+    client.get("j1")
+    assert fake_time.sleeps[0] == 7.0
+    assert fake_time.sleeps[1] == pytest.approx(12.0 - 7.0)  # the clock moved 7 s
+    assert fake_time.sleeps[2] == 1.5  # -1 is "now": plain backoff (attempt 3)
+    assert fake_time.sleeps[3] == 30.0  # 10**12 clamped to the cap
+
+
+def test_malformed_retry_after_falls_back_to_backoff(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    mock.get(f"{API}/api/jobs/j1").mock(
+        side_effect=[
+            httpx.Response(503, headers={"Retry-After": "Fri, 99 Nov 2026 99:00:00 GMT"}),
+            httpx.Response(200, json=job_body()),
+        ]
+    )
+    client.get("j1")
+    assert fake_time.sleeps == [0.375]
+
+
+def test_retries_stop_after_max_retries(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    route = mock.get(f"{API}/api/jobs/j1").mock(return_value=problem(502, "upstream down"))
+    with pytest.raises(ServiceUnavailableError, match="upstream down") as info:
+        client.get("j1")
+    assert route.call_count == 5 and len(fake_time.sleeps) == 4
+    assert info.value.status_code == 502
+
+
+def test_500_is_retried_for_get_but_not_for_a_post(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    get = mock.get(f"{API}/api/jobs/j1").mock(
+        side_effect=[problem(500), httpx.Response(200, json=job_body())]
+    )
+    client.get("j1")
+    assert get.call_count == 2
+    post = mock.post(f"{API}/api/jobs").mock(return_value=problem(500, "boom"))
+    with pytest.raises(ServiceUnavailableError, match="boom"):
+        client.submit("echo")
+    assert post.call_count == 1
+
+
+def test_connection_errors_are_retried_then_mapped(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    mock.get(f"{API}/api/jobs/j1").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(ServiceUnavailableError, match="could not connect") as info:
+        client.get("j1")
+    assert info.value.status_code is None and TOKEN not in str(info.value)
+
+
+def test_max_retries_zero_sends_once(fake_time: FakeTime, mock: respx.MockRouter) -> None:
+    route = mock.get(f"{API}/api/jobs/j1").mock(return_value=problem(503))
+    with (
+        JobsClient(
+            API, TOKEN, max_retries=0, _sleep=fake_time.sleep, _runtime=fake_time.runtime()
+        ) as c,
+        pytest.raises(ServiceUnavailableError),
+    ):
+        c.get("j1")
+    assert route.call_count == 1 and fake_time.sleeps == []
+
+
+def test_in_flight_409_is_retried_with_the_same_key(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    route = mock.post(f"{API}/api/jobs").mock(
+        side_effect=[problem(409, "a request with this Idempotency-Key is in flight"), accepted()]
+    )
+    client.submit("echo", idempotency_key="my-key")
+    assert [c.request.headers["idempotency-key"] for c in route.calls] == ["my-key", "my-key"]
+    assert len(fake_time.sleeps) == 1 and fake_time.sleeps[0] < 1
+
+
+def test_a_409_that_stays_is_bounded(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    route = mock.post(f"{API}/api/jobs").mock(return_value=problem(409, "in flight"))
+    with pytest.raises(ConflictError):
+        client.submit("echo")
+    assert route.call_count == 7 and sum(fake_time.sleeps) < 15
+
+
+def test_key_reuse_with_another_payload_is_a_clear_conflict(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    mock.post(f"{API}/api/jobs").mock(return_value=problem(422, "key reused"))
+    with pytest.raises(ConflictError, match="already used for a different request"):
+        client.submit("echo", idempotency_key="k")
+
+
+def test_requests_are_logged_at_debug_without_the_token(
+    client: JobsClient, mock: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.get(f"{API}/api/jobs/j1").mock(
+        side_effect=[problem(503), httpx.Response(200, json=job_body())]
+    )
+    with caplog.at_level(logging.DEBUG, logger="jobctl"):
+        client.get("j1")
+    text = caplog.text
+    assert TOKEN not in text
+    assert "[redacted]" in text
+    assert "status 503; retry 1/4" in text
+    assert TOKEN not in repr(client)
+
+
+def test_poll_policy_and_timeout_validation() -> None:
+    with pytest.raises(ValueError, match="max_retries"):
+        JobsClient(API, TOKEN, max_retries=-1)
+    with pytest.raises(JobctlError, match="http"):
+        JobsClient("ftp://x", TOKEN)
+    assert JobsClient(API, TOKEN).poll == PollPolicy()
