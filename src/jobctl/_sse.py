@@ -1,16 +1,18 @@
 """Server-sent events: a WHATWG-compliant decoder and the reconnect bookkeeping.
 
 Pure code in the h11 style: bytes in, events out, no I/O, no clock, no randomness.
-The clients (``client.py`` and ``aio.py``) feed the decoder whatever chunks the
-network hands them and ask ``SSEReconnectState`` what to send and how long to wait.
+The SDK's follow flow (``_follow.py``, driven by both clients) feeds the decoder
+whatever chunks the network hands it and asks ``SSEReconnectState`` what to send
+and how long to wait.
 
 Why our own decoder instead of wrapping httpx-sse 0.4.3: httpx-sse gets three
 rules of the WHATWG "event stream interpretation" wrong — a leading UTF-8 BOM
 makes it drop the first event, a block with no ``data`` line is dispatched
-anyway, and ``retry: +5`` is accepted because it parses with ``int()``. All
-three live in its line parser, so fixing them would mean re-implementing that
-parser and keeping httpx-sse only for line splitting, which it also does per
-decoded chunk rather than per line. The decoder below is ~150 lines and follows
+anyway, and ``retry: +5`` is accepted because it parses with ``int()`` (which
+also takes signs, spaces and underscores). All three live in its field parser,
+so fixing them means re-implementing that parser; what would be left of
+httpx-sse is line splitting, which we need to control anyway (a CR at the end of
+a chunk, UTF-8 decoded per line, a bounded buffer). The decoder below follows
 https://html.spec.whatwg.org/multipage/server-sent-events.html rule by rule:
 
 - One leading BOM (EF BB BF) is stripped, at stream start only, even when its

@@ -1,38 +1,29 @@
-"""Sign and verify webhook deliveries (both schemes of PROTOCOL.md).
+"""Sign and verify webhook deliveries (both schemes of PROTOCOL.md; docs/protocol.md has more).
 
-A receiver passes the raw body, the request headers and its secret (several
-while rotating keys) to ``verify_webhook`` and gets a typed ``WebhookEvent`` or an
-``InvalidSignatureError`` whose message says what failed (``docs/protocol.md``
-has a full example). ``verify_signature`` checks without decoding the body.
+``verify_webhook(body, headers, secret)`` returns a typed ``WebhookEvent`` or raises
+``InvalidSignatureError`` saying what failed; ``verify_signature`` checks without
+decoding the body; ``sign_webhook`` makes both schemes' headers. The schemes:
 
-The two schemes:
+- Standard Webhooks: ``webhook-id``, ``webhook-timestamp`` (unix seconds),
+  ``webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>``
+  (several space-separated signatures allowed); the key is the base64 after
+  ``whsec_`` when the secret has that prefix, else the secret's UTF-8 bytes.
+- ``X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret's UTF-8 bytes, body)>``.
 
-- Standard Webhooks: ``webhook-id``, ``webhook-timestamp`` (unix seconds) and
-  ``webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>``;
-  the key is the base64-decoded part after ``whsec_`` when the secret has that
-  prefix, else the secret's UTF-8 bytes. The header may list several
-  space-separated signatures; any ``v1`` one matching passes.
-- ``X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret as UTF-8, body)>``
-  (GitHub's format). The secret's bytes are used as given, ``whsec_`` or not.
+Decisions where PROTOCOL.md is silent:
 
-Rules, including the decisions PROTOCOL.md leaves open:
-
-- When ``webhook-signature`` is present the Standard Webhooks scheme decides
-  alone; ``X-Webhook-Signature`` is used only when it is absent. No fallback
-  from a failed Standard check: the sha256 scheme does not sign a timestamp, so
-  falling back would let an old delivery with a rewritten timestamp through.
-- Every secret given is tried (key rotation); HMACs are compared with
-  ``hmac.compare_digest``. Header names are matched case-insensitively.
-- Timestamps (tolerance 300 s by default, too old and too new both rejected,
-  checked after the signature so a wrong secret reads as a mismatch): Standard
-  Webhooks checks its signed ``webhook-timestamp``. The sha256 scheme signs no
-  header, so it checks the body's ``timestamp`` when there is one (it is signed)
-  and ``webhook-timestamp`` when present. The body's timestamp is the event's
-  time, so redelivering an old event through the sha256 scheme needs a larger
-  ``tolerance`` (None turns the check off).
-- Error messages name what failed (no signature header, malformed header,
-  signature mismatch, timestamp outside tolerance by N s, body not a delivery)
-  and never contain a secret or an expected signature.
+- When ``webhook-signature`` is present, Standard Webhooks alone decides: no
+  fallback to ``sha256=``, which signs no timestamp, so falling back would let an
+  old delivery with a rewritten ``webhook-timestamp`` through.
+- Every secret given is tried (key rotation), with ``hmac.compare_digest``;
+  header names match case-insensitively.
+- Timestamps are checked after the signature (a wrong secret reads as a
+  mismatch), too old and too new alike (tolerance 300 s; None turns it off).
+  Standard Webhooks checks its signed ``webhook-timestamp``. ``sha256=`` checks
+  the body's ``timestamp`` when there is one (it is signed) and
+  ``webhook-timestamp`` when present; the body's is the event's time, so a
+  manual redelivery of an old event through ``sha256=`` needs a larger tolerance.
+- Messages name what failed and never contain a secret or an expected signature.
 
 Pure: the only clock read is ``time.time()`` when the caller passes no ``now``.
 """
@@ -161,14 +152,10 @@ def _standard_key(secret: str, index: int, count: int) -> bytes:
 
 
 def _to_bytes(payload: bytes | str) -> bytes:
-    if isinstance(payload, str):
-        try:
-            return payload.encode()
-        except UnicodeEncodeError:
-            raise InvalidSignatureError(
-                "malformed payload: the body is not valid text", reason="malformed"
-            ) from None
-    return bytes(payload)
+    try:
+        return payload.encode() if isinstance(payload, str) else bytes(payload)
+    except UnicodeEncodeError:
+        raise InvalidSignatureError("malformed payload: not text", reason="malformed") from None
 
 
 def _standard_signature(key: bytes, msg_id: bytes, timestamp: str, body: bytes) -> bytes:
