@@ -221,9 +221,11 @@ def _follow_stream(
             reply = None
         if reply is None:
             pass
+        elif reply.status == 204:  # the stream has ended for good (after `complete`)
+            if reply.stream is not None:
+                yield Close(reply.stream)
+            return True
         elif reply.stream is None:
-            if reply.status == 204:
-                return True
             if reply.status in (401, 403):
                 raise error_from_reply(reply)
             if reply.status in _FALLBACK_STATUSES or 300 <= reply.status < 400:
