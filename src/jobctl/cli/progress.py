@@ -71,7 +71,7 @@ class NullProgress:
 @dataclass
 class _Row:
     started: float
-    status: object = "pending"
+    status: object = "waiting"
     progress: Progress | None = None
     printed_at: float | None = None
     printed_key: tuple[Any, ...] | None = None
@@ -112,7 +112,9 @@ class PlainProgress(NullProgress):
             job_id: the job.
             label: unused in plain mode.
         """
-        self.rows.setdefault(job_id, _Row(started=self.clock()))
+        if job_id not in self.rows:
+            row = self.rows[job_id] = _Row(started=self.clock())
+            row.printed_key = self._key(row.status, None)  # nothing known yet: no line
 
     @staticmethod
     def _key(status: object, progress: Progress | None) -> tuple[Any, ...]:

@@ -36,7 +36,7 @@ T = TypeVar("T")
 
 JobsArg = Annotated[
     list[str] | None,
-    typer.Argument(metavar="JOB...", help="Job ids or status URLs.", show_default=False),
+    typer.Argument(metavar="JOB", help="Job ids or status URLs.", show_default=False),
 ]
 LastOpt = Annotated[
     bool, typer.Option("--last", help="The newest job in the local ledger of submitted jobs.")

@@ -1,0 +1,136 @@
+"""Generate ``docs/cli.md`` from the app itself, so the reference never drifts from the code.
+
+``python -m jobctl.cli.docs`` prints the Markdown; ``--write PATH`` writes it (a
+test regenerates it and fails when the committed file differs). The page lists
+the global options, then every command with its usage line, help text,
+arguments and options, taken from the click command tree.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "render_markdown"]
+
+_INTRO = """\
+# jobctl command-line reference
+
+Generated from the code by `python -m jobctl.cli.docs --write docs/cli.md`; a
+test fails when this page and the code disagree. The contract scripts rely on
+(commands, flags, exit codes, streams) is `CLI.md`; this page is the full detail.
+
+Global options may come before or after the command (`jobctl --json status ID`
+and `jobctl status ID --json` are the same). Precedence: flag > environment >
+profile in the config file > default. `JOB` is a job id, a status URL, or
+`--last` (the newest job in the local ledger of submitted jobs).
+
+## Exit codes
+
+| code | meaning |
+| --- | --- |
+| 0 | success: the job completed (or, without `--wait`, was accepted) |
+| 1 | an unexpected error inside jobctl |
+| 2 | usage error: bad flags, bad input JSON, unknown profile, an existing different `-o` file |
+| 3 | the job ended `failed` (also: `webhook verify` found the delivery invalid) |
+| 4 | authentication refused (401/403) |
+| 5 | the job ended `cancelled` |
+| 6 | not found: no such job, or the result expired (404/410) |
+| 7 | `--timeout` ran out while the job is still running |
+| 8 | the service is unavailable after retries (network errors, 5xx, 429, a broken answer) |
+| 9 | the request was refused for another reason (400/409/413/422) |
+| 130 / 143 | interrupted by Ctrl-C / SIGTERM; the job keeps running unless `--cancel-on-interrupt` |
+
+Several jobs: the worst outcome wins, in the order
+130/143 > 1 > 2 > 8 > 4 > 6 > 9 > 7 > 3 > 5 > 0.
+"""
+
+
+def _walk(
+    command: Any, ctx: Any, path: tuple[str, ...]
+) -> Iterator[tuple[Any, Any, tuple[str, ...]]]:
+    yield command, ctx, path
+    commands = getattr(command, "commands", None) or {}
+    for name in commands:
+        sub = commands[name]
+        if getattr(sub, "hidden", False):
+            continue
+        sub_ctx = sub.context_class(sub, info_name=name, parent=ctx)
+        yield from _walk(sub, sub_ctx, (*path, name))
+
+
+def _param_rows(command: Any, ctx: Any) -> tuple[list[str], list[str]]:
+    arguments: list[str] = []
+    options: list[str] = []
+    for param in command.get_params(ctx):
+        if getattr(param, "hidden", False):
+            continue
+        record = param.get_help_record(ctx)
+        names, help_text = record if record else (param.human_readable_name, "")
+        if param.param_type_name == "argument":
+            names = re.sub(r" <[^>]*>$", "", names)
+        names = names.replace("|", "\\|")
+        help_text = " ".join(help_text.split()).replace("|", "\\|")
+        row = f"| `{names}` | {help_text} |"
+        (arguments if param.param_type_name == "argument" else options).append(row)
+    return arguments, options
+
+
+def render_markdown() -> str:
+    """The whole reference page as Markdown."""
+    from .app import get_command
+
+    root = get_command()
+    root_ctx = root.context_class(root, info_name="jobctl")
+    out: list[str] = [_INTRO]
+    for command, ctx, path in _walk(root, root_ctx, ()):
+        title = " ".join(("jobctl", *path))
+        out.append(f"## `{title}`" if path else "## Global options")
+        out.append("")
+        pieces = re.sub(r"\{([^}]*)\}", r"\1", " ".join(command.collect_usage_pieces(ctx)))
+        out.append(f"```\n{title} {pieces}\n```")
+        out.append("")
+        help_text = (command.help or "").strip()
+        if help_text and path:
+            out.append(help_text.replace("\b\n", ""))
+            out.append("")
+        arguments, options = _param_rows(command, ctx)
+        if arguments:
+            out += ["| argument | meaning |", "| --- | --- |", *arguments, ""]
+        if options:
+            out += ["| option | meaning |", "| --- | --- |", *options, ""]
+        if getattr(command, "commands", None) and path:
+            names = ", ".join(f"`{n}`" for n in command.commands)
+            out += [f"Subcommands: {names}.", ""]
+        if path == ("server",):
+            out += [
+                "All arguments are passed to the reference server "
+                "(`python -m mock_server --help` lists them).",
+                "",
+            ]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the page, or write it with ``--write PATH``.
+
+    Args:
+        argv: the arguments (default ``sys.argv[1:]``).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    text = render_markdown()
+    if len(args) == 2 and args[0] == "--write":
+        Path(args[1]).write_text(text, encoding="utf-8")
+        return 0
+    if args:
+        sys.stderr.write("usage: python -m jobctl.cli.docs [--write PATH]\n")
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
