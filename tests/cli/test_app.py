@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jobctl import config
-from jobctl.cli.app import app
 from jobctl._version import __version__
+from jobctl.cli.app import app
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""Progress displays: plain lines (rate limit, heartbeat, no ANSI/CR) with a fake clock; live bars."""
+"""Progress displays: plain lines (rate limit, heartbeat, no ANSI/CR) on a fake clock; live bars."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ profile in the config file > default. `JOB` is a job id, a status URL, or
 | 7 | `--timeout` ran out while the job is still running |
 | 8 | the service is unavailable after retries (network errors, 5xx, 429, a broken answer) |
 | 9 | the request was refused for another reason (400/409/413/422) |
-| 130 / 143 | interrupted by Ctrl-C / SIGTERM; the job keeps running unless `--cancel-on-interrupt` |
+| 130 / 143 | Ctrl-C / SIGTERM; the job keeps running unless `--cancel-on-interrupt` |
 
 Several jobs: the worst outcome wins, in the order
 130/143 > 1 > 2 > 8 > 4 > 6 > 9 > 7 > 3 > 5 > 0.
