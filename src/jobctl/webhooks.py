@@ -199,10 +199,11 @@ def sign_webhook(
 
 
 def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
+    out: dict[str, str] = {}  # a repeated header is joined with ", " (RFC 9110 5.3)
     for name, value in headers.items():
-        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-        out[str(name).lower()] = text.strip()
+        text = (value.decode("latin-1") if isinstance(value, bytes) else str(value)).strip()
+        key = str(name).lower()
+        out[key] = f"{out[key]}, {text}" if key in out else text
     return out
 
 
@@ -234,7 +235,7 @@ def _verify_standard(h: dict[str, str], body: bytes, keys: list[tuple[bytes, byt
         raise _malformed("webhook-id is not valid text") from None
     candidates: list[bytes] = []
     for entry in h["webhook-signature"].split():
-        version, _, encoded = entry.partition(",")
+        version, _, encoded = entry.rstrip(",").partition(",")
         if version != "v1":
             continue
         try:
@@ -265,10 +266,8 @@ def _verify_sha256(h: dict[str, str], body: bytes, keys: list[tuple[bytes, bytes
 
 
 def _check_time(stamp: float, now: float, tolerance: float | None, what: str) -> None:
-    if tolerance is None:
-        return
     age = now - stamp
-    if abs(age) <= tolerance:
+    if tolerance is None or abs(age) <= tolerance:
         return
     by = math.ceil(abs(age) - tolerance)
     when = f"{age:.0f} s old" if age > 0 else f"{-age:.0f} s in the future"

@@ -382,3 +382,20 @@ def test_non_canonical_base64_spelling_of_the_right_signature_is_rejected() -> N
     assert base64.b64decode(sig[3:-2] + twin + "=") == base64.b64decode(sig[3:])
     headers["webhook-signature"] = sig[:-2] + twin + "="
     assert reason_of(BODY, headers) == "malformed"
+
+
+def test_repeated_signature_headers_are_combined() -> None:
+    good = signed()
+    other = signed(secret="other")
+    for first, second in ((other, good), (good, other)):
+        headers = httpx.Headers(
+            [(k, v) for k, v in good.items() if k != "webhook-signature"]
+            + [("webhook-signature", first["webhook-signature"])]
+            + [("Webhook-Signature", second["webhook-signature"])]
+        )
+        assert verify_webhook(BODY, headers, SECRET, now=NOW).scheme == "standard"
+    # A plain dict with the same header under two spellings counts both.
+    both = {**good, "WEBHOOK-SIGNATURE": other["webhook-signature"]}
+    assert verify_webhook(BODY, both, SECRET, now=NOW).scheme == "standard"
+    # Two different ids are ambiguous: the signature cannot match.
+    assert reason_of(BODY, {**good, "Webhook-Id": "msg_2"}) == "mismatch"
