@@ -105,6 +105,16 @@ class RetryGlue:
         )
         log.debug("%s %s: %s", self.request.method, safe_url(self.request.url), decision.reason)
         self.delay = decision.delay
+        if decision.retry and self.request.deadline is not None:
+            left = self.request.deadline - self.runtime.clock()
+            if left <= 0:
+                log.debug(
+                    "%s %s: not retried, the deadline has passed",
+                    self.request.method,
+                    safe_url(self.request.url),
+                )
+                return False
+            self.delay = min(self.delay, left)
         return decision.retry
 
     def wait(self, state: RetryCallState) -> float:
@@ -205,8 +215,13 @@ class ClientBase:
     ) -> httpx.Request:
         headers = self._headers(req)
         timeout: Any = httpx.USE_CLIENT_DEFAULT
-        if req.read_timeout is not None:
-            timeout = httpx.Timeout(self._timeout, read=req.read_timeout)
+        read = req.read_timeout
+        if req.deadline is not None:
+            # one overall deadline: no request may outlive it by more than a second
+            left = max(0.05, req.deadline - self._runtime.clock() + 1.0)
+            read = min(read if read is not None else (self._timeout or left), left)
+        if read is not None:
+            timeout = httpx.Timeout(self._timeout, read=read)
         log.debug("-> %s %s %s", req.method, safe_url(req.url), redact_headers(headers))
         return client.build_request(
             req.method, req.url, headers=headers, params=req.params, json=req.json, timeout=timeout

@@ -319,6 +319,7 @@ def get_flow(
     *,
     headers: Mapping[str, str] | None = None,
     read_timeout: float | None = None,
+    deadline: float | None = None,
 ) -> Generator[Effect, Any, tuple[Job, Reply]]:
     """Read a job's status; a ``303 See Other`` means completed (not followed).
 
@@ -327,8 +328,15 @@ def get_flow(
         target: the job.
         headers: extra headers (``Prefer: wait=N`` for a long poll).
         read_timeout: the read timeout for a long poll.
+        deadline: the wait's deadline (monotonic clock), bounding retries and timeouts.
     """
-    req = ctx.request("GET", target.status_url, headers=headers or {}, read_timeout=read_timeout)
+    req = ctx.request(
+        "GET",
+        target.status_url,
+        headers=headers or {},
+        read_timeout=read_timeout,
+        deadline=deadline,
+    )
     reply: Reply = yield Send(req)
     if reply.status == 303:
         location = reply.headers.get("location")

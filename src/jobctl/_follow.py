@@ -303,7 +303,11 @@ def _follow_polls(st: _State, final: bool) -> Generator[Effect, Any, Job | None]
         started = ctx.runtime.clock()
         try:
             job, reply = yield from get_flow(
-                ctx, target, headers=headers, read_timeout=wait + LONG_POLL_SLACK if wait else None
+                ctx,
+                target,
+                headers=headers,
+                read_timeout=wait + LONG_POLL_SLACK if wait else None,
+                deadline=st.deadline,
             )
         except ServiceUnavailableError:
             st.remaining()

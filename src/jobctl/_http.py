@@ -74,6 +74,7 @@ class Request:
         idempotent_key: the request carries an ``Idempotency-Key`` (POST retries allowed).
         read_timeout: a per-request read timeout in seconds (long polls, streams).
         retries: allow transport retries for this request.
+        deadline: a monotonic-clock time no retry may wait past; timeouts shrink to it.
     """
 
     method: str
@@ -85,6 +86,7 @@ class Request:
     idempotent_key: bool = False
     read_timeout: float | None = None
     retries: bool = True
+    deadline: float | None = None
 
 
 @dataclass

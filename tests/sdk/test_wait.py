@@ -309,3 +309,13 @@ def test_bad_arguments(client: JobsClient) -> None:
         client.wait("j1", strategy="smoke-signals")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timeout"):
         client.wait("j1", timeout=-1)
+
+
+def test_transport_retries_inside_a_wait_stop_at_the_deadline(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    route = mock.get(STATUS).mock(return_value=httpx.Response(503, headers={"Retry-After": "30"}))
+    with pytest.raises(WaitTimeoutError):
+        client.wait("j1", timeout=5, strategy="poll")
+    assert fake_time.sleeps == [5.0] and route.call_count == 2
+    assert route.calls[0].request.extensions["timeout"]["read"] == 6.0
