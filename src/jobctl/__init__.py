@@ -1,14 +1,16 @@
 """jobctl: a typed SDK (sync and async) and CLI for async job APIs.
 
 The public names are those in ``__all__`` (SDK.md); everything else is private.
-The clients are imported lazily, so ``import jobctl`` does not import httpx.
+Everything but the exceptions is imported lazily (PEP 562), so ``import jobctl``
+(and so ``jobctl --version``, which imports the ``jobctl.cli`` subpackage) pulls in
+neither httpx nor pydantic.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+from typing import TYPE_CHECKING, Any, Final
 
-from ._polling import PollPolicy
 from ._version import __version__
 from .errors import (
     APIError,
@@ -24,11 +26,12 @@ from .errors import (
     ServiceUnavailableError,
     WaitTimeoutError,
 )
-from .models import Job, JobError, JobEvent, JobPage, JobStatus, Progress
 
 if TYPE_CHECKING:
+    from ._polling import PollPolicy
     from .aio import AsyncJobsClient
     from .client import JobsClient
+    from .models import Job, JobError, JobEvent, JobPage, JobStatus, Progress
 
 __all__ = [
     "APIError",
@@ -56,14 +59,28 @@ __all__ = [
 ]
 
 
+_LAZY: Final[dict[str, str]] = {
+    "AsyncJobsClient": ".aio",
+    "Job": ".models",
+    "JobError": ".models",
+    "JobEvent": ".models",
+    "JobPage": ".models",
+    "JobStatus": ".models",
+    "JobsClient": ".client",
+    "PollPolicy": "._polling",
+    "Progress": ".models",
+}
+
+
 def __getattr__(name: str) -> Any:
-    """Import the clients on first use (they pull in httpx and tenacity)."""
-    if name == "JobsClient":
-        from .client import JobsClient
+    """Import the models, PollPolicy and the clients on first use (pydantic, httpx)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jobctl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
-        return JobsClient
-    if name == "AsyncJobsClient":
-        from .aio import AsyncJobsClient
 
-        return AsyncJobsClient
-    raise AttributeError(f"module 'jobctl' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
