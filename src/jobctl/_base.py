@@ -16,18 +16,14 @@ import httpx
 from tenacity import RetryCallState
 
 from ._download import DownloadProgress, download_flow
+from ._effects import Context, Effect, JobRef, Runtime, target_of
 from ._flows import (
-    Context,
-    Effect,
-    JobRef,
-    Runtime,
     cancel_flow,
     get_flow,
     iter_jobs_flow,
     list_flow,
     retry_flow,
     submit_flow,
-    target_of,
 )
 from ._follow import Strategy, Update, follow_flow
 from ._http import (

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urljoin
 
-from ._flows import Close, Context, Effect, Emit, Open, Read, Sleep, Target, get_flow, not_completed
+from ._effects import Close, Context, Effect, Emit, Open, Read, Sleep, Target
+from ._flows import get_flow, not_completed
 from ._http import Reply, TransportFailure, error_from_reply, filename_from_disposition, log
 from ._retry import backoff_delay
 from .errors import DownloadError, ProtocolError

@@ -18,7 +18,8 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._flows import Close, Context, Effect, Emit, Open, Read, Sleep, Target, get_flow
+from ._effects import Close, Context, Effect, Emit, Open, Read, Sleep, Target
+from ._flows import get_flow
 from ._http import Reply, TransportFailure, error_from_reply, log
 from ._polling import (
     event_from_job,

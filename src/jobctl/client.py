@@ -21,7 +21,7 @@ import httpx
 from tenacity import Retrying, stop_never
 
 from ._base import ClientBase, body_limit, download_callback, progress_callback
-from ._flows import Close, Effect, Emit, Flow, JobRef, Open, Read, Runtime, Send, Sleep
+from ._effects import Close, Effect, Emit, Flow, JobRef, Open, Read, Runtime, Send, Sleep
 from ._follow import Strategy
 from ._http import Reply, Request, map_transport_error
 from ._polling import PollPolicy

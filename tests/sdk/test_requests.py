@@ -200,3 +200,31 @@ def test_poll_policy_and_timeout_validation() -> None:
     with pytest.raises(JobctlError, match="http"):
         JobsClient("ftp://x", TOKEN)
     assert JobsClient(API, TOKEN).poll == PollPolicy()
+
+
+def test_settings_fall_back_to_the_environment(
+    monkeypatch: pytest.MonkeyPatch, mock: respx.MockRouter
+) -> None:
+    monkeypatch.setenv("JOBCTL_URL", "http://env.test:9000/")
+    monkeypatch.setenv("JOBCTL_TOKEN", "env-token")
+    route = mock.get("http://env.test:9000/api/jobs/j1").mock(
+        return_value=httpx.Response(200, json=job_body())
+    )
+    with JobsClient() as c:
+        assert c.base_url == "http://env.test:9000"
+        c.get("j1")
+    assert route.calls[0].request.headers["authorization"] == "Bearer env-token"
+
+
+def test_a_caller_supplied_http_client_is_used_and_left_open() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=job_body())
+
+    own = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=True)
+    with JobsClient(API, TOKEN, http_client=own) as c:
+        c.get("j1")
+    assert len(seen) == 1 and not own.is_closed
+    own.close()
