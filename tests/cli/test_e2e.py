@@ -1,0 +1,281 @@
+"""End to end: the installed ``jobctl`` executable against a real reference server.
+
+Every exit code of CLI.md is produced for real, stdout/stderr are checked
+separately, ``--json`` output goes through ``json.loads``, non-TTY output is
+checked for ANSI codes and carriage returns, and signals are sent for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from jobctl.testing import ReferenceServer
+
+pytestmark = pytest.mark.integration
+
+JOBCTL = str(Path(sys.executable).with_name("jobctl"))
+ANSI = re.compile(r"\x1b\[")
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., Run]
+
+
+@pytest.fixture
+def cli(reference_server_session: ReferenceServer, isolated_env: Path) -> Cli:
+    """Run jobctl as alice against the session's server, in a private state/config dir."""
+    env = dict(os.environ)
+    env.update(
+        JOBCTL_URL=reference_server_session.url,
+        JOBCTL_TOKEN=reference_server_session.token,
+        TERM="xterm-256color",  # not dumb: plain output must come from "not a TTY" alone
+    )
+
+    def run(*args: str, input: str | None = None, timeout: float = 60) -> Run:
+        proc = subprocess.run(
+            [JOBCTL, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=isolated_env,
+            timeout=timeout,
+        )
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    run.env = env  # type: ignore[attr-defined]
+    return run
+
+
+def clean(text: str) -> None:
+    assert "\r" not in text and not ANSI.search(text), repr(text)
+    assert "Traceback" not in text
+
+
+def test_completed_job_exit_0_id_first_on_stdout_progress_on_stderr(cli: Cli) -> None:
+    r = cli("submit", "sleep", "-p", "seconds=0.6", "-p", "steps=3", "--wait")
+    assert r.code == 0, r.err
+    job_id = r.out.strip()
+    assert r.out == f"{job_id}\n"
+    assert f"jobctl wait {job_id}" in r.err
+    assert re.search(rf"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ {job_id} completed", r.err, re.M)
+    clean(r.out + r.err)
+    status = cli("status", job_id, "--json")
+    assert status.code == 0 and json.loads(status.out)["status"] == "completed"
+
+
+def test_failed_job_exit_3(cli: Cli) -> None:
+    r = cli("submit", "fail", "-p", "code=E_BOOM", "-p", "message=boom", "--wait")
+    assert r.code == 3
+    assert "failed: E_BOOM: boom" in r.err.splitlines()[-1]
+    clean(r.err)
+
+
+def test_cancelled_job_exit_5_and_cancel_itself_exit_0(cli: Cli) -> None:
+    job_id = cli("submit", "sleep", "-p", "seconds=30", "-q").out.strip()
+    cancelled = cli("cancel", job_id)
+    assert cancelled.code == 0 and cancelled.out == f"{job_id} cancelled\n"
+    r = cli("wait", job_id)
+    assert r.code == 5 and r.out == f"{job_id} cancelled\n"
+    assert "was cancelled" in r.err
+
+
+def test_timeout_exit_7_with_resume_hint(cli: Cli) -> None:
+    r = cli("submit", "sleep", "-p", "seconds=30", "--wait", "--timeout", "1")
+    job_id = r.out.strip()
+    assert r.code == 7
+    assert f"resume with: jobctl wait {job_id}" in r.err.splitlines()[-1]
+    assert cli("cancel", job_id).code == 0
+
+
+def test_unknown_job_exit_6_bad_token_exit_4(cli: Cli) -> None:
+    r = cli("status", "no-such-job")
+    assert (r.code, r.out) == (6, "")
+    assert r.err.startswith("error: not found (404)") and r.err.count("\n") == 1
+    r = cli("list", "--token", "wrong-token")
+    assert r.code == 4 and "authentication refused (401)" in r.err
+    assert "wrong-token" not in r.err
+
+
+def test_refused_exit_9_unknown_type_lists_offered_types(cli: Cli) -> None:
+    r = cli("submit", "no-such-type", "-p", "a=1")
+    assert r.code == 9 and r.out == ""
+    assert "unknown job type" in r.err and "report" in r.err and r.err.count("\n") == 1
+    done = cli("submit", "echo", "-p", "a=1", "--wait", "-q").out.strip()
+    r = cli("retry", done)
+    assert r.code == 9 and "(409)" in r.err
+
+
+def test_bad_flags_exit_2(cli: Cli) -> None:
+    r = cli("submit", "--wiat", "sleep")
+    assert r.code == 2 and r.out == "" and r.err.count("\n") == 1
+
+
+def test_stopped_server_exit_8(cli: Cli) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = cli("status", "abc", "--url", f"http://127.0.0.1:{port}")
+    assert r.code == 8
+    assert f"cannot reach the server at http://127.0.0.1:{port}" in r.err
+
+
+def test_json_outputs_parse(cli: Cli) -> None:
+    r = cli("submit", "echo", "-i", '{"hello": "world"}', "--wait", "--json")
+    assert r.code == 0
+    doc = json.loads(r.out)
+    assert doc["status"] == "completed" and doc["output"] == {"hello": "world"}
+    listing = json.loads(cli("list", "--json", "--limit", "2").out)
+    assert len(listing["jobs"]) <= 2 and listing["total"] >= 1
+    events = cli("events", doc["jobId"], "--json")
+    assert events.code == 0
+    parsed = [json.loads(line) for line in events.out.splitlines()]
+    assert parsed and parsed[-1]["status"] == "completed"
+    accepted = json.loads(cli("submit", "echo", "--json").out)
+    assert accepted["status"] == "pending" and accepted["jobId"]
+
+
+def test_several_jobs_one_deadline_worst_exit_code(cli: Cli) -> None:
+    ok = cli("submit", "sleep", "-p", "seconds=0.3", "-q").out.strip()
+    bad = cli("submit", "fail", "-p", "afterSeconds=0.2", "-q").out.strip()
+    r = cli("wait", ok, bad, "--json")
+    assert r.code == 3
+    docs = json.loads(r.out)
+    assert {d["jobId"]: d["status"] for d in docs} == {ok: "completed", bad: "failed"}
+
+
+def test_idempotency_key_resumes_the_same_job_and_last_follows_it(cli: Cli) -> None:
+    first = cli("submit", "sleep", "-p", "seconds=0.2", "--idempotency-key", "build-42")
+    again = cli("submit", "sleep", "-p", "seconds=0.2", "--idempotency-key", "build-42")
+    assert first.code == again.code == 0
+    assert first.out == again.out
+    assert "resumed job" in again.err
+    r = cli("wait", "--last", "-q")
+    assert r.code == 0 and r.out.split() == [first.out.strip(), "completed"]
+
+
+def test_result_download_resume_safe_and_no_silent_overwrite(cli: Cli, isolated_env: Path) -> None:
+    out = isolated_env / "out"
+    out.mkdir()
+    r = cli("submit", "report", "-p", "pages=2", "-p", "secondsPerPage=0", "--wait", "-o", "out/")
+    assert r.code == 0, r.err
+    job_id = r.out.strip()
+    (saved,) = out.iterdir()
+    assert saved.read_bytes().startswith(b"%PDF")
+    again = cli("result", job_id, "-o", str(saved))
+    assert again.code == 0 and again.out == f"{saved}\n" and "left unchanged" in again.err
+    saved.write_bytes(b"something else")
+    refused = cli("result", job_id, "-o", str(saved))
+    assert refused.code == 2 and "exists and differs" in refused.err and "--force" in refused.err
+    assert saved.read_bytes() == b"something else"
+    forced = cli("result", job_id, "-o", str(saved), "--force")
+    assert forced.code == 0 and saved.read_bytes().startswith(b"%PDF")
+    assert [p.name for p in out.iterdir()] == [saved.name]
+    raw = subprocess.run(
+        [JOBCTL, "result", job_id, "-o", "-"],
+        capture_output=True,
+        env=cli.env,
+        check=True,  # type: ignore[attr-defined]
+    )
+    assert raw.stdout == saved.read_bytes()
+
+
+def test_verbose_shows_requests_without_the_token(
+    cli: Cli, reference_server_session: ReferenceServer
+) -> None:
+    r = cli("list", "-v", "--limit", "1")
+    assert r.code == 0
+    assert "GET" in r.err and "/api/jobs" in r.err
+    assert reference_server_session.token not in r.err + r.out
+
+
+def _start_waiting(cli: Cli, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [JOBCTL, "submit", "sleep", "-p", "seconds=30", "--wait", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env,  # type: ignore[attr-defined]
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    job_id = proc.stdout.readline().strip()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # wait until it is following the job
+        line = proc.stderr.readline()
+        if f"{job_id} " in line and "Z " in line:
+            break
+    return proc, job_id
+
+
+def test_sigint_stops_waiting_leaves_the_job_running_and_says_how_to_resume(cli: Cli) -> None:
+    proc, job_id = _start_waiting(cli)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert f"resume with: jobctl wait {job_id}" in err
+    assert cli("status", job_id, "-q").out.strip() in ("pending", "processing")
+    assert cli("cancel", job_id).code == 0
+
+
+def test_sigterm_with_cancel_on_interrupt_cancels_the_job(cli: Cli) -> None:
+    proc, job_id = _start_waiting(cli, "--cancel-on-interrupt")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143
+    assert f"cancelled job {job_id}" in err
+    assert cli("status", job_id, "-q").out.strip() == "cancelled"
+
+
+def _heavy_modules(*args: str) -> set[str]:
+    probe = (
+        "import sys\n"
+        "from jobctl.cli.app import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print('LOADED', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True
+    ).stdout
+    return set(out.strip().splitlines()[-1].split()[1:])
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["submit", "--help"]])
+def test_version_and_help_do_not_import_httpx_pydantic_or_the_server(args: list[str]) -> None:
+    heavy = {"httpx", "pydantic", "mock_server", "fastapi", "uvicorn"}
+    assert not _heavy_modules(*args) & heavy
+
+
+def test_demo_runs_on_a_fresh_install(isolated_env: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBCTL_URL")}
+    env.pop("JOBCTL_TOKEN", None)
+    proc = subprocess.run(
+        [JOBCTL, "demo", "--pages", "3"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=isolated_env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    path = Path(proc.stdout.strip())
+    assert path.is_file() and path.read_bytes().startswith(b"%PDF")
+    assert "completed 3/3" in proc.stderr
+    clean(proc.stderr)
