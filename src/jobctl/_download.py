@@ -123,6 +123,8 @@ class _Sink:
         self.etag_path = self.part.with_name(self.part.name + ".etag") if self.part else None
         self.etag: str | None = None
         self.offset = 0
+        self.written = 0
+        self.start = self._start()
         if self.part is not None and self.etag_path is not None:
             if resume and self.part.exists() and self.etag_path.exists():
                 self.etag = self.etag_path.read_text("utf-8").strip() or None
@@ -151,21 +153,24 @@ class _Sink:
     def open(self) -> IO[bytes]:
         """The file to append to at ``offset``."""
         if self.fileobj is not None:
-            if self.offset == 0 and self._written():
-                if not self.fileobj.seekable():
+            if self.offset == 0 and self.written:
+                if self.start is None:
                     raise DownloadError("the download restarted but the output can't be rewound")
-                self.fileobj.seek(0)
+                self.fileobj.seek(self.start)
                 self.fileobj.truncate()
-            return _NoClose(self.fileobj)  # type: ignore[return-value]
+                self.written = 0
+            return _NoClose(self)  # type: ignore[return-value]
         assert self.part is not None
         self.part.parent.mkdir(parents=True, exist_ok=True)
         return self.part.open("ab" if self.offset else "wb")
 
-    def _written(self) -> bool:
+    def _start(self) -> int | None:
         try:
-            return bool(self.fileobj and self.fileobj.seekable() and self.fileobj.tell() > 0)
+            if self.fileobj is not None and self.fileobj.seekable():
+                return self.fileobj.tell()
         except (OSError, ValueError):
-            return False
+            pass
+        return None
 
     def hash_existing(self, hasher: Any) -> None:
         """Feed the bytes already in the part file to the hash."""
@@ -191,10 +196,15 @@ class _Sink:
 
 
 class _NoClose:
-    def __init__(self, f: IO[bytes]) -> None:
-        self._f = f
+    """A caller's file object, written through (counting) and flushed, never closed."""
+
+    def __init__(self, sink: _Sink) -> None:
+        assert sink.fileobj is not None
+        self._sink = sink
+        self._f = sink.fileobj
 
     def write(self, data: bytes) -> int:
+        self._sink.written += len(data)
         return self._f.write(data)
 
     def __enter__(self) -> _NoClose:

@@ -343,4 +343,6 @@ def _follow_polls(st: _State, final: bool) -> Generator[Effect, Any, Job | None]
             upper=hints.upper,
         )
         attempt += 1
+        why = "server hint" if hints.retry_after is not None else "backoff"
+        log.debug("job %s is %s; next poll in %.2fs (%s)", target.job_id, job.status, delay, why)
         yield Sleep(delay)

@@ -259,3 +259,22 @@ def test_a_file_object(client: JobsClient, mock: respx.MockRouter) -> None:
     sink = io.BytesIO()
     assert client.download(completed(), sink) is None
     assert sink.getvalue() == DATA
+
+
+def test_a_file_object_keeps_what_was_before_and_rewinds_only_its_own_bytes(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    def cut() -> Iterator[bytes]:
+        yield DATA[:1000]
+        raise httpx.ReadError("reset")
+
+    mock.get(RESULT).mock(
+        side_effect=[
+            httpx.Response(200, content=cut(), headers={"content-length": str(len(DATA))}),
+            full(),  # no ETag before: the retry starts over, the sink is rewound
+        ]
+    )
+    sink = io.BytesIO()
+    sink.write(b"HEADER")
+    client.download(completed(), sink)
+    assert sink.getvalue() == b"HEADER" + DATA

@@ -22,6 +22,7 @@ from jobctl import (
     PollPolicy,
 )
 from jobctl.testing import ReferenceServer
+from mock_server.jobtypes import blob_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -132,7 +133,7 @@ def test_download_a_blob_verified_and_resumed(
     size = 3 * 1024 * 1024 + 17
     job = client.run("blob", {"sizeBytes": size, "seed": 11}, timeout=60)
     first = client.download(job, tmp_path / "a.bin")
-    assert first is not None and first.stat().st_size == size
+    assert first is not None and first.read_bytes() == blob_bytes(11, size)
     assert hashlib.sha256(first.read_bytes()).hexdigest() == job.output["sha256"]
     # a broken earlier download: the first MiB and its ETag are on disk
     etag = httpx.get(job.result_url or "", headers=server.headers()).headers["etag"]
@@ -227,7 +228,7 @@ def test_faults_never_duplicate_or_lose_a_job(
                 if type_ == "echo":
                     assert httpx.Response(200, content=data).json() == input_
                 elif type_ == "blob":
-                    assert len(data) == input_["sizeBytes"]
+                    assert data == blob_bytes(input_["seed"], input_["sizeBytes"])
                     assert hashlib.sha256(data).hexdigest() == final.output["sha256"]
                 elif type_ == "report":
                     assert data.count(b"\n") >= 2
