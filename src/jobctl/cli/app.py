@@ -62,6 +62,34 @@ class JobctlGroup(TyperGroup):
                 return None
         return _spec(command)
 
+    def help_shortcut(self, args: Sequence[str]) -> str | None:
+        """The help text for ``jobctl CMD ... --help``, made without processing any option.
+
+        Typer coerces option values with pydantic, so letting click parse the
+        root options before a subcommand's ``--help`` would import pydantic;
+        help must stay cheap. Returns None when no subcommand help was asked for.
+
+        Args:
+            args: the command-line arguments.
+        """
+        words = list(args[: args.index("--")] if "--" in args else args)
+        if not any(w in ("--help", "-h") for w in words):
+            return None
+        command: Any = self
+        ctx: Any = self.context_class(self, info_name="jobctl")
+        path: list[str] = []
+        for word in words:
+            sub = (getattr(command, "commands", None) or {}).get(word)
+            if sub is None:
+                continue
+            if (sub.context_settings or {}).get("ignore_unknown_options"):
+                return None  # `jobctl server --help` is the server's own help
+            command, path = sub, [*path, word]
+            ctx = sub.context_class(sub, info_name=word, parent=ctx)
+        if not path:
+            return None
+        return str(command.get_help(ctx))
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         """Hoist global options, then parse as usual."""
         hoisted = hoist_global_options(
@@ -96,9 +124,16 @@ class JobctlGroup(TyperGroup):
             from typer._completion_classes import completion_init
 
             completion_init()
+        argv = list(sys.argv[1:] if args is None else args)
+        help_text = None if os.environ.get("_JOBCTL_COMPLETE") else self.help_shortcut(argv)
+        if help_text is not None:
+            sys.stdout.write(help_text + "\n")
+            if standalone_mode:
+                sys.exit(0)
+            return 0
         try:
             rv = super().main(
-                args=args,
+                args=argv,
                 prog_name=prog_name or "jobctl",
                 complete_var=complete_var,
                 standalone_mode=False,
