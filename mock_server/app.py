@@ -25,6 +25,7 @@ from .events import EventHub
 from .faults import FaultMiddleware, FaultSettings
 from .lifecycle import Lifecycle
 from .middleware import AccessMiddleware, AuthMiddleware, BodyLimitMiddleware, RequestStats
+from .openapi import install_openapi
 from .problems import ProblemError, problem_response
 from .ratelimit import RateLimitMiddleware
 from .routes_jobs import router as jobs_router
@@ -142,6 +143,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(ops_router)
     routes = [*jobs_router.routes, *results_router.routes, *ops_router.routes]
     _install_handlers(app, routes)
+    install_openapi(app, config)
     app.add_middleware(FaultMiddleware, settings=faults)
     app.add_middleware(RateLimitMiddleware, rate=config.rate_limit)
     app.add_middleware(

@@ -8,6 +8,7 @@ list) live here too, so the CLI and the in-process test server agree on them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -163,7 +164,7 @@ def parse_rate(value: str) -> float:
     return rate
 
 
-def parse_faults(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+def parse_faults(value: str | Sequence[str]) -> tuple[str, ...]:
     """Parse a comma-separated fault list, rejecting unknown kinds.
 
     Args:

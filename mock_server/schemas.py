@@ -19,12 +19,15 @@ __all__ = [
     "ProgressBody",
     "RetryBody",
     "StatsBody",
+    "StatusName",
     "SubmitBody",
     "SubmitRequest",
     "WebhookSpec",
 ]
 
 WebhookEvent = Literal["completed", "failed", "progress", "cancelled"]
+StatusName = Literal["pending", "processing", "completed", "failed", "cancelled"]
+FaultKind = Literal["503", "429", "reset", "reset-after", "slow", "sse-drop"]
 DEFAULT_EVENTS: list[WebhookEvent] = ["completed", "failed", "cancelled"]
 
 
@@ -61,7 +64,7 @@ class SubmitRequest(_Model):
         callbackUrl: shorthand for a webhook with the default events.
     """
 
-    type: str = Field(min_length=1, max_length=100)
+    type: str = Field(min_length=1, max_length=100, description="one of the job types")
     input: dict[str, Any]
     priority: int = Field(default=0, ge=-100, le=100)
     webhook: WebhookSpec | None = None
@@ -166,7 +169,7 @@ class FaultsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     faultRate: float = Field(ge=0, le=1)
-    faults: list[str] = Field(default_factory=list, max_length=10)
+    faults: list[FaultKind] = Field(default_factory=list, max_length=6)
     faultSeed: int | None = None
 
 
