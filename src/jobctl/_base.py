@@ -9,6 +9,7 @@ pure decisions of ``jobctl._retry``. Nothing here does I/O.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable, Generator, Mapping
 from typing import IO, Any
 
@@ -41,9 +42,37 @@ from ._retry import decide_retry, parse_retry_after
 from ._version import __version__
 from .models import Job, JobPage
 
-__all__ = ["ClientBase", "RetryGlue", "body_limit", "progress_callback"]
+__all__ = [
+    "LIMITS",
+    "ClientBase",
+    "RetryGlue",
+    "body_limit",
+    "download_callback",
+    "progress_callback",
+    "tls_verify",
+]
 
 USER_AGENT = f"jobctl/{__version__}"
+
+
+LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+"""Connection limits of the clients' own pools: an event stream holds a connection for
+the whole wait, so fan-out needs more than httpx's default of 100."""
+
+
+def tls_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
+    """httpx's ``verify`` from ours: a CA bundle path (file or directory) becomes a context.
+
+    Args:
+        verify: True, False, an ``ssl.SSLContext``, or the path of a CA bundle.
+    """
+    if isinstance(verify, str):
+        if not os.path.exists(verify):
+            raise ValueError(f"CA bundle not found: {verify}")
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    return verify
 
 
 def body_limit(status: int) -> int:
@@ -173,7 +202,7 @@ class ClientBase:
         timeout: float | None,
         poll: PollPolicy | None,
         max_retries: int,
-        verify: bool | str,
+        verify: bool | str | ssl.SSLContext,
         runtime: Runtime,
     ) -> None:
         from .config import resolve_settings

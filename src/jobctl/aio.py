@@ -13,6 +13,7 @@ import builtins
 import contextlib
 import inspect
 import os
+import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +22,7 @@ from typing import IO, Any
 import httpx
 from tenacity import AsyncRetrying, stop_never
 
-from ._base import ClientBase, body_limit, download_callback, progress_callback
+from ._base import LIMITS, ClientBase, body_limit, download_callback, progress_callback, tls_verify
 from ._effects import Close, Effect, Emit, Flow, JobRef, Open, Read, Runtime, Send, Sleep
 from ._follow import Strategy
 from ._http import Reply, Request, map_transport_error
@@ -63,7 +64,8 @@ class AsyncJobsClient(ClientBase):
         max_retries: transport retries per request.
         http_client: your own ``httpx.AsyncClient`` (proxies, certificates, transports);
             it is not closed by ``aclose()``.
-        verify: TLS verification: True, False, or the path of a CA bundle.
+        verify: TLS verification: True, False, an ``ssl.SSLContext``, or the path of
+            a CA bundle (``--ca-bundle``).
     """
 
     def __init__(
@@ -76,7 +78,7 @@ class AsyncJobsClient(ClientBase):
         poll: PollPolicy | None = None,
         max_retries: int = 4,
         http_client: httpx.AsyncClient | None = None,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         _sleep: Callable[[float], Any] | None = None,
         _runtime: Runtime | None = None,
     ) -> None:
@@ -92,7 +94,7 @@ class AsyncJobsClient(ClientBase):
         )
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
-            timeout=timeout, verify=verify, follow_redirects=False
+            timeout=timeout, verify=tls_verify(verify), follow_redirects=False, limits=LIMITS
         )
         self._sleep = _sleep or asyncio.sleep
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
+import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import IO, Any
 import httpx
 from tenacity import Retrying, stop_never
 
-from ._base import ClientBase, body_limit, download_callback, progress_callback
+from ._base import LIMITS, ClientBase, body_limit, download_callback, progress_callback, tls_verify
 from ._effects import Close, Effect, Emit, Flow, JobRef, Open, Read, Runtime, Send, Sleep
 from ._follow import Strategy
 from ._http import Reply, Request, map_transport_error
@@ -62,7 +63,8 @@ class JobsClient(ClientBase):
         max_retries: transport retries per request.
         http_client: your own ``httpx.Client`` (proxies, certificates, transports);
             it is not closed by ``close()``.
-        verify: TLS verification: True, False, or the path of a CA bundle.
+        verify: TLS verification: True, False, an ``ssl.SSLContext``, or the path of
+            a CA bundle (``--ca-bundle``).
     """
 
     def __init__(
@@ -75,7 +77,7 @@ class JobsClient(ClientBase):
         poll: PollPolicy | None = None,
         max_retries: int = 4,
         http_client: httpx.Client | None = None,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         _sleep: Callable[[float], Any] | None = None,
         _runtime: Runtime | None = None,
     ) -> None:
@@ -91,7 +93,7 @@ class JobsClient(ClientBase):
         )
         self._owns_client = http_client is None
         self._client = http_client or httpx.Client(
-            timeout=timeout, verify=verify, follow_redirects=False
+            timeout=timeout, verify=tls_verify(verify), follow_redirects=False, limits=LIMITS
         )
         self._sleep = _sleep or time.sleep
 

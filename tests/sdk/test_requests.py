@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import httpx
 import pytest
@@ -228,3 +229,17 @@ def test_a_caller_supplied_http_client_is_used_and_left_open() -> None:
         c.get("j1")
     assert len(seen) == 1 and not own.is_closed
     own.close()
+
+
+def test_a_ca_bundle_path_becomes_an_ssl_context(tmp_path: Path) -> None:
+    import ssl
+
+    import certifi
+
+    from jobctl._base import tls_verify
+
+    assert isinstance(tls_verify(certifi.where()), ssl.SSLContext)
+    assert isinstance(tls_verify(str(tmp_path)), ssl.SSLContext)
+    assert tls_verify(False) is False
+    with pytest.raises(ValueError, match="CA bundle not found"):
+        JobsClient(API, TOKEN, verify=str(tmp_path / "missing.pem"))
