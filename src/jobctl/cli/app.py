@@ -91,7 +91,12 @@ class JobctlGroup(TyperGroup):
         return str(command.get_help(ctx))
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        """Hoist global options, then parse as usual."""
+        """Hoist global options, then parse as usual.
+
+        Args:
+            ctx: the group's context.
+            args: the arguments after the program name.
+        """
         hoisted = hoist_global_options(
             args,
             global_value=GLOBAL_VALUE_OPTIONS,
@@ -101,7 +106,11 @@ class JobctlGroup(TyperGroup):
         return super().parse_args(ctx, hoisted)
 
     def invoke(self, ctx: Any) -> Any:
-        """Run the command; map anything it raises to one line and an exit code."""
+        """Run the command; map anything it raises to one line and an exit code.
+
+        Args:
+            ctx: the group's context.
+        """
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, ClickException):
@@ -119,7 +128,15 @@ class JobctlGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        """Run jobctl; with ``standalone_mode`` exit the process with the code, else return it."""
+        """Run jobctl; with ``standalone_mode`` exit the process with the code, else return it.
+
+        Args:
+            args: the arguments (default ``sys.argv[1:]``).
+            prog_name: the program name (``jobctl``).
+            complete_var: the shell-completion environment variable.
+            standalone_mode: exit the process instead of returning the code.
+            extra: passed to click's context.
+        """
         if os.environ.get("_JOBCTL_COMPLETE"):
             from typer._completion_classes import completion_init
 

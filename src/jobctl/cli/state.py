@@ -63,7 +63,11 @@ class RedactingFilter(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Render the message once, redact it, and keep the record."""
+        """Render the message once, redact it, and keep the record.
+
+        Args:
+            record: the log record.
+        """
         message = record.getMessage()
         for secret in self.secrets:
             message = message.replace(secret, "***")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..download import Destination, check_destination, plan_destination, save_result
-from ..exitcodes import ExitCode
+from ..exitcodes import CliError, ExitCode
 from ..inputs import parse_input, parse_timeout
 from ..progress import make_job_progress
 from ..render import job_json, status_text
+from ..signals import SignalTrap, exit_code_for_signal, signal_name
 from ..waiting import follow_jobs
 from ._common import Strategy, TimeoutOpt, check_strategy, exit_with, report_outcomes, state_of
 
@@ -91,8 +94,6 @@ def submit(
         check_destination(dest)
     hook: dict[str, Any] | None = None
     if (webhook_secret or webhook_event) and not webhook:
-        from ..exitcodes import CliError
-
         raise CliError("--webhook-secret and --webhook-event need --webhook URL")
     if webhook:
         hook = {"url": webhook}
@@ -101,10 +102,31 @@ def submit(
         if webhook_event:
             hook["events"] = list(webhook_event)
 
+    # A key made here (not in the SDK) can be named if we are interrupted mid-submit.
+    key = idempotency_key or f"jobctl-{uuid.uuid4()}"
+    prior = state.ledger().find_key(key, state.settings.url) if idempotency_key else None
+
     async def body(client: AsyncJobsClient) -> int:
-        job = await client.submit(
-            type, payload, idempotency_key=idempotency_key, webhook=hook, priority=priority
-        )
+        trap = SignalTrap()
+        with trap:
+            try:
+                job = await client.submit(
+                    type, payload, idempotency_key=key, webhook=hook, priority=priority
+                )
+            except asyncio.CancelledError:
+                if not trap.absorb():
+                    raise
+                raise CliError(
+                    f"{signal_name(trap.signum or 2)}: stopped before the server confirmed the "
+                    f"job; re-run the same command with --idempotency-key {key} to resume it "
+                    "without making a second one",
+                    exit_code_for_signal(trap.signum or 2),
+                ) from None
+        if prior is not None and prior.job_id != job.job_id:
+            state.hint(
+                f"note: key {key} was used for job {prior.job_id} at {prior.time}; the server "
+                f"no longer remembers it and made a new job"
+            )
         # --json with --wait/-o: the final job document is the one JSON document on stdout.
         json_at_end = state.options.json and (wait or dest is not None)
         to_stdout = (dest is None or not dest.stdout) and not json_at_end

@@ -1,0 +1,55 @@
+"""AppState: TLS options to the SDK, token redaction in -v logs, settings errors as exit 2."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jobctl.cli.app import app
+from jobctl.cli.exitcodes import CliError
+from jobctl.cli.io import IOStreams
+from jobctl.cli.state import AppState, GlobalOptions, RedactingFilter
+
+
+def test_tls_options_reach_the_client(tmp_path: Path) -> None:
+    plain = AppState(GlobalOptions(url="https://h"), IOStreams.test())
+    assert "verify" not in plain.client_kwargs()
+    insecure = AppState(GlobalOptions(url="https://h", insecure=True), IOStreams.test())
+    assert insecure.client_kwargs()["verify"] is False
+    assert "TLS certificates are NOT verified" in insecure.io.err_text()
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("pem")
+    with_ca = AppState(GlobalOptions(url="https://h", ca_bundle=bundle), IOStreams.test())
+    assert with_ca.client_kwargs()["verify"] == str(bundle)
+    missing = AppState(GlobalOptions(ca_bundle=tmp_path / "nope.pem"), IOStreams.test())
+    with pytest.raises(CliError, match="no such file"):
+        missing.client_kwargs()
+
+
+def test_redacting_filter_hides_token_and_bearer_values() -> None:
+    record = logging.LogRecord(
+        "jobctl", logging.DEBUG, __file__, 1, "sent %s with %s", ("tok-123", "Bearer abc.def"), None
+    )
+    RedactingFilter(["tok-123"]).filter(record)
+    assert record.getMessage() == "sent *** with Bearer ***"
+
+
+def test_server_without_the_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mock_server.__main__", None)
+    result = CliRunner().invoke(app, ["server", "--port", "0"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: the reference server is not installed; "
+        "install it with: pip install 'jobctl[server]'"
+    )
+
+
+def test_quiet_suppresses_hints_but_not_errors() -> None:
+    st = AppState(GlobalOptions(quiet=True), IOStreams.test())
+    st.hint("submitted")
+    assert st.io.err_text() == "" and st.progress_mode == "none"

@@ -1,0 +1,119 @@
+"""The waiter and submit with a scripted SDK client: outcomes, one deadline, signals, cancels."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from jobctl.cli.app import app
+from jobctl.cli.exitcodes import CliError
+from jobctl.cli.io import IOStreams
+from jobctl.cli.progress import PlainProgress
+from jobctl.cli.state import AppState, GlobalOptions
+from jobctl.cli.waiting import display_id, follow_jobs, resume_command
+from jobctl.errors import NotFoundError, WaitTimeoutError
+from jobctl.models import Job, Progress
+
+
+class ScriptedClient:
+    """Plays a script per job: progress snapshots, then an end (a Job, an exception, or hang)."""
+
+    def __init__(self, script: dict[str, Any]) -> None:
+        self.script = script
+        self.cancelled: list[str] = []
+        self.timeouts: list[float | None] = []
+        self.keys: list[str | None] = []
+
+    async def __aenter__(self) -> ScriptedClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def wait(
+        self, ref: str, *, timeout: float | None, on_progress: Any, strategy: str
+    ) -> Job:
+        self.timeouts.append(timeout)
+        end = self.script[ref]
+        on_progress(Job(job_id=ref, status="processing", progress=Progress(current=1, total=2)))
+        await asyncio.sleep(0)
+        if end == "hang":
+            if ref == "sigint":
+                os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(30)
+        if isinstance(end, BaseException):
+            raise end
+        return Job(job_id=ref, status=end)
+
+    async def cancel(self, ref: str) -> Job:
+        self.cancelled.append(ref)
+        return Job(job_id=ref, status="cancelled")
+
+    async def submit(self, type: str, input: Any, *, idempotency_key: str, **kw: Any) -> Job:
+        self.keys.append(idempotency_key)
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.sleep(30)
+        raise AssertionError("not reached")
+
+
+def state() -> AppState:
+    return AppState(GlobalOptions(progress="plain"), IOStreams.test())
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_outcomes_and_one_deadline_for_all() -> None:
+    timed_out = WaitTimeoutError(Job(job_id="slow", status="processing"), 5.0)
+    client = ScriptedClient(
+        {"ok": "completed", "bad": "failed", "slow": timed_out, "gone": NotFoundError("404")}
+    )
+    st = state()
+    display = PlainProgress(st.io.stderr)
+    outcomes = run(
+        follow_jobs(st, client, ["ok", "bad", "slow", "gone"], timeout=5.0, display=display)  # type: ignore[arg-type]
+    )
+    assert [o.code for o in outcomes] == [0, 3, 7, 6]
+    assert all(t is not None and 4.0 < t <= 5.0 for t in client.timeouts)
+    assert "ok processing 1/2 (50%)" in st.io.err_text()
+
+
+def test_sigint_stops_waiting_and_names_how_to_resume() -> None:
+    client = ScriptedClient({"sigint": "hang", "other": "completed"})
+    with pytest.raises(CliError) as info:
+        run(follow_jobs(state(), client, ["sigint", "other"], timeout=None))  # type: ignore[arg-type]
+    assert info.value.code == 130
+    assert "resume with: jobctl wait sigint" in info.value.message
+    assert client.cancelled == []
+
+
+def test_sigint_with_cancel_on_interrupt_cancels_unfinished_jobs_only() -> None:
+    client = ScriptedClient({"sigint": "hang", "other": "completed"})
+    st = state()
+    with pytest.raises(CliError) as info:
+        run(follow_jobs(st, client, ["sigint", "other"], timeout=None, cancel_on_interrupt=True))  # type: ignore[arg-type]
+    assert info.value.code == 130 and "keeps running" not in info.value.message
+    assert client.cancelled == ["sigint"]
+    assert "cancelled job sigint" in st.io.err_text()
+
+
+def test_interrupted_submit_names_the_idempotency_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = ScriptedClient({})
+    monkeypatch.setattr(AppState, "async_client", lambda self: client)
+    result = CliRunner().invoke(app, ["submit", "echo"])
+    assert result.exit_code == 130
+    (key,) = client.keys
+    assert key.startswith("jobctl-")
+    assert f"re-run the same command with --idempotency-key {key}" in result.stderr
+
+
+def test_refs() -> None:
+    assert display_id("http://h:1/api/jobs/abc?x=1") == "abc"
+    assert display_id("abc") == "abc"
+    assert resume_command(["a", "http://h/api/jobs/b/"]) == "jobctl wait a b"
