@@ -86,6 +86,18 @@ def test_events_until_the_end(client: JobsClient) -> None:
     assert list(client.events(job, last_event_id=events[-1].id)) == []
 
 
+def test_events_survive_a_stream_that_keeps_dropping(tmp_path: Path) -> None:
+    args = ("--quiet", "--faults", "sse-drop", "--fault-rate", "0.7", "--fault-seed", "3")
+    with ReferenceServer(args=args) as srv, JobsClient(srv.url, srv.token, poll=FAST) as client:
+        job = client.submit("sleep", {"seconds": 0.6, "steps": 6})
+        events = list(client.events(job))
+        assert events[-1].is_terminal and events[-1].status == "completed"
+        ids = [int(e.id) for e in events if e.id is not None]
+        assert ids == sorted(set(ids))  # resumed with Last-Event-ID, no duplicates
+        currents = [e.progress.current for e in events if e.progress is not None]
+        assert currents == sorted(currents)
+
+
 def test_cancel(client: JobsClient) -> None:
     job = client.submit("sleep", {"seconds": 60, "steps": 60})
     assert client.cancel(job.id).status == "cancelled"
