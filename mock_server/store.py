@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .store_deliveries import Delivery, DeliveryStore
+from .store_keys import KeyState, KeyStore
+
 __all__ = ["Delivery", "JobRecord", "KeyState", "Store"]
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,9 +54,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
   created_at REAL NOT NULL, updated_at REAL NOT NULL
 );
 """
-
-IDEMPOTENCY_TTL = 24 * 3600.0
-IN_FLIGHT_STALE = 120.0
 
 
 @dataclass(frozen=True)
@@ -107,52 +108,10 @@ class JobRecord:
         return self.status in ("completed", "failed", "cancelled")
 
 
-@dataclass(frozen=True)
-class KeyState:
-    """The outcome of reserving an idempotency key.
-
-    Args:
-        outcome: ``reserved`` (go ahead), ``replay``, ``mismatch`` or ``in_flight``.
-        job_id: the job made with this key, for ``replay``.
-        response: the stored response body, for ``replay``.
-    """
-
-    outcome: str
-    job_id: str | None = None
-    response: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One webhook delivery (the secret stays in the store; it is never shown).
-
-    Args:
-        id: the delivery id (sent as ``X-Webhook-Delivery`` and ``webhook-id``).
-        state: ``pending``, ``delivered`` or ``failed``.
-    """
-
-    id: str
-    job_id: str
-    owner: str
-    url: str
-    secret: str | None
-    event: str
-    payload: bytes
-    state: str
-    attempts: int
-    last_error: str | None
-    last_status: int | None
-    created_at: float
-    updated_at: float
-
-    def __repr__(self) -> str:
-        return f"Delivery(id={self.id!r}, job_id={self.job_id!r}, state={self.state!r})"
-
-
 _JSON_COLS = ("input", "webhook", "output", "error")
 
 
-class Store:
+class Store(KeyStore, DeliveryStore):
     """The reference server's database.
 
     Args:
@@ -341,77 +300,6 @@ class Store:
         self._db.execute("DELETE FROM events WHERE job_id=?", (job_id,))
         self._db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
 
-    # ---- idempotency ---------------------------------------------------------
-    def reserve_key(self, owner: str, key: str, fingerprint: str, now: float) -> KeyState:
-        """Reserve ``key`` for this request, or say why not (atomic: one statement decides).
-
-        Args:
-            owner: the user (keys are per user).
-            key: the Idempotency-Key.
-            fingerprint: hash of the canonical request.
-            now: the current time.
-        """
-        self._db.execute(
-            "DELETE FROM idempotency WHERE owner=? AND key=? AND (created_at<? OR "
-            "(state='in_flight' AND created_at<?))",
-            (owner, key, now - IDEMPOTENCY_TTL, now - IN_FLIGHT_STALE),
-        )
-        inserted = self._db.execute(
-            "INSERT OR IGNORE INTO idempotency(owner, key, fingerprint, state, created_at) "
-            "VALUES (?, ?, ?, 'in_flight', ?)",
-            (owner, key, fingerprint, now),
-        ).rowcount
-        if inserted:
-            return KeyState("reserved")
-        row = self._db.execute(
-            "SELECT * FROM idempotency WHERE owner=? AND key=?", (owner, key)
-        ).fetchone()
-        if row["state"] == "in_flight":
-            return KeyState("in_flight")
-        if row["fingerprint"] != fingerprint:
-            return KeyState("mismatch")
-        return KeyState("replay", row["job_id"], json.loads(row["response"]))
-
-    def complete_key(self, owner: str, key: str, job_id: str, response: dict[str, Any]) -> None:
-        """Remember the response made under a reserved key.
-
-        Args:
-            owner: the user.
-            key: the key.
-            job_id: the job created.
-            response: the body to replay.
-        """
-        self._db.execute(
-            "UPDATE idempotency SET state='done', job_id=?, response=? WHERE owner=? AND key=?",
-            (job_id, json.dumps(response), owner, key),
-        )
-
-    def release_key(self, owner: str, key: str) -> None:
-        """Forget a reservation whose request failed before making a job.
-
-        Args:
-            owner: the user.
-            key: the key.
-        """
-        self._db.execute(
-            "DELETE FROM idempotency WHERE owner=? AND key=? AND state='in_flight'", (owner, key)
-        )
-
-    def purge_keys(self, now: float) -> int:
-        """Drop keys older than 24 h and reservations abandoned by a crash.
-
-        Args:
-            now: the current time.
-        """
-        return self._db.execute(
-            "DELETE FROM idempotency WHERE created_at<? OR (state='in_flight' AND created_at<?)",
-            (now - IDEMPOTENCY_TTL, now - IN_FLIGHT_STALE),
-        ).rowcount
-
-    def drop_in_flight_keys(self) -> None:
-        """At start-up: no request survives a restart, so no key is in flight."""
-        self._db.execute("DELETE FROM idempotency WHERE state='in_flight'")
-
     # ---- events ----------------------------------------------------------------
     def add_event(self, job_id: str, event: str, data: dict[str, Any], now: float) -> int:
         """Append to a job's event log; returns the new id (1, 2, 3, ... per job).
@@ -461,66 +349,6 @@ class Store:
             "SELECT MIN(id) FROM events WHERE job_id=? AND event='complete'", (job_id,)
         ).fetchone()
         return None if row[0] is None else int(row[0])
-
-    # ---- webhook deliveries ------------------------------------------------------
-    def add_delivery(self, **fields: Any) -> Delivery:
-        """Store a delivery to make.
-
-        Args:
-            fields: id, job_id, owner, url, secret, event, payload, created_at.
-        """
-        now = fields["created_at"]
-        self._db.execute(
-            "INSERT INTO deliveries(id, job_id, owner, url, secret, event, payload, state, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-            (
-                fields["id"],
-                fields["job_id"],
-                fields["owner"],
-                fields["url"],
-                fields["secret"],
-                fields["event"],
-                fields["payload"],
-                now,
-                now,
-            ),
-        )
-        delivery = self.get_delivery(fields["id"])
-        assert delivery is not None
-        return delivery
-
-    def get_delivery(self, delivery_id: str) -> Delivery | None:
-        """The delivery, or None.
-
-        Args:
-            delivery_id: its id.
-        """
-        row = self._db.execute("SELECT * FROM deliveries WHERE id=?", (delivery_id,)).fetchone()
-        return None if row is None else Delivery(**dict(row))
-
-    def update_delivery(self, delivery_id: str, **fields: Any) -> None:
-        """Record an attempt's outcome.
-
-        Args:
-            delivery_id: the delivery.
-            fields: new column values.
-        """
-        sets = ", ".join(f"{k}=?" for k in fields)
-        self._db.execute(
-            f"UPDATE deliveries SET {sets} WHERE id=?",  # noqa: S608
-            (*fields.values(), delivery_id),
-        )
-
-    def deliveries(self, state: str) -> list[Delivery]:
-        """Deliveries in a state, oldest first.
-
-        Args:
-            state: ``pending``, ``delivered`` or ``failed``.
-        """
-        rows = self._db.execute(
-            "SELECT * FROM deliveries WHERE state=? ORDER BY created_at", (state,)
-        ).fetchall()
-        return [Delivery(**dict(r)) for r in rows]
 
 
 def _job(row: sqlite3.Row) -> JobRecord:
