@@ -53,3 +53,30 @@ def test_quiet_suppresses_hints_but_not_errors() -> None:
     st = AppState(GlobalOptions(quiet=True), IOStreams.test())
     st.hint("submitted")
     assert st.io.err_text() == "" and st.progress_mode == "none"
+
+
+def test_precedence_flag_over_env_over_profile_at_the_command_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobctl import config
+
+    config.set_value("url", "http://profile:1", profile="p")
+    config.set_value("token", "profile-token", profile="p")
+    seen: list[dict[str, object]] = []
+
+    def capture(self: AppState) -> object:
+        seen.append(self.client_kwargs())
+        raise CliError("captured")
+
+    monkeypatch.setattr(AppState, "async_client", capture)
+    monkeypatch.setenv("JOBCTL_PROFILE", "p")
+    runner = CliRunner()
+    runner.invoke(app, ["status", "x"])
+    monkeypatch.setenv("JOBCTL_URL", "http://env:2")
+    runner.invoke(app, ["status", "x"])
+    runner.invoke(app, ["status", "x", "--url", "http://flag:3", "--token", "flag-token"])
+    assert [(k["base_url"], k["token"]) for k in seen] == [
+        ("http://profile:1", "profile-token"),
+        ("http://env:2", "profile-token"),
+        ("http://flag:3", "flag-token"),
+    ]

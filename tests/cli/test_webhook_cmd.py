@@ -6,10 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from typer.testing import CliRunner
@@ -91,10 +94,37 @@ def test_verify_usage_errors() -> None:
     assert r.exit_code == 2 and "Name: value" in r.stderr
 
 
-def test_listen_verifies_prints_and_answers() -> None:
+class _Sink(BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[bytes, str | None]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((body, self.headers.get("webhook-signature")))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_listen_verifies_prints_answers_and_forwards_valid_deliveries() -> None:
+    sink = HTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    forward = f"http://127.0.0.1:{sink.server_address[1]}/hook"
     jobctl = str(Path(sys.executable).with_name("jobctl"))
     proc = subprocess.Popen(
-        [jobctl, "webhook", "listen", "--secret", SECRET, "--json", "--max", "2"],
+        [
+            jobctl,
+            "webhook",
+            "listen",
+            "--secret",
+            SECRET,
+            "--json",
+            "--max",
+            "2",
+            "--forward",
+            forward,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -116,6 +146,8 @@ def test_listen_verifies_prints_and_answers() -> None:
         out, err = proc.communicate(timeout=10)
     finally:
         proc.kill()
+        sink.shutdown()
     assert proc.returncode == 0
     assert json.loads(out.splitlines()[0])["deliveryId"] == "msg_1"
     assert "rejected delivery" in err
+    assert _Sink.received == [(body, headers["webhook-signature"])]

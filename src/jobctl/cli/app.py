@@ -115,6 +115,10 @@ class JobctlGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, ClickException):
             raise
+        except BrokenPipeError:
+            # The reader went away (`jobctl events | head -1`): stop quietly, like cat does.
+            _silence_stdout()
+            raise typer.Exit(0) from None
         except (Exception, KeyboardInterrupt) as exc:
             state = ctx.obj if isinstance(ctx.obj, AppState) else None
             code = report_error(exc, state, verbose=bool(ctx.params.get("verbose")))
@@ -196,6 +200,14 @@ def report_error(exc: BaseException, state: AppState | None, *, verbose: bool) -
     stderr.write(f"error: {line}\n")
     stderr.flush()
     return int(code_for_exception(exc))
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _version(value: bool) -> None:

@@ -46,6 +46,40 @@ profile in the config file > default. `JOB` is a job id, a status URL, or
 
 Several jobs: the worst outcome wins, in the order
 130/143 > 1 > 2 > 8 > 4 > 6 > 9 > 7 > 3 > 5 > 0.
+`status` exits 0 whatever the job's state (it only looks); `cancel` exits 0 when
+the job ends up cancelled (that is what was asked).
+
+## Streams and progress
+
+stdout carries only results: a job id (`submit`, `retry`), `ID STATUS` lines
+(`wait`, `cancel`), a job summary (`status`), events (`events`), a path
+(`result`, `demo`), or result bytes with `-o -`. With `--json` it carries exactly
+one JSON document (a job, or a list of jobs for several), or JSON lines for
+`events`. Hints ("follow it with: jobctl wait ID"), progress, warnings and errors
+go to stderr; every error is one line starting with `error:`.
+
+`--progress auto` draws a live bar per job on a terminal (current/total, the
+server's message, elapsed time, ETA) and plain lines elsewhere, also when `CI`
+is set or `TERM=dumb`: `2026-11-27T18:30:01Z ID processing 3/10 (30%) page 3 [12s]`,
+at most one a second per job, and a `still ...` heartbeat after 30 silent
+seconds. No carriage returns or ANSI codes off a terminal; `NO_COLOR` is honoured.
+
+## Files
+
+- Config: TOML at `platformdirs.user_config_dir("jobctl")/config.toml`
+  (`JOBCTL_CONFIG` overrides it), written with mode 0600. Top-level keys are the
+  default profile; `[profiles.NAME]` tables hold named ones. Keys: `url`, `token`,
+  `progress`, `timeout` (a duration; the default `--timeout` of waits).
+- Ledger: `platformdirs.user_state_dir("jobctl")/jobs.jsonl` (`JOBCTL_STATE_DIR`
+  overrides the directory): one line per submitted job (id, status URL, base URL,
+  type, idempotency key, time; never a token). `--last` reads it.
+- Downloads: the result is fetched into `.jobctl-ID.d/` beside the target (a
+  broken download resumes from there on the next run) and then moved into place.
+  An existing file with the same bytes counts as success; a different one is
+  left alone (exit 2) unless `--force`.
+- `submit` always sends an `Idempotency-Key` (yours, or one it makes): re-running
+  with the same `--idempotency-key` resumes the same job, and an interrupted
+  submit prints the key to re-run with.
 """
 
 
