@@ -279,3 +279,31 @@ def test_demo_runs_on_a_fresh_install(isolated_env: Path) -> None:
     assert path.is_file() and path.read_bytes().startswith(b"%PDF")
     assert "completed 3/3" in proc.stderr
     clean(proc.stderr)
+
+
+def test_retry_a_failed_job_then_list_all_pages(cli: Cli) -> None:
+    failed = cli("submit", "flaky", "-p", "failTimes=1", "--wait")
+    assert failed.code == 3 and "retry it with: jobctl retry" in failed.err
+    old_id = failed.out.strip()
+    r = cli("retry", old_id, "--wait")
+    assert r.code == 0, r.err
+    new_id = r.out.strip()
+    assert new_id and new_id != old_id
+    assert cli("status", "--last", "-q").out == "completed\n"
+    listing = json.loads(cli("list", "--all", "--limit", "1", "--json").out)
+    ids = [j["jobId"] for j in listing["jobs"]]
+    assert {old_id, new_id} <= set(ids) and listing["nextOffset"] is None
+    table = cli("list", "--type", "flaky")
+    assert table.code == 0 and table.out.startswith("ID") and new_id in table.out
+
+
+def test_submit_with_output_to_stdout_keeps_stdout_for_the_bytes(cli: Cli) -> None:
+    proc = subprocess.run(
+        [JOBCTL, "submit", "echo", "-i", '{"x": [1, 2]}', "-o", "-"],
+        capture_output=True,
+        env=cli.env,  # type: ignore[attr-defined]
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"x": [1, 2]}
+    assert b"submitted echo job" in proc.stderr
