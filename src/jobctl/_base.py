@@ -211,6 +211,10 @@ class ClientBase:
         url = settings.url.rstrip("/")
         if not url.lower().startswith(("http://", "https://")):
             raise ValueError(f"the API URL must start with http:// or https://, got {url!r}")
+        if settings.token is not None and not (
+            settings.token.isascii() and settings.token.isprintable() and " " not in settings.token
+        ):
+            raise ValueError("the token has characters an HTTP header can't carry")
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         self.base_url = url

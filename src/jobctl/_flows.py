@@ -70,6 +70,18 @@ def _send_keyed(
     return reply
 
 
+_VISIBLE = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def _key(idempotency_key: str | None) -> str:
+    """The caller's key, checked against the protocol's syntax, or a fresh UUID4."""
+    if idempotency_key is None:
+        return new_idempotency_key()
+    if not isinstance(idempotency_key, str) or not _VISIBLE.fullmatch(idempotency_key):
+        raise ValueError("idempotency_key must be 1 to 255 visible ASCII characters")
+    return idempotency_key
+
+
 def _job_from_accept(ctx: Context, reply: Reply, **extra: Any) -> Job:
     replayed = reply.status == 200 or reply.headers.get("idempotent-replayed", "") == "true"
     job = parse_job(reply, replayed=replayed, **extra)
@@ -103,7 +115,7 @@ def submit_flow(
     """
     if not isinstance(type, str) or not type:
         raise ValueError("the job type must be a non-empty string")
-    key = idempotency_key or new_idempotency_key()
+    key = _key(idempotency_key)
     body: dict[str, Any] = {"type": type, "input": {} if input is None else input}
     if webhook is not None:
         body["webhook"] = {"url": webhook} if isinstance(webhook, str) else dict(webhook)
@@ -111,6 +123,8 @@ def submit_flow(
         body["priority"] = priority
     headers = {"Idempotency-Key": key}
     if correlation_id:
+        if not _VISIBLE.fullmatch(correlation_id):
+            raise ValueError("correlation_id must be 1 to 255 visible ASCII characters")
         headers["X-Correlation-Id"] = correlation_id
     req = ctx.request("POST", ctx.url("/api/jobs"), headers=headers, json=body, idempotent_key=True)
     reply = yield from _send_keyed(ctx, req, any_409_in_flight=True)
@@ -184,7 +198,7 @@ def retry_flow(
     url = target.status_url.rstrip("/") + "/retry"
     if target.job and target.job.retry_url and ctx.auth(ctx.resolve(target.job.retry_url)):
         url = ctx.resolve(target.job.retry_url)
-    key = idempotency_key or new_idempotency_key()
+    key = _key(idempotency_key)
     req = ctx.request("POST", url, headers={"Idempotency-Key": key}, json=None, idempotent_key=True)
     reply = yield from _send_keyed(ctx, req, any_409_in_flight=False)
     known_type = target.job.type if target.job else None

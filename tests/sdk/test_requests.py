@@ -243,3 +243,21 @@ def test_a_ca_bundle_path_becomes_an_ssl_context(tmp_path: Path) -> None:
     assert tls_verify(False) is False
     with pytest.raises(ValueError, match="CA bundle not found"):
         JobsClient(API, TOKEN, verify=str(tmp_path / "missing.pem"))
+
+
+def test_bad_keys_and_ids_are_refused_before_sending(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    route = mock.post(f"{API}/api/jobs")
+    for bad in ("", "with space", "ключ", "x" * 256):
+        with pytest.raises(ValueError, match="idempotency_key"):
+            client.submit("echo", idempotency_key=bad)
+    with pytest.raises(ValueError, match="correlation_id"):
+        client.submit("echo", correlation_id="line\nbreak")
+    assert route.call_count == 0
+
+
+def test_a_token_that_cannot_travel_is_refused_without_being_shown() -> None:
+    with pytest.raises(ValueError, match="token") as info:
+        JobsClient(API, "tökén with spaces")
+    assert "tökén" not in str(info.value)
