@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jobctl.cli.argv import CommandSpec, hoist_global_options
 
@@ -69,3 +71,20 @@ def test_passthrough_command_keeps_everything() -> None:
 
 def test_global_before_command_with_value_is_not_a_subcommand() -> None:
     assert hoist("--profile", "status", "status", "X") == ["--profile", "status", "status", "X"]
+
+
+units = st.sampled_from(
+    [["status"], ["X"], ["--json"], ["-q"], ["--url", "http://h:1"], ["--last"], ["-v"], ["Y"]]
+)
+
+
+@given(st.lists(units, max_size=8))
+def test_hoisting_only_reorders_and_keeps_non_globals_in_order(parts: list[list[str]]) -> None:
+    args = [word for part in parts for word in part]
+    out = hoist(*args)
+    assert sorted(out) == sorted(args)
+    globals_ = {"--json", "-q", "-v", "--url", "http://h:1"}
+    assert [a for a in out if a not in globals_] == [a for a in args if a not in globals_]
+    assert hoist(*out) == out  # idempotent
+    if "status" in out:  # the first "status" is the command: every global comes before it
+        assert all(a not in globals_ for a in out[out.index("status") :])

@@ -80,3 +80,24 @@ def test_precedence_flag_over_env_over_profile_at_the_command_line(
         ("http://env:2", "profile-token"),
         ("http://flag:3", "flag-token"),
     ]
+
+
+def test_unexpected_error_is_one_line_exit_1_and_traceback_only_with_verbose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(self: AppState) -> object:
+        raise RuntimeError("boom with token sekrit-tok")
+
+    monkeypatch.setattr(AppState, "async_client", broken)
+    runner = CliRunner()
+    result = runner.invoke(app, ["status", "x", "--token", "sekrit-tok"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: unexpected error: RuntimeError: boom with token *** "
+        "(run with --verbose for details)\n"
+    )
+    verbose = runner.invoke(app, ["status", "x", "-v", "--token", "sekrit-tok"])
+    assert verbose.exit_code == 1
+    assert "Traceback (most recent call last)" in verbose.stderr
+    assert "sekrit-tok" not in verbose.stderr
+    assert verbose.stderr.strip().splitlines()[-1].startswith("error: unexpected error")

@@ -189,14 +189,12 @@ def report_error(exc: BaseException, state: AppState | None, *, verbose: bool) -
         verbose: print the traceback too.
     """
     settings = state._settings if state else None
-    line = describe(
-        exc,
-        url=settings.url if settings else None,
-        token=(settings.token if settings else None) or (state.options.token if state else None),
-    )
+    token = (settings.token if settings else None) or (state.options.token if state else None)
+    line = describe(exc, url=settings.url if settings else None, token=token)
     stderr = state.io.stderr if state else sys.stderr
     if verbose and not isinstance(exc, CliError | KeyboardInterrupt):
-        stderr.write("".join(traceback.format_exception(exc)))
+        text = "".join(traceback.format_exception(exc))
+        stderr.write(text.replace(token, "***") if token else text)
     stderr.write(f"error: {line}\n")
     stderr.flush()
     return int(code_for_exception(exc))
