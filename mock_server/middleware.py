@@ -68,6 +68,8 @@ def _state(scope: Scope) -> dict[str, Any]:
 class AccessMiddleware:
     """Logs one line per request (method, path, status, ms; never headers) and counts it.
 
+    An ``X-Correlation-Id`` request header is echoed on the response.
+
     Args:
         app: the inner app.
         routes: the app's routes, to find the route template of a path.
@@ -107,9 +109,19 @@ class AccessMiddleware:
         started = time.perf_counter()
         status: list[int] = []
 
+        correlation = [v for k, v in scope["headers"] if k == b"x-correlation-id"][:1]
+
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
+                if correlation and len(correlation[0]) <= 200:  # echoed for tracing
+                    message = {
+                        **message,
+                        "headers": [
+                            *message.get("headers", []),
+                            (b"x-correlation-id", correlation[0]),
+                        ],
+                    }
             await send(message)
 
         try:

@@ -46,6 +46,10 @@ def test_submit_answers_202_with_location_retry_after_and_urls(
     assert body["statusUrl"] == f"{srv.url}/api/jobs/{body['jobId']}"
     assert body["eventsUrl"] == f"{srv.url}/api/jobs/{body['jobId']}/events"
     assert isinstance(body["estimatedWaitTime"], int) and body["estimatedWaitTime"] >= 200
+    traced = c.post(
+        "/api/jobs", json={"type": "echo", "input": {}}, headers={"X-Correlation-Id": "trace-7"}
+    )
+    assert traced.headers["X-Correlation-Id"] == "trace-7"
     assert wait_terminal(c, body["jobId"])["status"] == "completed"
 
 

@@ -21,10 +21,10 @@ def test_every_job_reaches_a_terminal_state_after_a_crash() -> None:
             result_before = c.get(wait_terminal(c, finished)["resultUrl"]).content
             keyed = c.post(
                 "/api/jobs",
-                json={"type": "sleep", "input": {"seconds": 1.5}},
+                json={"type": "sleep", "input": {"seconds": 0.8}},
                 headers={"Idempotency-Key": "survives"},
             ).json()["jobId"]
-            jobs = [keyed] + [submit(c, "sleep", seconds=1.5, steps=15) for _ in range(4)]
+            jobs = [keyed] + [submit(c, "sleep", seconds=0.8, steps=8) for _ in range(4)]
             cancelled = submit(c, "sleep", seconds=30)
             c.delete(f"/api/jobs/{cancelled}")
             running = wait_status(c, jobs[0], "processing")
@@ -47,7 +47,7 @@ def test_every_job_reaches_a_terminal_state_after_a_crash() -> None:
             assert c.get(f"/api/jobs/{finished}/result").content == result_before
             replay = c.post(
                 "/api/jobs",
-                json={"type": "sleep", "input": {"seconds": 1.5}},
+                json={"type": "sleep", "input": {"seconds": 0.8}},
                 headers={"Idempotency-Key": "survives"},
             )
             assert replay.status_code == 200 and replay.json()["jobId"] == keyed
