@@ -61,7 +61,7 @@ go to stderr; every error is one line starting with `error:`.
 `--progress auto` draws a live bar per job on a terminal (current/total, the
 server's message, elapsed time, ETA) and plain lines elsewhere, also when `CI`
 is set or `TERM=dumb`: `2026-11-27T18:30:01Z ID processing 3/10 (30%) page 3 [12s]`,
-at most one a second per job, and a `still ...` heartbeat after 30 silent
+at most one a second per job, and a `still ...` heartbeat after 25 silent
 seconds. No carriage returns or ANSI codes off a terminal; `NO_COLOR` is honoured.
 
 ## Files
