@@ -307,3 +307,27 @@ def test_submit_with_output_to_stdout_keeps_stdout_for_the_bytes(cli: Cli) -> No
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"x": [1, 2]}
     assert b"submitted echo job" in proc.stderr
+
+
+def test_result_resumes_a_partial_download(
+    cli: Cli, isolated_env: Path, reference_server_session: ReferenceServer
+) -> None:
+    import httpx
+
+    r = cli("submit", "blob", "-p", "sizeBytes=300000", "-p", "seed=7", "--wait", "--json")
+    assert r.code == 0, r.err
+    job = json.loads(r.out)
+    url = httpx.URL(reference_server_session.url).join(job["resultUrl"])
+    auth = {"Authorization": f"Bearer {reference_server_session.token}"}
+    full = httpx.get(url, headers=auth)
+    etag = full.headers["etag"]
+    # What an interrupted earlier `jobctl result ID -o out/blob.bin` leaves behind:
+    staging = isolated_env / "out" / f".jobctl-{job['jobId']}.d"
+    staging.mkdir(parents=True)
+    (staging / "blob.bin.part").write_bytes(full.content[:100_000])
+    (staging / "blob.bin.part.etag").write_text(etag)
+    resumed = cli("-v", "result", job["jobId"], "-o", "out/blob.bin")
+    assert resumed.code == 0, resumed.err
+    assert "bytes=100000-" in resumed.err
+    assert (isolated_env / "out" / "blob.bin").read_bytes() == full.content
+    assert not staging.exists()
