@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Callable, Generator, Mapping
+from pathlib import Path
 from typing import IO, Any
 
 import httpx
@@ -312,7 +313,7 @@ class ClientBase:
 
     def _download(
         self, job: JobRef, dest: str | os.PathLike[str] | IO[bytes], resume: bool
-    ) -> Generator[Effect, Any, Any]:
+    ) -> Generator[Effect, Any, Path | None]:
         ctx, target = target_of(self._ctx, job)
         return (yield from download_flow(ctx, target, dest, resume=resume))
 

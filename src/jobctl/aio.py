@@ -14,10 +14,10 @@ import contextlib
 import inspect
 import os
 import ssl
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying, stop_never
@@ -31,6 +31,8 @@ from .errors import JobctlError
 from .models import Job, JobEvent, JobPage
 
 __all__ = ["AsyncJobsClient"]
+
+T = TypeVar("T")
 
 
 class _Stream:
@@ -147,8 +149,7 @@ class AsyncJobsClient(ClientBase):
             priority=priority,
             correlation_id=correlation_id,
         )
-        result: Job = await self._drive(flow)
-        return result
+        return await self._drive(flow)
 
     async def get(self, job: JobRef) -> Job:
         """Read a job's current status (a 303 from the status URL means completed).
@@ -156,8 +157,7 @@ class AsyncJobsClient(ClientBase):
         Args:
             job: a ``Job``, a job id or a status URL.
         """
-        result: Job = await self._drive(self._get(job))
-        return result
+        return await self._drive(self._get(job))
 
     async def wait(
         self,
@@ -184,8 +184,7 @@ class AsyncJobsClient(ClientBase):
             WaitTimeoutError: the deadline passed first (``.job`` is the last snapshot).
         """
         flow = self._wait(job, timeout, strategy)
-        result: Job = await self._drive(flow, progress_callback(on_progress))
-        return result
+        return await self._drive(flow, progress_callback(on_progress))
 
     async def events(
         self, job: JobRef, *, last_event_id: str | None = None
@@ -205,8 +204,7 @@ class AsyncJobsClient(ClientBase):
         Args:
             job: a ``Job``, a job id or a status URL.
         """
-        result: Job = await self._drive(self._cancel(job))
-        return result
+        return await self._drive(self._cancel(job))
 
     async def retry(self, job: JobRef, *, idempotency_key: str | None = None) -> Job:
         """Retry a failed, retryable job.
@@ -218,8 +216,7 @@ class AsyncJobsClient(ClientBase):
         Returns:
             The new job.
         """
-        result: Job = await self._drive(self._retry(job, idempotency_key))
-        return result
+        return await self._drive(self._retry(job, idempotency_key))
 
     async def list(
         self,
@@ -238,8 +235,7 @@ class AsyncJobsClient(ClientBase):
             offset: jobs to skip.
         """
         flow = self._list(status=status, type=type, limit=limit, offset=offset)
-        result: JobPage = await self._drive(flow)
-        return result
+        return await self._drive(flow)
 
     async def iter_jobs(
         self,
@@ -282,8 +278,7 @@ class AsyncJobsClient(ClientBase):
             The path written, or None when writing to a file object.
         """
         flow = self._download(job, path_or_file, resume)
-        result: Path | None = await self._drive(flow, download_callback(on_progress))
-        return result
+        return await self._drive(flow, download_callback(on_progress))
 
     async def run(
         self,
@@ -306,19 +301,20 @@ class AsyncJobsClient(ClientBase):
             **submit_kwargs: ``idempotency_key``, ``webhook``, ``priority``, ``correlation_id``.
         """
         flow = self._run(type, input, timeout, strategy, submit_kwargs)
-        result: Job = await self._drive(flow, progress_callback(on_progress))
-        return result
+        return await self._drive(flow, progress_callback(on_progress))
 
     # -- I/O ------------------------------------------------------------------
 
-    async def _drive(self, flow: Flow, on_emit: Callable[[Any], Any] | None = None) -> Any:
-        result: builtins.list[Any] = []
+    async def _drive(
+        self, flow: Generator[Effect, Any, T], on_emit: Callable[[Any], Any] | None = None
+    ) -> T:
+        result: builtins.list[T] = []
         async for value in self._drive_iter(flow, result):
             if on_emit is not None:
                 outcome = on_emit(value)  # sync: on_emit(value)
                 if inspect.isawaitable(outcome):  # sync:
                     await outcome  # sync:
-        return result[0] if result else None
+        return result[0]
 
     async def _drive_iter(
         self, flow: Flow, result: builtins.list[Any] | None = None

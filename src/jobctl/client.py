@@ -13,10 +13,10 @@ import contextlib
 import os
 import ssl
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import httpx
 from tenacity import Retrying, stop_never
@@ -30,6 +30,8 @@ from .errors import JobctlError
 from .models import Job, JobEvent, JobPage
 
 __all__ = ["JobsClient"]
+
+T = TypeVar("T")
 
 
 class _Stream:
@@ -146,8 +148,7 @@ class JobsClient(ClientBase):
             priority=priority,
             correlation_id=correlation_id,
         )
-        result: Job = self._drive(flow)
-        return result
+        return self._drive(flow)
 
     def get(self, job: JobRef) -> Job:
         """Read a job's current status (a 303 from the status URL means completed).
@@ -155,8 +156,7 @@ class JobsClient(ClientBase):
         Args:
             job: a ``Job``, a job id or a status URL.
         """
-        result: Job = self._drive(self._get(job))
-        return result
+        return self._drive(self._get(job))
 
     def wait(
         self,
@@ -183,8 +183,7 @@ class JobsClient(ClientBase):
             WaitTimeoutError: the deadline passed first (``.job`` is the last snapshot).
         """
         flow = self._wait(job, timeout, strategy)
-        result: Job = self._drive(flow, progress_callback(on_progress))
-        return result
+        return self._drive(flow, progress_callback(on_progress))
 
     def events(self, job: JobRef, *, last_event_id: str | None = None) -> Iterator[JobEvent]:
         """The job's events until it ends (falling back to polling-derived events).
@@ -202,8 +201,7 @@ class JobsClient(ClientBase):
         Args:
             job: a ``Job``, a job id or a status URL.
         """
-        result: Job = self._drive(self._cancel(job))
-        return result
+        return self._drive(self._cancel(job))
 
     def retry(self, job: JobRef, *, idempotency_key: str | None = None) -> Job:
         """Retry a failed, retryable job.
@@ -215,8 +213,7 @@ class JobsClient(ClientBase):
         Returns:
             The new job.
         """
-        result: Job = self._drive(self._retry(job, idempotency_key))
-        return result
+        return self._drive(self._retry(job, idempotency_key))
 
     def list(
         self,
@@ -235,8 +232,7 @@ class JobsClient(ClientBase):
             offset: jobs to skip.
         """
         flow = self._list(status=status, type=type, limit=limit, offset=offset)
-        result: JobPage = self._drive(flow)
-        return result
+        return self._drive(flow)
 
     def iter_jobs(
         self,
@@ -278,8 +274,7 @@ class JobsClient(ClientBase):
             The path written, or None when writing to a file object.
         """
         flow = self._download(job, path_or_file, resume)
-        result: Path | None = self._drive(flow, download_callback(on_progress))
-        return result
+        return self._drive(flow, download_callback(on_progress))
 
     def run(
         self,
@@ -302,17 +297,18 @@ class JobsClient(ClientBase):
             **submit_kwargs: ``idempotency_key``, ``webhook``, ``priority``, ``correlation_id``.
         """
         flow = self._run(type, input, timeout, strategy, submit_kwargs)
-        result: Job = self._drive(flow, progress_callback(on_progress))
-        return result
+        return self._drive(flow, progress_callback(on_progress))
 
     # -- I/O ------------------------------------------------------------------
 
-    def _drive(self, flow: Flow, on_emit: Callable[[Any], Any] | None = None) -> Any:
-        result: builtins.list[Any] = []
+    def _drive(
+        self, flow: Generator[Effect, Any, T], on_emit: Callable[[Any], Any] | None = None
+    ) -> T:
+        result: builtins.list[T] = []
         for value in self._drive_iter(flow, result):
             if on_emit is not None:
                 on_emit(value)
-        return result[0] if result else None
+        return result[0]
 
     def _drive_iter(self, flow: Flow, result: builtins.list[Any] | None = None) -> Iterator[Any]:
         streams: builtins.list[_Stream] = []
