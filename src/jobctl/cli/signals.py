@@ -9,12 +9,15 @@ trapped any more: the default behaviour applies (SIGINT raises KeyboardInterrupt
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from .exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["SignalTrap", "exit_code_for_signal", "signal_name"]
 
@@ -60,6 +63,8 @@ class SignalTrap:
                 self._task.cancel()
 
     def __enter__(self) -> SignalTrap:
+        import asyncio
+
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
         for signum in self.signals:

@@ -9,7 +9,6 @@ cancel the jobs, say how to resume, and report 130/143.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
@@ -90,6 +89,8 @@ def snapshot_of(update: Any) -> tuple[object, Progress | None, Job | None]:
 
 
 async def _ticker(display: NullProgress) -> None:
+    import asyncio
+
     while True:
         await asyncio.sleep(0.5)
         display.tick()
@@ -121,6 +122,8 @@ async def follow_jobs(
     Raises:
         CliError: with code 130 or 143 when interrupted (after the hints are printed).
     """
+    import asyncio
+
     display = display or NullProgress()
     started = time.monotonic()
     outcomes = [Outcome(ref) for ref in refs]
@@ -177,6 +180,8 @@ async def _interrupted(
     signum: int,
     cancel: bool,
 ) -> None:
+    import asyncio
+
     pending = [o for o in outcomes if not (o.job is not None and o.job.is_terminal)]
     cancelled: list[str] = []
     if cancel:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -96,6 +95,8 @@ def run_with_client(state: AppState, body: Callable[[AsyncJobsClient], Awaitable
         state: the run's state.
         body: the coroutine function to run with the client.
     """
+
+    import asyncio
 
     async def main() -> T:
         async with state.async_client() as client:

@@ -8,7 +8,6 @@ the server it started.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from typing import Annotated
 
@@ -58,6 +57,8 @@ def demo(
         raise CliError(
             "the reference server is not installed; install it with: pip install 'jobctl[server]'"
         ) from None
+    import asyncio
+
     from ...aio import AsyncJobsClient
     from ..download import save_result
     from .submit import announce, follow_and_save

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -107,6 +106,8 @@ def submit(
     prior = state.ledger().find_key(key, state.settings.url) if idempotency_key else None
 
     async def body(client: AsyncJobsClient) -> int:
+        import asyncio
+
         trap = SignalTrap()
         with trap:
             try:

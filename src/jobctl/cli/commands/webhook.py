@@ -1,28 +1,22 @@
 """``jobctl webhook verify`` and ``jobctl webhook listen``: check and receive signed deliveries.
 
 Verification is ``jobctl.webhooks.verify_webhook`` (both schemes, key rotation,
-timestamp tolerance); this module reads the body and headers, and for
-``listen`` runs a small loopback HTTP receiver (stdlib ``http.server``) that
-verifies each delivery, prints it, answers 2xx/401, and can forward it.
+timestamp tolerance); this module reads the body and headers. ``listen`` runs the
+loopback receiver of ``jobctl.cli.receiver`` (imported only when used).
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from ..exitcodes import CliError, ExitCode
+from ..exitcodes import CliError
 from ._common import state_of
 
-if TYPE_CHECKING:
-    from ..state import AppState
-
-__all__ = ["parse_headers", "register"]
+__all__ = ["event_json", "parse_headers", "register", "summary"]
 
 webhook_app = typer.Typer(
     name="webhook", help="Verify and receive webhook deliveries.", no_args_is_help=True
@@ -64,7 +58,12 @@ def parse_headers(items: list[str]) -> dict[str, str]:
     return headers
 
 
-def _summary(event: Any) -> str:
+def summary(event: Any) -> str:
+    """One human line for a verified delivery.
+
+    Args:
+        event: the ``WebhookEvent``.
+    """
     status = getattr(event.data.status, "value", event.data.status)
     return (
         f"valid {event.scheme} delivery {event.delivery_id or '-'}: "
@@ -72,7 +71,12 @@ def _summary(event: Any) -> str:
     )
 
 
-def _event_json(event: Any) -> str:
+def event_json(event: Any) -> str:
+    """A verified delivery as one line of JSON.
+
+    Args:
+        event: the ``WebhookEvent``.
+    """
     return json.dumps(event.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
@@ -109,65 +113,7 @@ def verify(
         event = verify_webhook(body, headers, list(secret), tolerance=tolerance)
     except ValueError as exc:
         raise CliError(f"cannot verify: {exc}") from None
-    state.io.write_out(_event_json(event) if state.options.json else _summary(event))
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    """Handles one delivery: verify, print, answer, forward."""
-
-    state: AppState
-    secrets: list[str]
-    tolerance: float
-    forward: str | None
-    lock: threading.Lock
-    count: list[int]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default access log (deliveries are printed instead)."""
-
-    def do_POST(self) -> None:
-        """Receive one delivery."""
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(min(length, 16 * 1024 * 1024))
-        headers = {k: v for k, v in self.headers.items()}
-        status, line = self._check(body, headers)
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-        with self.lock:
-            self.count[0] += 1
-            if line.startswith("error:"):
-                self.state.io.write_err(line)
-            else:
-                self.state.io.write_out(line)
-        if self.forward and status < 300:
-            self._forward(body, headers)
-
-    def _check(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-        from ...webhooks import InvalidSignatureError, verify_webhook
-
-        if not self.secrets:
-            text = body.decode("utf-8", "replace")
-            if self.state.options.json:
-                return 200, json.dumps({"verified": False, "body": text})
-            return 200, f"unverified delivery (no --secret): {text[:200]}"
-        try:
-            event = verify_webhook(body, headers, self.secrets, tolerance=self.tolerance)
-        except (InvalidSignatureError, ValueError) as exc:
-            return 401, f"error: rejected delivery: {exc}"
-        return 200, _event_json(event) if self.state.options.json else _summary(event)
-
-    def _forward(self, body: bytes, headers: dict[str, str]) -> None:
-        import urllib.request
-
-        assert self.forward is not None
-        keep = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
-        req = urllib.request.Request(self.forward, data=body, headers=keep, method="POST")  # noqa: S310
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - http(s) checked
-                resp.read()
-        except OSError as exc:
-            self.state.io.write_err(f"error: forwarding to {self.forward} failed: {exc}")
+    state.io.write_out(event_json(event) if state.options.json else summary(event))
 
 
 @webhook_app.command("listen")
@@ -192,32 +138,13 @@ def listen(
     state = state_of(ctx)
     if forward and not forward.startswith(("http://", "https://")):
         raise CliError(f"--forward {forward!r}: must be an http:// or https:// URL")
-    handler = type(
-        "Receiver",
-        (_Receiver,),
-        {
-            "state": state,
-            "secrets": list(secret or []),
-            "tolerance": tolerance,
-            "forward": forward,
-            "lock": threading.Lock(),
-            "count": [0],
-        },
+    from ..receiver import serve
+
+    serve(
+        state,
+        port=port,
+        secrets=list(secret or []),
+        tolerance=tolerance,
+        forward=forward,
+        max_deliveries=max_deliveries,
     )
-    try:
-        httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    except OSError as exc:
-        raise CliError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
-    httpd.timeout = 0.5
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    state.hint(f"listening for webhook deliveries on {url}")
-    if not secret:
-        state.hint("warning: no --secret: deliveries are printed but not verified")
-    try:
-        count: list[int] = handler.count  # type: ignore[attr-defined]
-        while max_deliveries is None or count[0] < max_deliveries:
-            httpd.handle_request()
-    except KeyboardInterrupt:
-        raise CliError("stopped listening (interrupted)", ExitCode.INTERRUPTED) from None
-    finally:
-        httpd.server_close()
