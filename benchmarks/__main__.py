@@ -1,0 +1,200 @@
+"""``python -m benchmarks``: measure every row, print the table, write ``docs/benchmarks.md``.
+
+Rows (``--only`` takes the name or the number): 1 ``startup``, 2 ``status``,
+3 ``latency``, 4 ``requests``, 5 ``fanout``, 6 ``download``, 7 ``server``.
+``--setup`` installs httpie into this venv (the status row's baseline) and checks
+that curl exists; ``--quick`` uses small sizes (a CI smoke test, nothing about
+time is asserted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .common import Row, Settings
+
+__all__ = ["ROWS", "main"]
+
+ROWS: tuple[str, ...] = ("startup", "status", "latency", "requests", "fanout", "download", "server")
+_QUICK = {
+    "reps": 2,
+    "startup_runs": 3,
+    "jobs": 5,
+    "job_seconds": 1.0,
+    "lengths": "2,4",
+    "per_length": 2,
+    "fanout": 20,
+    "fanout_seconds": 1.0,
+    "blob_mib": 16,
+    "load_seconds": 1.0,
+    "followers": 20,
+    "hold_seconds": 3.0,
+    "keepalive": 1.0,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    p.add_argument("--setup", action="store_true", help="pip-install httpie, check curl, exit")
+    p.add_argument("--quick", action="store_true", help="small sizes (CI smoke test)")
+    p.add_argument("--only", action="append", metavar="ROW", help=f"run only ROW: {ROWS}")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="markdown output path (default: docs/benchmarks.md; --quick: none unless given)",
+    )
+    d = Settings()
+    p.add_argument("--reps", type=int, help=f"repetitions (default {d.reps})")
+    p.add_argument("--startup-runs", type=int, help=f"runs per command (default {d.startup_runs})")
+    p.add_argument("--jobs", type=int, help=f"latency: jobs per strategy (default {d.jobs})")
+    p.add_argument("--job-seconds", type=float, help="latency: job length (default 2)")
+    p.add_argument("--lengths", help="requests: job lengths, comma-separated (default 20,120)")
+    p.add_argument(
+        "--per-length",
+        type=int,
+        help=f"requests: jobs per strategy and length (default {d.per_length})",
+    )
+    p.add_argument("--fanout", type=int, help=f"fanout: concurrent jobs (default {d.fanout})")
+    p.add_argument("--fanout-seconds", type=float, help="fanout: job length (default 5)")
+    p.add_argument(
+        "--blob-mib", type=int, help=f"download: blob size in MiB (default {d.blob_mib})"
+    )
+    p.add_argument("--blob-gib", type=float, help="download: blob size in GiB")
+    p.add_argument("--load-seconds", type=float, help="server: seconds per load run (default 5)")
+    p.add_argument("--load-concurrency", type=int, help="server: connections (default 32)")
+    p.add_argument("--followers", type=int, help=f"server: SSE followers (default {d.followers})")
+    p.add_argument("--hold-seconds", type=float, help="server: seconds followers are held")
+    p.add_argument("--keepalive", type=float, help="server: SSE keepalive interval (default 5)")
+    return p
+
+
+def _settings(args: argparse.Namespace, workdir: Path) -> Settings:
+    values: dict[str, object] = dict(_QUICK) if args.quick else {}
+    for name in (*_QUICK, "load_concurrency"):
+        given = getattr(args, name, None)
+        if given is not None:
+            values[name] = given
+    if args.blob_gib is not None:
+        values["blob_mib"] = round(args.blob_gib * 1024)
+    lengths = values.pop("lengths", None)
+    settings = Settings(quick=args.quick, workdir=workdir, **values)  # type: ignore[arg-type]
+    if lengths is not None:
+        settings.lengths = tuple(float(x) for x in str(lengths).split(",") if x.strip())
+    return settings
+
+
+def _setup() -> int:
+    """Install httpie into this venv and check that curl exists."""
+    if shutil.which("curl") is None:
+        print("error: curl is not installed (apt-get install curl)", file=sys.stderr)
+        return 1
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "httpie"], check=False)
+    if done.returncode != 0:
+        print("error: pip could not install httpie", file=sys.stderr)
+        return 1
+    print("ready: curl and httpie are installed")
+    return 0
+
+
+def _runners() -> dict[str, Callable[[Settings], list[Row]]]:
+    from .download import download_rows
+    from .fanout import fanout_rows
+    from .latency import latency_rows
+    from .reqcount import request_rows
+    from .serverload import server_rows
+    from .startup import cli_startup_rows, status_rows
+
+    return {
+        "startup": cli_startup_rows,
+        "status": status_rows,
+        "latency": latency_rows,
+        "requests": request_rows,
+        "fanout": fanout_rows,
+        "download": download_rows,
+        "server": server_rows,
+    }
+
+
+def _selected(only: Sequence[str] | None) -> list[str]:
+    if not only:
+        return list(ROWS)
+    chosen = []
+    for item in only:
+        for name in item.split(","):
+            name = name.strip()
+            if name.isdigit() and 1 <= int(name) <= len(ROWS):
+                name = ROWS[int(name) - 1]
+            if name not in ROWS:
+                raise ValueError(f"unknown row {name!r}; rows are {', '.join(ROWS)} (or 1-7)")
+            chosen.append(name)
+    return chosen
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmarks; returns the exit code (0 even when a target is missed).
+
+    Args:
+        argv: arguments (default: ``sys.argv[1:]``).
+    """
+    args = _parser().parse_args(argv)
+    if args.setup:
+        return _setup()
+    try:
+        rows_wanted = _selected(args.only)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from .report import environment, markdown, text_table
+
+    started = time.monotonic()
+    env = environment()
+    rows: list[Row] = []
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="jobctl-bench-") as tmp:
+        settings = _settings(args, Path(tmp))
+        runners = _runners()
+        for name in rows_wanted:
+            print(f"[{time.strftime('%H:%M:%S')}] {name} ...", file=sys.stderr, flush=True)
+            try:
+                rows += runners[name](settings)
+            except Exception as exc:
+                failed += 1
+                traceback.print_exc()
+                rows.append(
+                    Row(
+                        name,
+                        f"{name}: the measurement failed",
+                        "error",
+                        "—",
+                        None,
+                        "—",
+                        "—",
+                        False,
+                        f"{type(exc).__name__}: {str(exc)[:300]}",
+                    )
+                )
+    print(text_table(rows))
+    out = args.out if args.out is not None else (None if args.quick else Path("docs/benchmarks.md"))
+    if out is not None:
+        command = "python -m benchmarks" + (
+            " " + shlex.join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else ""
+        )
+        minutes = (time.monotonic() - started) / 60
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(markdown(rows, env, settings, command, minutes), "utf-8")
+        print(f"wrote {out}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The results as a plain-text table (stdout) and as ``docs/benchmarks.md``.
+
+The page states the machine (cores, memory, CPU model, load), the versions of
+everything measured (python, jobctl, httpx, uvicorn, curl, httpie) and the date,
+then one table row per figure: the value, the baseline measured in the same run,
+their ratio, the spread, the target and whether it is met.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from .common import Row, Settings, bin_path, fmt_ratio
+
+__all__ = ["environment", "markdown", "text_table"]
+
+_MET = {True: "met", False: "MISSED", None: "—"}
+
+
+def _first_line(argv: Sequence[str]) -> str:
+    try:
+        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return "not installed"
+    out = (done.stdout or done.stderr).strip().splitlines()
+    return out[0] if out else "unknown"
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def environment() -> dict[str, str]:
+    """The machine, the versions of what is measured, and the date (UTC)."""
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kib = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    http = bin_path("http")
+    http_cmd = str(http) if http.exists() else (shutil.which("http") or "http")
+    load = os.getloadavg()
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": str(os.cpu_count()),
+        "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "load": f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+        "python": platform.python_version(),
+        "jobctl": _version("jobctl"),
+        "httpx": _version("httpx"),
+        "uvicorn": _version("uvicorn"),
+        "curl": _first_line(["curl", "--version"]),
+        "httpie": _first_line([http_cmd, "--version"]),
+    }
+
+
+def text_table(rows: Sequence[Row]) -> str:
+    """The results as an aligned plain-text table.
+
+    Args:
+        rows: the results.
+    """
+    header = ("row", "figure", "value", "baseline (same run)", "ratio", "spread", "target", "")
+    cells = [header] + [
+        (r.row, r.figure, r.value, r.baseline, fmt_ratio(r.ratio), r.spread, r.target, _MET[r.met])
+        for r in rows
+    ]
+    widths = [min(60, max(len(c[i]) for c in cells)) for i in range(len(header))]
+    lines = []
+    for i, cell in enumerate(cells):
+        lines.append("  ".join(c[:60].ljust(w) for c, w in zip(cell, widths, strict=True)))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    notes = [f"- {r.figure}: {r.note}" for r in rows if r.note]
+    return "\n".join(lines + (["", "notes:", *notes] if notes else []))
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown(
+    rows: Sequence[Row], env: dict[str, str], settings: Settings, command: str, minutes: float
+) -> str:
+    """The page ``docs/benchmarks.md``.
+
+    Args:
+        rows: the results.
+        env: from ``environment()``.
+        settings: the run's sizes.
+        command: the command line that produced it.
+        minutes: how long the run took.
+    """
+    out = [
+        "# Benchmarks",
+        "",
+        "Produced by `" + command + "` (the whole page is generated; edit "
+        "`benchmarks/report.py`, not this file). Every figure is compared with a baseline "
+        "measured in the same run on the same machine, because the machine is shared and "
+        "noisy: the value and the baseline are medians over repetitions, the ratio is "
+        "value / baseline, and the spread is the range over repetitions (or over jobs).",
+        "",
+        "## Machine and versions",
+        "",
+        f"- date: {env['date']} (run took {minutes:.1f} min)",
+        f"- machine: {env['nproc']} CPUs ({env['cpu']}), {env['memory']} RAM, Linux "
+        f"{env['kernel']}; load average at start {env['load']}. The machine was shared with "
+        "other work during the run, so absolute figures are noisy; compare the ratios.",
+        f"- python {env['python']}, jobctl {env['jobctl']}, httpx {env['httpx']}, "
+        f"uvicorn {env['uvicorn']}",
+        f"- curl: {env['curl']}",
+        f"- httpie: {env['httpie']}",
+        f"- sizes: {settings.reps} repetitions; start-up rows {settings.startup_runs} runs; "
+        f"latency {settings.jobs} jobs of {settings.job_seconds:g} s per strategy; "
+        f"requests per job: {settings.per_length} jobs per strategy of "
+        f"{', '.join(f'{x:g}' for x in settings.lengths)} s; fan-out {settings.fanout} jobs "
+        f"of {settings.fanout_seconds:g} s; blob {settings.blob_mib} MiB; load "
+        f"{settings.load_seconds:g} s × {settings.load_concurrency} connections; "
+        f"{settings.followers} followers held {settings.hold_seconds:g} s",
+        "",
+        "## Results",
+        "",
+        "| row | figure | value | baseline (same run) | ratio | spread | target | |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        cells = (
+            r.row,
+            r.figure,
+            r.value,
+            r.baseline,
+            fmt_ratio(r.ratio),
+            r.spread,
+            r.target,
+            _MET[r.met],
+        )
+        out.append("| " + " | ".join(_md(c) for c in cells) + " |")
+    notes = [f"- {_md(r.figure)}: {_md(r.note)}" for r in rows if r.note]
+    if notes:
+        out += ["", "Notes:", "", *notes]
+    out += ["", _METHOD]
+    return "\n".join(out) + "\n"
+
+
+_METHOD = """## How to run it
+
+```bash
+python -m benchmarks --setup          # once: pip-installs httpie into this venv, checks curl
+python -m benchmarks                  # the full run (about 15-20 minutes), writes this page
+python -m benchmarks --quick --out /tmp/b.md   # small sizes: the CI smoke test
+python -m benchmarks --only latency --jobs 20  # one row, other sizes
+```
+
+Every row starts its own reference server (`python -m mock_server`) on 127.0.0.1
+with a temporary database, `--quiet`, no rate limit, and enough `--workers` for all
+its jobs to run at once. `--setup` is the only step that touches the network (pip);
+httpie is deliberately not a project dependency.
+
+## How each figure is measured
+
+- **startup / status**: each repetition runs the baseline and then the candidate
+  (`subprocess`, output discarded, one warm-up each), so both see the same load;
+  the ratio is the median of the per-repetition ratios. `jobctl` is the console
+  script of the running venv; JOBCTL_* variables are cleared and JOBCTL_CONFIG
+  points to a missing file. `status` compares `jobctl status ID` with
+  `http --ignore-stdin GET URL Authorization:'Bearer …'` on a completed job.
+- **latency**: the time from the server's `completedAt` (ms precision) to the moment
+  `wait()` returned, per job, on the same clock. One client follows all jobs of a
+  strategy concurrently; submissions are spread over one job length. Strategies run
+  interleaved within each repetition. *hints* is `strategy='poll'` with
+  `PollPolicy(long_poll=0)`: no long polls, the server's `Retry-After`/`retryAfter`
+  and `estimatedCompletion` pace the polls. The naive poller sleeps 1 s, GETs,
+  multiplies the pause by 1.5 up to 30 s (plain httpx).
+- **requests**: `GET /api/_stats` counts the requests on each job's URLs; one submit
+  per job is added. All strategies and lengths run at the same time.
+- **fanout**: child processes (`python -m benchmarks.child`), CPU from `getrusage`,
+  peak RSS from `/proc/self/status` VmHWM (the interpreter included), wall time from
+  the first submit to the last `wait()` returning.
+- **download**: see `benchmarks/download.py`; peak RSS is `VmHWM` (sampled every
+  10 ms for curl, read by the client's own process at the end).
+- **server**: a raw-socket load generator (not httpx, so the generator is cheap) in a
+  child process; followers are raw sockets that count `:` comment lines.
+"""

@@ -1,0 +1,76 @@
+"""Smoke test of ``python -m benchmarks --quick``: every row runs and a table is printed.
+
+Nothing about time is asserted (speed is what the benchmark itself reports);
+the sizes are squeezed so the whole run stays well under a minute.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TIGHT = [
+    "--quick",
+    "--reps", "1",
+    "--startup-runs", "1",
+    "--jobs", "3",
+    "--job-seconds", "0.5",
+    "--lengths", "1",
+    "--per-length", "1",
+    "--fanout", "5",
+    "--fanout-seconds", "0.5",
+    "--blob-mib", "4",
+    "--load-seconds", "0.3",
+    "--load-concurrency", "4",
+    "--followers", "5",
+    "--hold-seconds", "1.5",
+    "--keepalive", "0.5",
+]  # fmt: skip
+
+ROWS = ("startup", "status", "latency", "requests", "fanout", "download", "server")
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(90)
+def test_quick_run_prints_a_table_and_writes_markdown(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *TIGHT, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=85,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:3] == ["row", "figure", "value"]
+    for row in ROWS:
+        assert any(line.startswith(row + " ") for line in lines), f"no {row} row:\n{done.stdout}"
+    assert "the measurement failed" not in done.stdout
+    page = out.read_text("utf-8")
+    assert page.startswith("# Benchmarks")
+    assert "| row | figure | value | baseline (same run) |" in page
+    for word in ("date:", "cpus", "ram", "python", "jobctl", "httpx", "uvicorn", "curl", "httpie"):
+        assert word in page.lower(), word
+
+
+def test_unknown_row_is_a_one_line_error() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: unknown row 'nope'; rows are startup, status, latency, requests, fanout, "
+        "download, server (or 1-7)"
+    ]
