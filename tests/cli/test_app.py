@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from jobctl import config
 from jobctl._version import __version__
-from jobctl.cli.app import app
+from jobctl.cli.root import app
 
 runner = CliRunner()
 

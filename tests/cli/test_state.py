@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from jobctl.cli.app import app
 from jobctl.cli.exitcodes import CliError
 from jobctl.cli.io import IOStreams
+from jobctl.cli.root import app
 from jobctl.cli.state import AppState, GlobalOptions, RedactingFilter
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from jobctl.cli.app import app
 from jobctl.cli.exitcodes import CliError
 from jobctl.cli.io import IOStreams
 from jobctl.cli.progress import PlainProgress
+from jobctl.cli.root import app
 from jobctl.cli.state import AppState, GlobalOptions
 from jobctl.cli.waiting import display_id, follow_jobs, resume_command
 from jobctl.errors import NotFoundError, WaitTimeoutError

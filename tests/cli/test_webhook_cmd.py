@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import pytest
 from typer.testing import CliRunner
 
-from jobctl.cli.app import app
+from jobctl.cli.root import app
 from jobctl.webhooks import sign_webhook
 
 runner = CliRunner()

@@ -115,7 +115,7 @@ def _param_rows(command: Any, ctx: Any) -> tuple[list[str], list[str]]:
 
 def render_markdown() -> str:
     """The whole reference page as Markdown."""
-    from .app import get_command
+    from .root import get_command
 
     root = get_command()
     root_ctx = root.context_class(root, info_name="jobctl")
