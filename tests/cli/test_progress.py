@@ -6,6 +6,8 @@ import io
 import re
 from datetime import UTC, datetime
 
+import pytest
+
 from jobctl.cli.io import IOStreams, resolve_progress_mode
 from jobctl.cli.progress import LiveProgress, PlainProgress
 from jobctl.cli.render import format_duration, plain_line, progress_text
@@ -102,3 +104,25 @@ def test_render_helpers() -> None:
     assert progress_text(Progress(current=0, total=0, message="warming up")) == "warming up"
     line = plain_line(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "j", "pending", None, 0)
     assert line == "2026-01-02T03:04:05Z j pending [0s]"
+
+
+def test_no_color_means_no_colour_codes_even_on_a_terminal() -> None:
+    sgr = re.compile(r"\x1b\[[0-9;]*m")
+    for color, expect_codes in ((True, True), (False, False)):
+        streams = IOStreams.test(tty=True, color=color)
+        live = LiveProgress(streams.err)
+        live.add("abc", "report")
+        live.update("abc", "processing", Progress(current=1, total=2))
+        live.done("abc", "completed")
+        live.close()
+        assert bool(sgr.search(streams.err_text())) is expect_codes
+
+
+def test_system_streams_honour_no_color_and_dumb_terminals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert IOStreams.system().color is False
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("TERM", "dumb")
+    assert IOStreams.system().color is False
+    monkeypatch.setenv("TERM", "xterm")
+    assert IOStreams.system().color is True
