@@ -87,10 +87,20 @@ class JobContext(Protocol):
     result_path: Path
 
     async def progress(self, current: int, total: int, message: str | None = None) -> None:
-        """Record a progress step (raises JobCancelled when cancelled)."""
+        """Record a progress step (raises JobCancelled when cancelled).
+
+        Args:
+            current: steps done.
+            total: steps in all.
+            message: a human note.
+        """
 
     async def sleep(self, seconds: float) -> None:
-        """Wait, waking early with JobCancelled when cancelled."""
+        """Wait, waking early with JobCancelled when cancelled.
+
+        Args:
+            seconds: how long.
+        """
 
 
 class _Input(BaseModel):

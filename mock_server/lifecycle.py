@@ -42,7 +42,13 @@ class WebhookQueue(Protocol):
     """Where transitions hand webhook events."""
 
     def enqueue(self, job: JobRecord, event: str, data: dict[str, Any]) -> None:
-        """Queue deliveries of ``event`` for the job's webhook subscription."""
+        """Queue deliveries of ``event`` for the job's webhook subscription.
+
+        Args:
+            job: the job.
+            event: the webhook event name.
+            data: the payload's ``data``.
+        """
 
 
 class Lifecycle:

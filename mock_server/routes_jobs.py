@@ -167,7 +167,15 @@ async def submit_job(
         str | None, Header(alias="X-Correlation-Id", max_length=200)
     ] = None,
 ) -> Response:
-    """Queue a job; ``202`` with its Location, or ``200`` when replayed by Idempotency-Key."""
+    """Queue a job; ``202`` with its Location, or ``200`` when replayed by Idempotency-Key.
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+        spec: the submit body.
+        idempotency_key: the Idempotency-Key header.
+        x_correlation_id: the X-Correlation-Id header (stored with the job).
+    """
     server = server_of(request)
     _check_key(server, idempotency_key)
     job_type = JOB_TYPES.get(spec.type)
@@ -252,7 +260,15 @@ async def get_job(
     wait: Annotated[float | None, Query(ge=0, le=3600, description="long-poll seconds")] = None,
     prefer: Annotated[str | None, Header(alias="Prefer")] = None,
 ) -> Response:
-    """The job's status; with ``?wait=N`` or ``Prefer: wait=N`` held until it changes."""
+    """The job's status; with ``?wait=N`` or ``Prefer: wait=N`` held until it changes.
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+        job_id: the job.
+        wait: long-poll seconds from the query.
+        prefer: the Prefer header (``wait=N``).
+    """
     server = server_of(request)
     job = visible_job(request, job_id)
     header_wait = _prefer_wait(prefer) if wait is None else None
@@ -298,7 +314,16 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> Response:
-    """The caller's jobs (an admin's: everyone's), filtered, then paged."""
+    """The caller's jobs (an admin's: everyone's), filtered, then paged.
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+        status: statuses to include (repeatable).
+        type: only jobs of this type.
+        limit: page size (1..100).
+        offset: jobs to skip.
+    """
     server = server_of(request)
     statuses = [str(s) for s in status or []]
     owner = None if request.state.admin else request.state.user
@@ -322,7 +347,13 @@ async def list_jobs(
     summary="Cancel a job",
 )
 async def cancel_job(request: Request, job_id: str) -> Response:
-    """Cancel a pending or running job (a running job stops at its next progress step)."""
+    """Cancel a pending or running job (a running job stops at its next progress step).
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+        job_id: the job.
+    """
     server = server_of(request)
     job = visible_job(request, job_id)
     if job.status in ("completed", "failed"):
@@ -353,7 +384,14 @@ async def retry_job(
         str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)
     ] = None,
 ) -> Response:
-    """Make a new job with the failed job's type and input (only when retryable)."""
+    """Make a new job with the failed job's type and input (only when retryable).
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+        job_id: the job.
+        idempotency_key: the Idempotency-Key header.
+    """
     server = server_of(request)
     _check_key(server, idempotency_key)
     parent = visible_job(request, job_id)

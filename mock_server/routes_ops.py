@@ -40,7 +40,12 @@ async def healthz() -> dict[str, str]:
     summary="Request counts per route and per job (admin)",
 )
 async def get_stats(request: Request) -> Response:
-    """Counts of requests per route template and per job id since start (or reset)."""
+    """Counts of requests per route template and per job id since start (or reset).
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+    """
     _require_admin(request)
     return JSONResponse(server_of(request).stats.snapshot())
 
@@ -53,7 +58,12 @@ async def get_stats(request: Request) -> Response:
     summary="Reset the request counts (admin)",
 )
 async def reset_stats(request: Request) -> Response:
-    """Start counting from zero."""
+    """Start counting from zero.
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+    """
     _require_admin(request)
     server_of(request).stats.reset()
     return Response(status_code=204)
@@ -67,7 +77,12 @@ async def reset_stats(request: Request) -> Response:
     summary="Read the fault-injection settings (admin)",
 )
 async def get_faults(request: Request) -> Response:
-    """The fault settings in force, with how many faults of each kind were injected."""
+    """The fault settings in force, with how many faults of each kind were injected.
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+    """
     _require_admin(request)
     return JSONResponse(server_of(request).faults.as_json())
 
@@ -80,7 +95,13 @@ async def get_faults(request: Request) -> Response:
     summary="Change the fault-injection settings (admin)",
 )
 async def put_faults(request: Request, update: FaultsUpdate) -> Response:
-    """Replace rate, kinds and seed (the generator is reseeded)."""
+    """Replace rate, kinds and seed (the generator is reseeded).
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+        update: the new fault settings.
+    """
     _require_admin(request)
     try:
         kinds = parse_faults(update.faults)
@@ -116,7 +137,12 @@ def _delivery(d: Delivery) -> dict[str, Any]:
     summary="Webhook deliveries that failed (admin)",
 )
 async def failed_deliveries(request: Request) -> Response:
-    """Deliveries whose attempts are exhausted or that got a 4xx, oldest first."""
+    """Deliveries whose attempts are exhausted or that got a 4xx, oldest first.
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+    """
     _require_admin(request)
     items = server_of(request).store.deliveries("failed")
     return JSONResponse({"deliveries": [_delivery(d) for d in items]})
@@ -131,7 +157,13 @@ async def failed_deliveries(request: Request) -> Response:
     summary="Send a failed delivery again (admin)",
 )
 async def redeliver(request: Request, delivery_id: str) -> Response:
-    """Start a fresh series of attempts for a failed delivery (same delivery id)."""
+    """Start a fresh series of attempts for a failed delivery (same delivery id).
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+        delivery_id: the failed delivery.
+    """
     _require_admin(request)
     server = server_of(request)
     existing = server.store.get_delivery(delivery_id)

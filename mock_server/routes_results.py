@@ -46,7 +46,14 @@ async def job_events(
     job_id: str,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
 ) -> Response:
-    """Stream ``status``, ``progress`` and ``complete`` events, resuming after Last-Event-ID."""
+    """Stream ``status``, ``progress`` and ``complete`` events, resuming after Last-Event-ID.
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+        job_id: the job.
+        last_event_id: the Last-Event-ID header.
+    """
     server = server_of(request)
     visible_job(request, job_id)
     lei = parse_last_event_id(last_event_id)
@@ -156,7 +163,18 @@ async def job_result(
     if_range: Annotated[str | None, Header(alias="If-Range", max_length=200)] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match", max_length=200)] = None,
 ) -> Response:
-    """The result bytes with Content-Type, Content-Length, ETag, Content-Disposition; Range."""
+    """The result bytes with Content-Type, Content-Length, ETag, Content-Disposition; Range.
+
+    \f
+    Args:
+        request: the HTTP request (its state carries the authenticated user).
+        job_id: the job.
+        expires: signed-URL expiry (unix seconds).
+        sig: signed-URL signature.
+        range_header: the Range header.
+        if_range: the If-Range header.
+        if_none_match: the If-None-Match header.
+    """
     server = server_of(request)
     job = _result_job(request, job_id, expires, sig)
     if job.status != "completed":
