@@ -116,6 +116,8 @@ class _Bar:
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
                 console=state.io.err,
+                redirect_stdout=False,  # -o - writes result bytes to stdout meanwhile
+                redirect_stderr=False,
             )
             self.task = self.live.add_task("download", total=None)
             self.live.start()

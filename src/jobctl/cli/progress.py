@@ -210,6 +210,8 @@ class LiveProgress(NullProgress):
             console=console,
             transient=False,
             refresh_per_second=8,
+            redirect_stdout=False,  # stdout is for results only, never the live view
+            redirect_stderr=False,
         )
         self._tasks: dict[str, Any] = {}
         self._progress.start()
