@@ -331,3 +331,30 @@ def test_result_resumes_a_partial_download(
     assert "bytes=100000-" in resumed.err
     assert (isolated_env / "out" / "blob.bin").read_bytes() == full.content
     assert not staging.exists()
+
+
+def test_wait_on_a_terminal_draws_a_live_bar(cli: Cli) -> None:
+    import pty
+
+    job_id = cli("submit", "sleep", "-p", "seconds=0.5", "-p", "steps=5", "-q").out.strip()
+    main, secondary = pty.openpty()
+    env = {**cli.env, "COLUMNS": "120"}  # type: ignore[attr-defined]
+    env.pop("CI", None)
+    proc = subprocess.Popen(
+        [JOBCTL, "wait", job_id], stdin=secondary, stdout=secondary, stderr=secondary, env=env
+    )
+    os.close(secondary)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(main, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=30)
+    os.close(main)
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
+    assert proc.returncode == 0
+    assert "5/5" in screen and "completed" in screen and "━" in screen
