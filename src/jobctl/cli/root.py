@@ -189,7 +189,7 @@ def report_error(exc: BaseException, state: AppState | None, *, verbose: bool) -
         state: the run's state, when it was made.
         verbose: print the traceback too.
     """
-    settings = state._settings if state else None
+    settings = state.resolved_settings if state else None
     token = (settings.token if settings else None) or (state.options.token if state else None)
     line = describe(exc, url=settings.url if settings else None, token=token)
     stderr = state.io.stderr if state else sys.stderr

@@ -106,6 +106,11 @@ class AppState:
             self._setup_logging()
         return self._settings
 
+    @property
+    def resolved_settings(self) -> Settings | None:
+        """The settings if a command already resolved them, else None (never resolves)."""
+        return self._settings
+
     def safe_settings(self) -> Settings | None:
         """The settings if they resolve, else None (for error messages)."""
         try:
