@@ -264,8 +264,8 @@ def test_version_and_help_do_not_import_httpx_pydantic_or_the_server(args: list[
 
 
 def test_demo_runs_on_a_fresh_install(isolated_env: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBCTL_URL")}
-    env.pop("JOBCTL_TOKEN", None)
+    env = {k: v for k, v in os.environ.items() if k not in ("JOBCTL_URL", "JOBCTL_TOKEN")}
+    env["TMPDIR"] = str(isolated_env)  # the demo's default output dir is a new temp dir
     proc = subprocess.run(
         [JOBCTL, "demo", "--pages", "3"],
         capture_output=True,
@@ -277,6 +277,7 @@ def test_demo_runs_on_a_fresh_install(isolated_env: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     path = Path(proc.stdout.strip())
     assert path.is_file() and path.read_bytes().startswith(b"%PDF")
+    assert path.is_relative_to(isolated_env)
     assert "completed 3/3" in proc.stderr
     clean(proc.stderr)
 
