@@ -162,7 +162,9 @@ def test_several_jobs_one_deadline_worst_exit_code(cli: Cli) -> None:
     assert {d["jobId"]: d["status"] for d in docs} == {ok: "completed", bad: "failed"}
 
 
-def test_idempotency_key_resumes_the_same_job_and_last_follows_it(cli: Cli) -> None:
+def test_idempotency_key_resumes_the_same_job_and_last_follows_it(
+    cli: Cli, isolated_env: Path, reference_server_session: ReferenceServer
+) -> None:
     first = cli("submit", "sleep", "-p", "seconds=0.2", "--idempotency-key", "build-42")
     again = cli("submit", "sleep", "-p", "seconds=0.2", "--idempotency-key", "build-42")
     assert first.code == again.code == 0
@@ -170,6 +172,9 @@ def test_idempotency_key_resumes_the_same_job_and_last_follows_it(cli: Cli) -> N
     assert "resumed job" in again.err
     r = cli("wait", "--last", "-q")
     assert r.code == 0 and r.out.split() == [first.out.strip(), "completed"]
+    ledger = (isolated_env / "state" / "jobs.jsonl").read_text()
+    assert '"idempotency_key":"build-42"' in ledger
+    assert reference_server_session.token not in ledger
 
 
 def test_result_download_resume_safe_and_no_silent_overwrite(cli: Cli, isolated_env: Path) -> None:
