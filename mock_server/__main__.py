@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .config import (
     DEV_TOKEN,
@@ -208,6 +210,24 @@ async def serve(config: ServerConfig, sock: socket.socket, announce: bool = True
     await task
 
 
+def check_database(db: str) -> str | None:
+    """Why the database (and the results directory beside it) cannot be used, or None.
+
+    Args:
+        db: the ``--db`` value.
+    """
+    if db == ":memory:":
+        return None
+    from .store import Store
+
+    try:
+        Store(db).close()
+        (Path(db).resolve().parent / "results").mkdir(parents=True, exist_ok=True)
+    except (OSError, sqlite3.Error) as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server; returns the exit code.
 
@@ -223,6 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    problem = check_database(config.db)
+    if problem is not None:
+        sock.close()
+        print(f"error: cannot open the database {config.db}: {problem}", file=sys.stderr)
         return 1
     logging.basicConfig(
         level=logging.INFO,

@@ -80,6 +80,7 @@ def _submit_variants(doc: dict[str, Any], config: ServerConfig) -> None:
             "type": "object",
             "properties": props,
             "required": ["type", "input"],
+            "not": {"required": ["webhook", "callbackUrl"]},
             "description": job_type.model.__doc__,
         }
         variants.append({"$ref": f"#/components/schemas/{title}"})

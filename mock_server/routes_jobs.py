@@ -194,6 +194,12 @@ async def submit_job(
             details=_validation_details(exc, ["body", "input"]),
         ) from None
     webhook: dict[str, Any] | None = None
+    if spec.webhook is not None and spec.callbackUrl is not None:
+        raise ProblemError(
+            400,
+            "give either webhook or callbackUrl, not both",
+            details=[{"loc": ["body", "callbackUrl"], "msg": "conflicts with webhook"}],
+        )
     if spec.webhook is not None:
         webhook = spec.webhook.model_dump(exclude_none=True)
         webhook["events"] = sorted(set(webhook["events"]))

@@ -119,6 +119,7 @@ class JobBody(_Model):
     eventsUrl: str | None = None
     priority: int | None = None
     attempt: int | None = None
+    correlationId: str | None = None
     originalJobId: str | None = None
     progress: ProgressBody | None = None
     startedAt: str | None = None

@@ -292,12 +292,13 @@ class Store(KeyStore, DeliveryStore):
         return [_job(r) for r in files], [_job(r) for r in gone]
 
     def delete_job(self, job_id: str) -> None:
-        """Remove a job with its events (purge).
+        """Remove a job with its events and webhook deliveries (purge).
 
         Args:
             job_id: the job.
         """
         self._db.execute("DELETE FROM events WHERE job_id=?", (job_id,))
+        self._db.execute("DELETE FROM deliveries WHERE job_id=?", (job_id,))
         self._db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
 
     # ---- events ----------------------------------------------------------------

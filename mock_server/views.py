@@ -91,6 +91,8 @@ def job_body(server: Server, job: JobRecord, base: str, now: float) -> dict[str,
         "priority": job.priority,
         "attempt": job.attempt,
     }
+    if job.correlation_id:
+        body["correlationId"] = job.correlation_id
     if job.original_job_id:
         body["originalJobId"] = job.original_job_id
     if job.progress_total is not None:

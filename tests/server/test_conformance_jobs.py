@@ -50,6 +50,8 @@ def test_submit_answers_202_with_location_retry_after_and_urls(
         "/api/jobs", json={"type": "echo", "input": {}}, headers={"X-Correlation-Id": "trace-7"}
     )
     assert traced.headers["X-Correlation-Id"] == "trace-7"
+    traced_job = c.get(f"/api/jobs/{traced.json()['jobId']}").json()
+    assert traced_job["correlationId"] == "trace-7"
     assert wait_terminal(c, body["jobId"])["status"] == "completed"
 
 
@@ -85,7 +87,13 @@ def test_oversized_body_is_413_by_length_and_while_streaming(c: httpx.Client) ->
 
 
 def test_webhook_target_outside_loopback_is_400(c: httpx.Client) -> None:
-    for hook in ({"webhook": {"url": "http://example.com/h"}}, {"callbackUrl": "ftp://127.0.0.1/"}):
+    both = {"webhook": {"url": "http://127.0.0.1:9/h"}, "callbackUrl": "http://127.0.0.1:9/c"}
+    hooks = (
+        {"webhook": {"url": "http://example.com/h"}},
+        {"callbackUrl": "ftp://127.0.0.1/"},
+        both,
+    )
+    for hook in hooks:
         r = c.post("/api/jobs", json={"type": "echo", "input": {}, **hook})
         assert_problem(r, 400)
 

@@ -201,6 +201,16 @@ def test_main_reports_bad_flags_without_traceback(capsys: pytest.CaptureFixture[
     assert cfg.effective_tokens == {"b": "a"} and cfg.rate_limit == 2
 
 
+def test_main_reports_an_unusable_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(["--port", "0", "--db", str(blocker / "jobs.db")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open the database") and err.count("\n") == 1
+
+
 def test_config_repr_hides_tokens() -> None:
     cfg = ServerConfig(tokens={"super-secret-token": "alice"})
     assert "super-secret-token" not in repr(cfg)
