@@ -69,6 +69,7 @@ class ReferenceServer:
         self.in_process = in_process
         self.startup_timeout = startup_timeout
         self._tmp: str | None = None
+        self._tmp_logs: str | None = None
         if db is None:
             self._tmp = tempfile.mkdtemp(prefix="jobctl-server-")
             self.db_path = str(Path(self._tmp) / "jobs.db")
@@ -146,9 +147,9 @@ class ReferenceServer:
         return self
 
     def _start_process(self) -> None:
-        log_dir = Path(self._tmp or tempfile.mkdtemp(prefix="jobctl-server-log-"))
-        if self._tmp is None:
-            self._tmp_logs = str(log_dir)
+        if self._tmp is None and self._tmp_logs is None:
+            self._tmp_logs = tempfile.mkdtemp(prefix="jobctl-server-log-")
+        log_dir = Path(self._tmp or self._tmp_logs or ".")
         self.log_path = log_dir / "server.log"
         self._log_file = self.log_path.open("ab")
         start_at = self._log_file.tell()
@@ -217,9 +218,9 @@ class ReferenceServer:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
-        tmp_logs = getattr(self, "_tmp_logs", None)
-        if tmp_logs:
-            shutil.rmtree(tmp_logs, ignore_errors=True)
+        if self._tmp_logs is not None:
+            shutil.rmtree(self._tmp_logs, ignore_errors=True)
+            self._tmp_logs = None
 
     def kill(self) -> None:
         """SIGKILL the server process (subprocess mode): a crash; the database is kept."""
