@@ -249,8 +249,9 @@ class ClientBase:
         if req.deadline is not None:
             # one overall deadline: no request may outlive it by more than a second
             left = max(0.05, req.deadline - self._runtime.clock() + 1.0)
-            read = min(read if read is not None else (self._timeout or left), left)
-        if read is not None:
+            base = left if self._timeout is None else min(self._timeout, left)
+            timeout = httpx.Timeout(base, read=base if read is None else min(read, left))
+        elif read is not None:
             timeout = httpx.Timeout(self._timeout, read=read)
         log.debug("-> %s %s %s", req.method, safe_url(req.url), redact_headers(headers))
         return client.build_request(
@@ -273,8 +274,15 @@ class ClientBase:
 
     # -- flows ----------------------------------------------------------------
 
-    def _submit(self, type: str, input: Any, **kwargs: Any) -> Generator[Effect, Any, Job]:
-        return submit_flow(self._ctx, type, input, **kwargs)
+    def _deadline(self, timeout: float | None) -> float | None:
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must be >= 0")
+        return None if timeout is None else self._runtime.clock() + timeout
+
+    def _submit(
+        self, type: str, input: Any, timeout: float | None, **kwargs: Any
+    ) -> Generator[Effect, Any, Job]:
+        return submit_flow(self._ctx, type, input, deadline=self._deadline(timeout), **kwargs)
 
     def _get(self, job: JobRef) -> Generator[Effect, Any, Job]:
         ctx, target = target_of(self._ctx, job)
@@ -325,6 +333,10 @@ class ClientBase:
         strategy: Strategy,
         submit_kwargs: Mapping[str, Any],
     ) -> Generator[Effect, Any, Job]:
-        job = yield from submit_flow(self._ctx, type, input, **submit_kwargs)
-        final = yield from self._wait(job, timeout, strategy)
+        if timeout is None:
+            timeout = self._wait_timeout
+        deadline = self._deadline(timeout)
+        job = yield from submit_flow(self._ctx, type, input, deadline=deadline, **submit_kwargs)
+        left = None if deadline is None else max(0.0, deadline - self._runtime.clock())
+        final = yield from self._wait(job, left, strategy)
         return final.raise_for_status()

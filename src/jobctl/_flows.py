@@ -64,7 +64,10 @@ def _send_keyed(
             break
         hint = parse_retry_after(reply.headers.get("retry-after"), ctx.runtime.wall())
         delay = min(2.0, 0.2 * 2**attempt) if hint is None else min(hint, 5.0)
-        yield Sleep(delay * (0.75 + 0.5 * ctx.runtime.rand()))
+        delay *= 0.75 + 0.5 * ctx.runtime.rand()
+        if req.deadline is not None and ctx.runtime.clock() + delay >= req.deadline:
+            break  # no time left to wait for the first request to finish
+        yield Sleep(delay)
     if not 200 <= reply.status < 300:
         raise error_from_reply(reply)
     return reply
@@ -101,6 +104,7 @@ def submit_flow(
     webhook: str | Mapping[str, Any] | None = None,
     priority: int | None = None,
     correlation_id: str | None = None,
+    deadline: float | None = None,
 ) -> Generator[Effect, Any, Job]:
     """Submit a job: ``POST /api/jobs`` with an ``Idempotency-Key`` reused by every retry.
 
@@ -112,6 +116,7 @@ def submit_flow(
         webhook: a callback URL, or ``{"url", "secret"?, "events"?}``.
         priority: the job priority.
         correlation_id: sent as ``X-Correlation-Id``.
+        deadline: a monotonic-clock time bounding the submit and all its retries.
     """
     if not isinstance(type, str) or not type:
         raise ValueError("the job type must be a non-empty string")
@@ -126,7 +131,14 @@ def submit_flow(
         if not _VISIBLE.fullmatch(correlation_id):
             raise ValueError("correlation_id must be 1 to 255 visible ASCII characters")
         headers["X-Correlation-Id"] = correlation_id
-    req = ctx.request("POST", ctx.url("/api/jobs"), headers=headers, json=body, idempotent_key=True)
+    req = ctx.request(
+        "POST",
+        ctx.url("/api/jobs"),
+        headers=headers,
+        json=body,
+        idempotent_key=True,
+        deadline=deadline,
+    )
     reply = yield from _send_keyed(ctx, req, any_409_in_flight=True)
     return _job_from_accept(ctx, reply, type=type, idempotency_key=key)
 

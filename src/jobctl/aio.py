@@ -127,6 +127,7 @@ class AsyncJobsClient(ClientBase):
         webhook: str | dict[str, Any] | None = None,
         priority: int | None = None,
         correlation_id: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  # sync: timeout: float | None = None,
     ) -> Job:
         """Submit a job; every transport retry reuses one ``Idempotency-Key``.
 
@@ -137,6 +138,8 @@ class AsyncJobsClient(ClientBase):
             webhook: a callback URL or ``{"url", "secret"?, "events"?}``.
             priority: the job priority.
             correlation_id: sent as ``X-Correlation-Id``.
+            timeout: seconds the submit may take in all, retries included (None: no
+                limit beyond the per-request timeout and ``max_retries``).
 
         Returns:
             The pending job (``replayed`` is True when the server had it already).
@@ -144,6 +147,7 @@ class AsyncJobsClient(ClientBase):
         flow = self._submit(
             type,
             input,
+            timeout,
             idempotency_key=idempotency_key,
             webhook=webhook,
             priority=priority,
@@ -295,7 +299,7 @@ class AsyncJobsClient(ClientBase):
         Args:
             type: the job type.
             input: the job input.
-            timeout: the wait's deadline in seconds.
+            timeout: one deadline in seconds for the submit and the wait together.
             on_progress: as for ``wait``.
             strategy: as for ``wait``.
             **submit_kwargs: ``idempotency_key``, ``webhook``, ``priority``, ``correlation_id``.

@@ -126,6 +126,7 @@ class JobsClient(ClientBase):
         webhook: str | dict[str, Any] | None = None,
         priority: int | None = None,
         correlation_id: str | None = None,
+        timeout: float | None = None,
     ) -> Job:
         """Submit a job; every transport retry reuses one ``Idempotency-Key``.
 
@@ -136,6 +137,8 @@ class JobsClient(ClientBase):
             webhook: a callback URL or ``{"url", "secret"?, "events"?}``.
             priority: the job priority.
             correlation_id: sent as ``X-Correlation-Id``.
+            timeout: seconds the submit may take in all, retries included (None: no
+                limit beyond the per-request timeout and ``max_retries``).
 
         Returns:
             The pending job (``replayed`` is True when the server had it already).
@@ -143,6 +146,7 @@ class JobsClient(ClientBase):
         flow = self._submit(
             type,
             input,
+            timeout,
             idempotency_key=idempotency_key,
             webhook=webhook,
             priority=priority,
@@ -291,7 +295,7 @@ class JobsClient(ClientBase):
         Args:
             type: the job type.
             input: the job input.
-            timeout: the wait's deadline in seconds.
+            timeout: one deadline in seconds for the submit and the wait together.
             on_progress: as for ``wait``.
             strategy: as for ``wait``.
             **submit_kwargs: ``idempotency_key``, ``webhook``, ``priority``, ``correlation_id``.

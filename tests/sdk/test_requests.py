@@ -261,3 +261,33 @@ def test_a_token_that_cannot_travel_is_refused_without_being_shown() -> None:
     with pytest.raises(ValueError, match="token") as info:
         JobsClient(API, "tökén with spaces")
     assert "tökén" not in str(info.value)
+
+
+def test_a_submit_timeout_bounds_every_retry(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    route = mock.post(f"{API}/api/jobs").mock(
+        side_effect=lambda request: (fake_time.sleep(1.5), httpx.Response(503))[1]
+    )
+    with pytest.raises(ServiceUnavailableError):
+        client.submit("echo", timeout=2.0)
+    assert route.call_count == 2  # 1.5 s, a 0.375 s backoff, then the deadline passed
+    timeouts = [c.request.extensions["timeout"] for c in route.calls]
+    assert timeouts[0]["read"] == 3.0 and timeouts[0]["connect"] == 3.0
+
+
+def test_run_has_one_deadline_for_submit_and_wait(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    from jobctl import WaitTimeoutError
+
+    mock.post(f"{API}/api/jobs").mock(
+        side_effect=[problem(503), problem(503), accepted()]  # 0.375 + 0.75 s of backoff
+    )
+    mock.get(f"{API}/api/jobs/j1/events").mock(return_value=httpx.Response(404))
+    mock.get(f"{API}/api/jobs/j1").mock(
+        return_value=httpx.Response(200, json=job_body(), headers={"Retry-After": "1"})
+    )
+    with pytest.raises(WaitTimeoutError):
+        client.run("echo", timeout=3.0)
+    assert fake_time.now - 1000.0 == pytest.approx(3.0)
