@@ -194,3 +194,17 @@ def test_webhook_hosts_beyond_loopback_need_allow() -> None:
         assert c.post("/api/jobs", json=hook).status_code == 202
         other = dict(hook, callbackUrl="http://10.0.0.1/x")
         assert_problem(c.post("/api/jobs", json=other), 400)
+
+
+def test_pending_deliveries_survive_a_crash(receiver: Receiver) -> None:
+    receiver.statuses = [500]
+    args = ("--quiet", "--webhook-backoff", "600")  # the retry would come only after 10 min
+    with ReferenceServer(args=args) as s:
+        with client(s) as c:
+            c.post("/api/jobs", json={"type": "echo", "input": {}, "callbackUrl": receiver.url})
+        first = receiver.wait_for(1)
+        s.kill()
+        s.start()  # pending deliveries resume at start-up, with the same delivery id
+        second = receiver.wait_for(2)
+    assert second[1][2] == 200
+    assert second[1][0]["x-webhook-delivery"] == first[0][0]["x-webhook-delivery"]
