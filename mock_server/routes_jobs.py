@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -27,6 +28,8 @@ from .schemas import (
 from .store import JobRecord
 from .views import Server, estimate, job_body, submit_body
 from .webhooks import check_target
+
+Made = tuple[JobRecord, dict[str, Any]]
 
 __all__ = ["fingerprint", "router", "server_of", "visible_job"]
 
@@ -97,7 +100,7 @@ def _check_key(server: Server, key: str | None) -> None:
 
 
 async def _with_key(
-    request: Request, key: str | None, fp: str, make: Any
+    request: Request, key: str | None, fp: str, make: Callable[[], Made]
 ) -> tuple[JobRecord, dict[str, Any], bool]:
     """Run ``make()`` under the idempotency key; returns (job, body, replayed)."""
     server = server_of(request)
@@ -119,10 +122,10 @@ async def _with_key(
         raise ProblemError(422, "this Idempotency-Key was already used for a different request")
     if state.outcome == "replay":
         assert state.job_id is not None and state.response is not None
-        job = server.store.get_job(state.job_id)
-        if job is None:
+        existing = server.store.get_job(state.job_id)
+        if existing is None:
             raise ProblemError(404, "the job made with this Idempotency-Key has expired")
-        return job, state.response, True
+        return existing, state.response, True
     try:
         if slow:
             await asyncio.sleep(slow)
