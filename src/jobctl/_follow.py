@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from ._effects import Close, Context, Effect, Emit, Open, Read, Sleep, Target
 from ._flows import get_flow
-from ._http import Reply, TransportFailure, error_from_reply, log
+from ._http import Reply, TransportFailure, error_from_reply, log, too_deep
 from ._polling import (
     event_from_job,
     long_poll_seconds,
@@ -112,9 +112,9 @@ def event_from_sse(sse: ServerSentEvent) -> JobEvent | None:
     """
     try:
         data = json.loads(sse.data) if sse.data else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or too_deep(data):
         return None
     progress: Progress | None = None
     raw_progress = data if sse.event == "progress" else data.get("progress")

@@ -33,6 +33,7 @@ from .errors import (
 from .models import Job, JobPage
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_ERROR_BODY",
     "MAX_JSON_BODY",
     "Reply",
@@ -48,6 +49,7 @@ __all__ = [
     "parse_page",
     "redact_headers",
     "resolve_url",
+    "too_deep",
 ]
 
 log = logging.getLogger("jobctl")
@@ -56,6 +58,8 @@ MAX_ERROR_BODY = 64 * 1024
 """At most this much of an error body is read."""
 MAX_JSON_BODY = 16 * 1024 * 1024
 """A success JSON body larger than this is a protocol error."""
+MAX_DEPTH = 64
+"""A success JSON body nesting deeper than this is a protocol error (no recursion blow-ups)."""
 
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
@@ -221,7 +225,7 @@ def error_from_reply(reply: Reply) -> APIError:
     problem: dict[str, Any] = {}
     try:
         decoded = json.loads(reply.body) if reply.body and not reply.truncated else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         decoded = None
     if isinstance(decoded, dict):
         problem = decoded
@@ -275,7 +279,9 @@ def parse_json(reply: Reply) -> Any:
     if reply.truncated:
         raise ProtocolError(f"{where}: the answer is larger than {MAX_JSON_BODY} bytes")
     try:
-        return json.loads(reply.body)
+        data = json.loads(reply.body)
+    except RecursionError:
+        data, deep = None, True
     except ValueError:
         raise ProtocolError(
             f"{where}: expected JSON, got {_excerpt(reply.body, 80)!r}",
@@ -283,6 +289,27 @@ def parse_json(reply: Reply) -> Any:
             method=reply.method,
             url=reply.url,
         ) from None
+    else:
+        deep = too_deep(data)
+    if deep:
+        raise ProtocolError(f"{where}: the JSON answer nests more than {MAX_DEPTH} levels deep")
+    return data
+
+
+def too_deep(data: Any) -> bool:
+    """True when decoded JSON nests deeper than ``MAX_DEPTH`` (checked without recursion).
+
+    Args:
+        data: a decoded JSON value.
+    """
+    stack: list[tuple[Any, int]] = [(data, 1)] if isinstance(data, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        children: Any = item.values() if isinstance(item, dict) else item
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def parse_job(reply: Reply, **extra: Any) -> Job:

@@ -90,6 +90,8 @@ def test_a_huge_error_body_is_read_bounded(client: JobsClient, mock: respx.MockR
         (b"[1, 2]", "expected a JSON object"),
         (b'{"status": "pending"}', "jobId"),
         (b'{"jobId": 5, "status": 7}', "not a valid job document"),
+        (b'{"jobId": "j1", "output": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", "nests more"),
+        (b'{"jobId": "j1", "output": ' + b"[" * 500 + b"]" * 500 + b"}", "nests more"),
     ],
 )
 def test_a_malformed_success_body_is_a_protocol_error(
@@ -114,3 +116,27 @@ def test_bad_job_references_are_refused_before_any_request(client: JobsClient) -
     for bad in ("", "  ", "a/b", "id with space"):
         with pytest.raises(ValueError, match="job"):
             client.get(bad)
+
+
+def test_deeply_nested_error_bodies_still_give_a_typed_error(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    mock.get(f"{API}/api/jobs/j1").mock(
+        return_value=httpx.Response(404, content=b"[" * 60_000 + b"]" * 60_000)
+    )
+    with pytest.raises(NotFoundError, match="non-JSON error body"):
+        client.get("j1")
+
+
+def test_deeply_nested_event_data_is_skipped(client: JobsClient, mock: respx.MockRouter) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    body = (
+        f"id: 1\nevent: progress\ndata: {deep}\n\n"
+        'id: 2\nevent: complete\ndata: {"status": "completed"}\n\n'
+    ).encode()
+    mock.get(f"{API}/api/jobs/j1/events").mock(
+        return_value=httpx.Response(
+            200, content=body, headers={"content-type": "text/event-stream"}
+        )
+    )
+    assert [e.id for e in client.events("j1")] == ["2"]
