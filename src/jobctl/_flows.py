@@ -276,10 +276,13 @@ def iter_jobs_flow(
         offset: where to start.
     """
     next_offset: int | None = offset
+    seen: set[str] = set()  # jobs submitted meanwhile shift older ones onto the next page
     while next_offset is not None:
         page = yield from list_flow(ctx, status=status, type=type, limit=limit, offset=next_offset)
         for job in page.jobs:
-            yield Emit(job)
+            if job.job_id not in seen:
+                seen.add(job.job_id)
+                yield Emit(job)
         if page.next_offset is not None and page.next_offset <= next_offset:
             raise ProtocolError(f"job list paging does not advance (nextOffset {page.next_offset})")
         next_offset = page.next_offset if page.jobs else None

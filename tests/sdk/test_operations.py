@@ -154,6 +154,20 @@ def test_iter_jobs_walks_every_page(client: JobsClient, mock: respx.MockRouter) 
     assert [j.id for j in client.iter_jobs(limit=2)] == ["a", "b", "c", "d", "e"]
 
 
+def test_iter_jobs_skips_jobs_shifted_by_new_submits(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    pages = {
+        "0": {"jobs": [job_body("b"), job_body("a")], "total": 2, "nextOffset": 2},
+        # a new job "c" arrived: "a" moved down onto the second page
+        "2": {"jobs": [job_body("a")], "total": 3, "nextOffset": None},
+    }
+    mock.get(f"{API}/api/jobs").mock(
+        side_effect=lambda request: httpx.Response(200, json=pages[request.url.params["offset"]])
+    )
+    assert [j.id for j in client.iter_jobs(limit=2)] == ["b", "a"]
+
+
 def test_iter_jobs_refuses_a_page_loop(client: JobsClient, mock: respx.MockRouter) -> None:
     mock.get(f"{API}/api/jobs").mock(
         return_value=httpx.Response(200, json={"jobs": [job_body()], "total": 9, "nextOffset": 0})
