@@ -42,6 +42,8 @@ The protocol sends a keepalive at least every 15 s; a proxy that buffers the
 stream sends nothing at all, so the first stall before any event means fallback."""
 LONG_POLL_SLACK = 10.0
 """A long poll's read timeout is its wait plus this."""
+OUTAGE_ROUNDS = 3
+"""Polls that failed even after their transport retries, in a row, before a wait gives up."""
 
 _FALLBACK_STATUSES = frozenset({400, 404, 405, 406, 410, 415, 501})
 
@@ -295,7 +297,7 @@ def _read_stream(
 def _follow_polls(st: _State, final: bool) -> Generator[Effect, Any, Job | None]:
     ctx, target, policy = st.ctx, st.target, st.ctx.policy
     long_ok: bool | None = None if policy.long_poll >= 1 else False
-    attempt = 0
+    attempt = outages = 0
     previous = st.last if st.key is not None else None
     while True:
         remaining = st.remaining()
@@ -310,9 +312,18 @@ def _follow_polls(st: _State, final: bool) -> Generator[Effect, Any, Job | None]
                 read_timeout=wait + LONG_POLL_SLACK if wait else None,
                 deadline=st.deadline,
             )
-        except ServiceUnavailableError:
-            st.remaining()
-            raise
+        except ServiceUnavailableError as exc:
+            # Each poll already had its transport retries; a wait rides out a longer
+            # outage (a server restart) for a few more rounds, within its deadline.
+            outages += 1
+            left = st.remaining()
+            if outages > OUTAGE_ROUNDS:
+                raise
+            delay = next_delay(policy, outages, hint=None, remaining=left, rand=ctx.runtime.rand())
+            log.debug("job %s: %s; polling again in %.2fs", target.job_id, exc, delay)
+            yield Sleep(delay)
+            continue
+        outages = 0
         event = event_from_job(job, previous)
         previous = job
         if event is not None:

@@ -319,3 +319,23 @@ def test_transport_retries_inside_a_wait_stop_at_the_deadline(
         client.wait("j1", timeout=5, strategy="poll")
     assert fake_time.sleeps == [5.0] and route.call_count == 2
     assert route.calls[0].request.extensions["timeout"]["read"] == 6.0
+
+
+def test_a_wait_rides_out_an_outage_longer_than_one_requests_retries(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    down = [httpx.ConnectError("refused")] * 10  # two polls' worth of transport retries
+    route = mock.get(STATUS).mock(side_effect=[*down, done()])
+    assert client.wait("j1", strategy="poll").status == "completed"
+    assert route.call_count == 11
+
+
+def test_a_wait_gives_up_on_a_server_that_stays_down(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    from jobctl import ServiceUnavailableError
+
+    route = mock.get(STATUS).mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(ServiceUnavailableError, match="could not connect"):
+        client.wait("j1", strategy="poll")
+    assert route.call_count == 4 * 5  # 1 + 3 rounds, each with 4 transport retries
