@@ -254,3 +254,26 @@ def test_faults_never_duplicate_or_lose_a_job(
                 return (await client.list(limit=1)).total
 
         assert asyncio.run(main()) == size
+
+
+def test_a_wait_survives_the_server_being_killed_and_restarted() -> None:
+    import threading
+    import time
+
+    with ReferenceServer(args=("--quiet",)) as srv, JobsClient(srv.url, srv.token, poll=FAST) as c:
+        job = c.submit("sleep", {"seconds": 1.0, "steps": 4})
+
+        def bounce() -> None:
+            time.sleep(0.4)
+            srv.kill()  # SIGKILL: streams and polls break mid-way
+            time.sleep(1.0)
+            srv.start()  # same port, same database
+
+        thread = threading.Thread(target=bounce)
+        thread.start()
+        try:
+            final = c.wait(job, timeout=60)
+        finally:
+            thread.join()
+        assert final.status == "completed" and final.id == job.id
+        assert c.list(limit=1).total == 1
