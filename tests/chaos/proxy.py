@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 from types import TracebackType
 
@@ -20,11 +21,16 @@ class CountingProxy:
     Args:
         target_port: the server's loopback port.
         rate: bytes per second sent to the client (None: unthrottled).
+        tls: a server-side SSL context: the proxy then terminates HTTPS in front of
+            a plain-HTTP server.
     """
 
-    def __init__(self, target_port: int, rate: float | None = None) -> None:
+    def __init__(
+        self, target_port: int, rate: float | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.target_port = target_port
         self.rate = rate
+        self.tls = tls
         self.downstream = 0
         self.port = 0
         self._loop = asyncio.new_event_loop()
@@ -34,7 +40,7 @@ class CountingProxy:
     @property
     def url(self) -> str:
         """The proxy's base URL."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> CountingProxy:
         """Listen on a free port and start forwarding."""
@@ -44,7 +50,7 @@ class CountingProxy:
         return self
 
     async def _listen(self) -> int:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
@@ -54,9 +60,31 @@ class CountingProxy:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(
-            self._pipe(reader, up_w, count=False), self._pipe(up_r, writer, count=True)
+        upstream = (
+            self._requests(reader, up_w) if self.tls else self._pipe(reader, up_w, count=False)
         )
+        await asyncio.gather(upstream, self._pipe(up_r, writer, count=True))
+
+    async def _requests(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        """Forward requests, telling the server they came over HTTPS (X-Forwarded-Proto)."""
+        try:
+            while True:
+                head = await src.readuntil(b"\r\n\r\n")
+                line, _, rest = head.partition(b"\r\n")
+                dst.write(line + b"\r\nX-Forwarded-Proto: https\r\n" + rest)
+                length = 0
+                for h in rest.split(b"\r\n"):
+                    name, _, value = h.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                if length:
+                    dst.write(await src.readexactly(length))
+                await dst.drain()
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ssl.SSLError):
+            pass
+        finally:
+            with contextlib.suppress(OSError, RuntimeError):
+                dst.close()
 
     async def _pipe(
         self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, count: bool
@@ -69,7 +97,7 @@ class CountingProxy:
                         await asyncio.sleep(len(data) / self.rate)
                 dst.write(data)
                 await dst.drain()
-        except (OSError, asyncio.IncompleteReadError):
+        except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         finally:
             with contextlib.suppress(OSError, RuntimeError):
