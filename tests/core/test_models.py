@@ -44,7 +44,11 @@ def test_unknown_status_is_kept_non_terminal_and_logged_once(
 
 def test_raise_for_status() -> None:
     failed = Job.model_validate(
-        {"jobId": "f", "status": "failed", "error": {"code": "E42", "message": "boom", "retryable": True}}
+        {
+            "jobId": "f",
+            "status": "failed",
+            "error": {"code": "E42", "message": "boom", "retryable": True},
+        }
     )
     with pytest.raises(JobFailedError, match="E42: boom") as info:
         failed.raise_for_status()
