@@ -26,7 +26,10 @@ from .config import (
     parse_token,
 )
 
-__all__ = ["build_parser", "config_from_args", "main", "serve"]
+__all__ = ["KEEP_ALIVE", "build_parser", "config_from_args", "main", "serve"]
+
+KEEP_ALIVE = 30
+"""Seconds an idle keep-alive connection stays open."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,6 +196,9 @@ async def serve(config: ServerConfig, sock: socket.socket, announce: bool = True
         loop="asyncio",
         lifespan="on",
         timeout_graceful_shutdown=2,
+        # longer than clients' idle expiry (httpx: 5 s), so a pooled connection is never
+        # closed by the server just as a client reuses it
+        timeout_keep_alive=KEEP_ALIVE,
         ws="none",
     )
     server = uvicorn.Server(uv)

@@ -181,7 +181,7 @@ class ReferenceServer:
 
         import uvicorn
 
-        from mock_server.__main__ import bind, build_parser, config_from_args, url_of
+        from mock_server.__main__ import KEEP_ALIVE, bind, build_parser, config_from_args, url_of
         from mock_server.app import create_app
 
         flags = [*self.command()[3:], "--quiet"]
@@ -197,6 +197,7 @@ class ReferenceServer:
             loop="asyncio",
             lifespan="on",
             timeout_graceful_shutdown=2,
+            timeout_keep_alive=KEEP_ALIVE,
         )
         server = uvicorn.Server(uv)
         self._uvicorn = server
