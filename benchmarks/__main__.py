@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="markdown output path (default: docs/benchmarks.md; --quick: none unless given)",
     )
+    p.add_argument(
+        "--server-nodelay-fix",
+        action="store_true",
+        help="diagnostic: run the "
+        "server with TCP_NODELAY (benchmarks/nodelay.py) to measure that fix",
+    )
     d = Settings()
     p.add_argument("--reps", type=int, help=f"repetitions (default {d.reps})")
     p.add_argument("--startup-runs", type=int, help=f"runs per command (default {d.startup_runs})")
@@ -155,9 +161,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from .report import environment, markdown, text_table
+    from .server import SERVER_MODULE
+
+    if args.server_nodelay_fix:
+        SERVER_MODULE[0] = "benchmarks.nodelay"
 
     started = time.monotonic()
     env = environment()
+    env["server"] = SERVER_MODULE[0]
     rows: list[Row] = []
     failed = 0
     with tempfile.TemporaryDirectory(prefix="jobctl-bench-") as tmp:

@@ -39,30 +39,49 @@ def fanout_async(p: dict[str, Any]) -> dict[str, Any]:
     """One ``AsyncJobsClient`` submits ``count`` sleep jobs and waits for all of them.
 
     Args:
-        p: ``url``, ``token``, ``count``, ``seconds``.
+        p: ``url``, ``token``, ``count``, ``seconds``, ``limit`` (seconds for the whole
+            run), ``unbounded_pool`` (pass an ``httpx.AsyncClient`` without a connection
+            limit instead of the SDK's default one).
     """
+    import httpx
+
     from jobctl import AsyncJobsClient
 
-    async def run() -> list[str]:
-        async with AsyncJobsClient(p["url"], p["token"]) as client:
+    statuses: list[str] = []
 
-            async def one() -> str:
-                job = await client.submit("sleep", {"seconds": p["seconds"]})
-                final = await client.wait(job, timeout=p["seconds"] * 4 + 300)
-                return final.status
+    async def one(client: AsyncJobsClient) -> None:
+        try:
+            job = await client.submit("sleep", {"seconds": p["seconds"]})
+            status = (await client.wait(job, timeout=p["limit"])).status
+        except Exception as exc:
+            status = f"error: {type(exc).__name__}"
+        statuses.append(status)
 
-            return list(await asyncio.gather(*(one() for _ in range(p["count"]))))
+    async def run() -> None:
+        http: httpx.AsyncClient | None = None
+        if p.get("unbounded_pool"):
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+            http = httpx.AsyncClient(timeout=30.0, limits=limits)
+        async with AsyncJobsClient(p["url"], p["token"], http_client=http) as client:
+            tasks = [asyncio.ensure_future(one(client)) for _ in range(p["count"])]
+            await asyncio.wait(tasks, timeout=p["limit"])
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if http is not None:
+            await http.aclose()
 
     cpu0, t0 = _cpu(), time.perf_counter()
-    statuses = asyncio.run(run())
-    return _fanout_result(statuses, t0, cpu0)
+    asyncio.run(run())
+    missing = p["count"] - len(statuses)
+    return _fanout_result(statuses + ["unfinished at the time limit"] * missing, t0, cpu0)
 
 
 def fanout_threads(p: dict[str, Any]) -> dict[str, Any]:
     """``count`` threads, each with its own ``JobsClient``, submit a sleep job and wait for it.
 
     Args:
-        p: ``url``, ``token``, ``count``, ``seconds``.
+        p: ``url``, ``token``, ``count``, ``seconds``, ``limit`` (each wait's timeout).
     """
     from jobctl import JobsClient
 
@@ -73,7 +92,7 @@ def fanout_threads(p: dict[str, Any]) -> dict[str, Any]:
         try:
             with JobsClient(p["url"], p["token"]) as client:
                 job = client.submit("sleep", {"seconds": p["seconds"]})
-                status = client.wait(job, timeout=p["seconds"] * 4 + 300).status
+                status = client.wait(job, timeout=p["limit"]).status
         except Exception as exc:
             status = f"error: {type(exc).__name__}"
         with lock:

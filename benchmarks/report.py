@@ -54,7 +54,20 @@ def environment() -> dict[str, str]:
     http = bin_path("http")
     http_cmd = str(http) if http.exists() else (shutil.which("http") or "http")
     load = os.getloadavg()
+    root = Path(__file__).resolve().parent.parent
+    commit = _first_line(["git", "-C", str(root), "rev-parse", "--short", "HEAD"])
+    if not commit or "fatal" in commit or "not installed" in commit:
+        commit = os.environ.get("JOBCTL_BENCH_COMMIT", "unknown")
+    dirty = _first_line(
+        ["git", "-C", str(root), "status", "--porcelain", "--", "src", "mock_server"]
+    )
+    source = f"commit {commit}" + (
+        " (working tree has uncommitted changes in src/ or mock_server/)"
+        if dirty not in ("unknown", "") and "fatal" not in dirty
+        else ""
+    )
     return {
+        "source": source,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": str(os.cpu_count()),
         "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
@@ -122,6 +135,13 @@ def markdown(
         f"- machine: {env['nproc']} CPUs ({env['cpu']}), {env['memory']} RAM, Linux "
         f"{env['kernel']}; load average at start {env['load']}. The machine was shared with "
         "other work during the run, so absolute figures are noisy; compare the ratios.",
+        f"- server: `python -m {env.get('server', 'mock_server')}`"
+        + (
+            " — DIAGNOSTIC run with the TCP_NODELAY fix, not the shipped server"
+            if env.get("server", "mock_server") != "mock_server"
+            else ""
+        ),
+        f"- source: {env['source']}",
         f"- python {env['python']}, jobctl {env['jobctl']}, httpx {env['httpx']}, "
         f"uvicorn {env['uvicorn']}",
         f"- curl: {env['curl']}",

@@ -26,6 +26,8 @@ __all__ = ["ADMIN_TOKEN", "USER_TOKEN", "BenchServer", "server_cpu_seconds"]
 USER_TOKEN = "bench-user-token"
 ADMIN_TOKEN = "bench-admin-token"
 _READY = "jobctl reference server listening on "
+SERVER_MODULE = ["mock_server"]
+"""The module run as the server; ``--server-nodelay-fix`` swaps in ``benchmarks.nodelay``."""
 
 
 class BenchServer:
@@ -56,7 +58,7 @@ class BenchServer:
         cmd = [
             sys.executable,
             "-m",
-            "mock_server",
+            SERVER_MODULE[0],
             "--host",
             "127.0.0.1",
             "--port",
