@@ -144,7 +144,13 @@ def _result_job(request: Request, job_id: str, expires: str | None, sig: str | N
     responses={
         200: {
             "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in (
+                    "application/octet-stream",
+                    "application/pdf",
+                    "text/csv",
+                    "application/json",
+                )
             },
             "description": "The result file",
         },

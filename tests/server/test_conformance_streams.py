@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
+from pathlib import Path
 from collections.abc import Iterator
 
 import httpx
@@ -199,3 +201,22 @@ def test_result_after_expiry_is_410() -> None:
             c.get(f"/api/jobs/{done['jobId']}", params={"wait": 0.1})
         assert_problem(r, 410)
         assert c.get(f"/api/jobs/{done['jobId']}").json()["status"] == "completed"
+
+
+def test_cancelling_a_blob_stops_it_and_leaves_no_file(
+    srv: ReferenceServer, c: httpx.Client
+) -> None:
+    job = submit(c, "blob", sizeBytes=4 << 30, seed=1)  # would take far longer than this test
+    body = wait_status(c, job, "processing")
+    while not body.get("progress"):
+        body = c.get(f"/api/jobs/{job}", params={"wait": 10}).json()
+    assert c.delete(f"/api/jobs/{job}").json()["status"] == "cancelled"
+    results = Path(srv.db_path).parent / "results"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the runner stops at its next step, removes its file
+        if not any(p.name.startswith(job) for p in results.iterdir()):
+            break
+        time.sleep(0.05)  # an external process's file system: nothing to wait on
+    assert not any(p.name.startswith(job) for p in results.iterdir())
+    final = c.get(f"/api/jobs/{job}").json()
+    assert final["status"] == "cancelled" and final["progress"]["current"] < 4 << 30
