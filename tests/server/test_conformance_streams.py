@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
