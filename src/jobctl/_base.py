@@ -41,6 +41,7 @@ from ._http import (
 from ._polling import PollPolicy
 from ._retry import decide_retry, parse_retry_after
 from ._version import __version__
+from .errors import InvalidArgumentError
 from .models import Job, JobPage
 
 __all__ = [
@@ -69,7 +70,7 @@ def tls_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
     """
     if isinstance(verify, str):
         if not os.path.exists(verify):
-            raise ValueError(f"CA bundle not found: {verify}")
+            raise InvalidArgumentError(f"CA bundle not found: {verify}")
         if os.path.isdir(verify):
             return ssl.create_default_context(capath=verify)
         return ssl.create_default_context(cafile=verify)
@@ -211,13 +212,15 @@ class ClientBase:
         settings = resolve_settings(url=base_url, token=token, profile=profile)
         url = settings.url.rstrip("/")
         if not url.lower().startswith(("http://", "https://")):
-            raise ValueError(f"the API URL must start with http:// or https://, got {url!r}")
+            raise InvalidArgumentError(
+                f"the API URL must start with http:// or https://, got {url!r}"
+            )
         if settings.token is not None and not (
             settings.token.isascii() and settings.token.isprintable() and " " not in settings.token
         ):
-            raise ValueError("the token has characters an HTTP header can't carry")
+            raise InvalidArgumentError("the token has characters an HTTP header can't carry")
         if max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
+            raise InvalidArgumentError("max_retries must be >= 0")
         self.base_url = url
         self._token = settings.token
         self._wait_timeout = settings.timeout
@@ -276,7 +279,7 @@ class ClientBase:
 
     def _deadline(self, timeout: float | None) -> float | None:
         if timeout is not None and timeout < 0:
-            raise ValueError("timeout must be >= 0")
+            raise InvalidArgumentError("timeout must be >= 0")
         return None if timeout is None else self._runtime.clock() + timeout
 
     def _submit(

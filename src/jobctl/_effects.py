@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from ._http import Request, origin, resolve_url
 from ._polling import PollPolicy
+from .errors import InvalidArgumentError
 from .models import Job
 
 __all__ = [
@@ -196,16 +197,16 @@ def target_of(ctx: Context, ref: JobRef) -> tuple[Context, Target]:
             events = url.rstrip("/") + "/events"
         return ctx, Target(ref.job_id, url, events, ref)
     if not isinstance(ref, str) or not ref.strip():
-        raise ValueError("a job must be a Job, a job id or a status URL")
+        raise InvalidArgumentError("a job must be a Job, a job id or a status URL")
     ref = ref.strip()
     if _URL.match(ref):
         url = ref.split("#", 1)[0].split("?", 1)[0].rstrip("/")
         job_id = url.rsplit("/", 1)[-1]
         if not job_id:
-            raise ValueError(f"not a job status URL: {ref!r}")
+            raise InvalidArgumentError(f"not a job status URL: {ref!r}")
         ctx = replace(ctx, trusted=ctx.trusted | {origin(url)})
         return ctx, Target(job_id, url, url + "/events")
     if "/" in ref or any(ch.isspace() or not ch.isprintable() for ch in ref):
-        raise ValueError(f"not a job id: {ref!r}")
+        raise InvalidArgumentError(f"not a job id: {ref!r}")
     url = ctx.url("/api/jobs/" + quote(ref, safe=""))
     return ctx, Target(ref, url, url + "/events")

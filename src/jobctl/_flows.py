@@ -19,7 +19,7 @@ from ._effects import Context, Effect, Emit, Send, Sleep, Target
 from ._http import Reply, Request, error_from_reply, parse_job, parse_page
 from ._polling import completed_from_redirect, new_idempotency_key
 from ._retry import parse_retry_after
-from .errors import ConflictError, ProtocolError
+from .errors import ConflictError, InvalidArgumentError, ProtocolError
 from .models import Job, JobPage
 
 __all__ = [
@@ -81,7 +81,7 @@ def _key(idempotency_key: str | None) -> str:
     if idempotency_key is None:
         return new_idempotency_key()
     if not isinstance(idempotency_key, str) or not _VISIBLE.fullmatch(idempotency_key):
-        raise ValueError("idempotency_key must be 1 to 255 visible ASCII characters")
+        raise InvalidArgumentError("idempotency_key must be 1 to 255 visible ASCII characters")
     return idempotency_key
 
 
@@ -119,7 +119,7 @@ def submit_flow(
         deadline: a monotonic-clock time bounding the submit and all its retries.
     """
     if not isinstance(type, str) or not type:
-        raise ValueError("the job type must be a non-empty string")
+        raise InvalidArgumentError("the job type must be a non-empty string")
     key = _key(idempotency_key)
     body: dict[str, Any] = {"type": type, "input": {} if input is None else input}
     if webhook is not None:
@@ -129,7 +129,7 @@ def submit_flow(
     headers = {"Idempotency-Key": key}
     if correlation_id:
         if not _VISIBLE.fullmatch(correlation_id):
-            raise ValueError("correlation_id must be 1 to 255 visible ASCII characters")
+            raise InvalidArgumentError("correlation_id must be 1 to 255 visible ASCII characters")
         headers["X-Correlation-Id"] = correlation_id
     req = ctx.request(
         "POST",
@@ -223,9 +223,9 @@ def _list_params(
     status: str | Sequence[str] | None, type: str | None, limit: int, offset: int
 ) -> list[tuple[str, str | int]]:
     if not 1 <= limit <= 100:
-        raise ValueError("limit must be between 1 and 100")
+        raise InvalidArgumentError("limit must be between 1 and 100")
     if offset < 0:
-        raise ValueError("offset must be >= 0")
+        raise InvalidArgumentError("offset must be >= 0")
     params: list[tuple[str, str | int]] = []
     statuses = [status] if isinstance(status, str) else list(status or [])
     params += [("status", str(s)) for s in statuses]

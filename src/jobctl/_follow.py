@@ -29,7 +29,7 @@ from ._polling import (
 )
 from ._retry import extract_hints
 from ._sse import ServerSentEvent, SSEDecodeError, SSEDecoder, SSEReconnectState
-from .errors import ProtocolError, ServiceUnavailableError, WaitTimeoutError
+from .errors import InvalidArgumentError, ProtocolError, ServiceUnavailableError, WaitTimeoutError
 from .models import Job, JobError, JobEvent, Progress
 
 __all__ = ["SSE_STALL_TIMEOUT", "Strategy", "Update", "event_from_sse", "follow_flow"]
@@ -168,9 +168,9 @@ def follow_flow(
             terminal event and returns None (``events``).
     """
     if strategy not in ("auto", "sse", "poll"):
-        raise ValueError("strategy must be 'auto', 'sse' or 'poll'")
+        raise InvalidArgumentError("strategy must be 'auto', 'sse' or 'poll'")
     if timeout is not None and timeout < 0:
-        raise ValueError("timeout must be >= 0")
+        raise InvalidArgumentError("timeout must be >= 0")
     deadline = None if timeout is None else ctx.runtime.clock() + timeout
     st = _State(ctx, target, deadline, timeout or 0.0)
     if final and st.last is not None and st.last.is_terminal and last_event_id is None:

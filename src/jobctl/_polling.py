@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import InvalidArgumentError
 from .models import Job, JobEvent, JobStatus, Progress
 
 __all__ = [
@@ -61,17 +62,19 @@ class PollPolicy:
                 or isinstance(value, bool)
                 or not math.isfinite(value)
             ):
-                raise ValueError(f"PollPolicy.{name} must be a finite number, got {value!r}")
+                raise InvalidArgumentError(
+                    f"PollPolicy.{name} must be a finite number, got {value!r}"
+                )
         if self.initial <= 0:
-            raise ValueError("PollPolicy.initial must be > 0")
+            raise InvalidArgumentError("PollPolicy.initial must be > 0")
         if self.factor < 1:
-            raise ValueError("PollPolicy.factor must be >= 1")
+            raise InvalidArgumentError("PollPolicy.factor must be >= 1")
         if self.max_interval < MIN_DELAY:
-            raise ValueError(f"PollPolicy.max_interval must be >= {MIN_DELAY}")
+            raise InvalidArgumentError(f"PollPolicy.max_interval must be >= {MIN_DELAY}")
         if not 0 <= self.jitter <= 1:
-            raise ValueError("PollPolicy.jitter must be between 0 and 1")
+            raise InvalidArgumentError("PollPolicy.jitter must be between 0 and 1")
         if self.long_poll < 0:
-            raise ValueError("PollPolicy.long_poll must be >= 0")
+            raise InvalidArgumentError("PollPolicy.long_poll must be >= 0")
 
 
 def next_delay(

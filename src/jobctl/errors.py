@@ -13,7 +13,9 @@ Every error the SDK raises derives from ``JobctlError``::
     ├── JobFailedError              the job ended ``failed`` (``.job``)
     ├── JobCancelledError           the job ended ``cancelled`` (``.job``)
     ├── WaitTimeoutError            the wait's deadline passed first (``.job``: the last snapshot)
-    └── DownloadError               a result download was cut short or did not verify
+    ├── DownloadError               a result download was cut short or did not verify
+    └── InvalidArgumentError        a bad argument (also a ``ValueError``): a job reference
+                                    that is no id or status URL, a malformed key, a bad limit
 
 Messages never contain a token or a webhook secret. httpx's exceptions are
 mapped to these in one place (``jobctl._http.map_transport_error``).
@@ -31,6 +33,7 @@ __all__ = [
     "AuthError",
     "ConflictError",
     "DownloadError",
+    "InvalidArgumentError",
     "JobCancelledError",
     "JobFailedError",
     "JobctlError",
@@ -160,3 +163,11 @@ class WaitTimeoutError(JobctlError):
 
 class DownloadError(JobctlError):
     """A result download was cut short or did not verify (length or sha256)."""
+
+
+class InvalidArgumentError(JobctlError, ValueError):
+    """An argument the SDK cannot use (checked before anything is sent).
+
+    It is also a ``ValueError``, so ``except ValueError`` keeps working; the CLI
+    maps it to the usage exit code (2).
+    """

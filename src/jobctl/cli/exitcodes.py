@@ -24,6 +24,7 @@ from ..errors import (
     AuthError,
     ConflictError,
     DownloadError,
+    InvalidArgumentError,
     JobCancelledError,
     JobFailedError,
     NotFoundError,
@@ -86,6 +87,7 @@ _ORDER: tuple[ExitCode, ...] = (
 _TABLE: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (CliError, ExitCode.USAGE),  # its own .code wins, see code_for_exception
     (ConfigError, ExitCode.USAGE),
+    (InvalidArgumentError, ExitCode.USAGE),
     (AuthError, ExitCode.AUTH),
     (NotFoundError, ExitCode.NOT_FOUND),
     (ConflictError, ExitCode.REFUSED),

@@ -16,6 +16,7 @@ from ..errors import (
     AuthError,
     ConflictError,
     DownloadError,
+    InvalidArgumentError,
     JobCancelledError,
     JobFailedError,
     NotFoundError,
@@ -79,6 +80,8 @@ def _describe(exc: BaseException, url: str | None) -> str:
         return str(exc)
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
+    if isinstance(exc, InvalidArgumentError):
+        return f"{exc}; see `jobctl --help`"
     if isinstance(exc, AuthError):
         what = "not allowed (403)" if exc.status_code == 403 else "refused (401)"
         return (

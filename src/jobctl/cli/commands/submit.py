@@ -107,12 +107,20 @@ def submit(
 
     async def body(client: AsyncJobsClient) -> int:
         import asyncio
+        import time
 
+        started = time.monotonic()
         trap = SignalTrap()
         with trap:
             try:
+                # --timeout is one deadline for the submit (and its retries) and the wait.
                 job = await client.submit(
-                    type, payload, idempotency_key=key, webhook=hook, priority=priority
+                    type,
+                    payload,
+                    idempotency_key=key,
+                    webhook=hook,
+                    priority=priority,
+                    timeout=deadline,
                 )
             except asyncio.CancelledError:
                 if not trap.absorb():
@@ -134,8 +142,9 @@ def submit(
         announce(state, job, type, to_stdout=to_stdout)
         if not (wait or dest is not None):
             return 0
+        left = None if deadline is None else max(0.0, deadline - (time.monotonic() - started))
         return await follow_and_save(
-            state, client, job, deadline, strategy, dest, force, cancel_on_interrupt, label=type
+            state, client, job, left, strategy, dest, force, cancel_on_interrupt, label=type
         )
 
     from ._common import run_with_client
