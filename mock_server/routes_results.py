@@ -231,4 +231,17 @@ async def job_result(
     )
 
 
-router.add_api_route("/jobs/{job_id}/result", job_result, methods=["HEAD"], include_in_schema=False)
+router.add_api_route(
+    "/jobs/{job_id}/result",
+    job_result,
+    methods=["HEAD"],
+    response_class=Response,
+    responses={
+        200: {"description": "The result's headers (size, type, ETag), no body"},
+        206: {"description": "Partial content headers (Range)"},
+        304: {"description": "Not modified (If-None-Match)"},
+        **_errors(401, 403, 404, 409, 410, 416, 429, 503),
+    },
+    operation_id="head_job_result",
+    summary="A job's result headers, without the bytes",
+)
