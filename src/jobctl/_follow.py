@@ -259,26 +259,31 @@ def _follow_stream(
 def _read_stream(
     st: _State, recon: SSEReconnectState, stream: Any
 ) -> Generator[Effect, Any, Literal["ended", "events", "dropped", "silent"]]:
+    # The stream ends with `complete` (it carries the result URL or the error); a
+    # terminal `status` snapshot comes just before it. Should a server end the stream
+    # after a terminal status without `complete`, that still counts as the end.
     decoder = SSEDecoder()
-    got = False
+    got = terminal = False
     while True:
         try:
             chunk: bytes = yield Read(stream)
         except TransportFailure as exc:
             st.remaining()
+            if terminal:
+                return "ended"
             if exc.kind == "timeout":
                 return "events" if got else "silent"
             return "events" if got else "dropped"
         except ServiceUnavailableError:
-            return "events" if got else "dropped"
+            return "ended" if terminal else "events" if got else "dropped"
         st.remaining()
         if not chunk:
             decoder.close()
-            return "events" if got else "dropped"
+            return "ended" if terminal else "events" if got else "dropped"
         try:
             events = decoder.feed(chunk)
         except SSEDecodeError:
-            return "events" if got else "dropped"
+            return "ended" if terminal else "events" if got else "dropped"
         recon.update_retry(decoder.retry)
         for sse in events:
             if not recon.accept(sse):
@@ -290,8 +295,9 @@ def _read_stream(
                 continue
             job = st.merge(event)
             yield st.update(event, job)
-            if event.is_terminal:
+            if event.event == "complete":
                 return "ended"
+            terminal = terminal or event.is_terminal
 
 
 def _follow_polls(st: _State, final: bool) -> Generator[Effect, Any, Job | None]:

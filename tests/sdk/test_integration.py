@@ -86,6 +86,15 @@ def test_events_until_the_end(client: JobsClient) -> None:
     assert list(client.events(job, last_event_id=events[-1].id)) == []
 
 
+def test_events_of_a_finished_job_end_with_complete_and_its_error(client: JobsClient) -> None:
+    job = client.wait(client.submit("fail", {"code": "E7", "message": "nope", "retryable": True}))
+    assert job.status == "failed"
+    events = list(client.events(job))
+    assert [e.event for e in events] == ["status", "complete"]
+    assert events[0].status == "failed"
+    assert events[-1].error is not None and events[-1].error.code == "E7"
+
+
 def test_events_survive_a_stream_that_keeps_dropping(tmp_path: Path) -> None:
     args = ("--quiet", "--faults", "sse-drop", "--fault-rate", "0.7", "--fault-seed", "3")
     with ReferenceServer(args=args) as srv, JobsClient(srv.url, srv.token, poll=FAST) as client:
