@@ -187,3 +187,43 @@ def test_required_idempotency_key() -> None:
         req = {"type": "echo", "input": {}}
         assert_problem(c.post("/api/jobs", json=req), 400)
         assert c.post("/api/jobs", json=req, headers={"Idempotency-Key": "k"}).status_code == 202
+
+
+def test_faults_never_corrupt_state() -> None:
+    """A naive retrying client under 40 % faults ends with exactly one job per key."""
+    args = (
+        "--quiet",
+        "--fault-rate",
+        "0.4",
+        "--faults",
+        "503,429,reset,reset-after,slow",
+        "--fault-seed",
+        "11",
+        "--slow-delay",
+        "0.05",
+    )
+    with ReferenceServer(args=args) as s, client(s) as c:
+        made: dict[str, str] = {}
+        for i in range(15):
+            key = f"storm-{i}"
+            for _ in range(100):
+                try:
+                    r = c.post(
+                        "/api/jobs",
+                        json={"type": "echo", "input": {"i": i}},
+                        headers={"Idempotency-Key": key},
+                    )
+                except httpx.TransportError:
+                    continue
+                if r.status_code in (200, 202):
+                    made[key] = r.json()["jobId"]
+                    break
+                assert r.status_code in (409, 429, 503), r.text
+            assert key in made
+        _set_faults(s, 0.0, [])
+        with client(s, "admin") as admin:
+            page = admin.get("/api/jobs", params={"limit": 100}).json()
+        assert page["total"] == 15
+        assert {j["jobId"] for j in page["jobs"]} == set(made.values())
+        for i, job in enumerate(made.values()):
+            assert wait_terminal(c, job)["output"] == {"i": i}
