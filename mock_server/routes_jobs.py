@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import re
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from .jobaccess import (
+    KEY_PATTERN,
+    accepted,
+    base_url,
+    check_key,
+    fingerprint,
+    server_of,
+    visible_job,
+    with_key,
+)
 from .jobtypes import JOB_TYPES
 from .problems import Problem, ProblemError
 from .schemas import (
@@ -26,17 +33,13 @@ from .schemas import (
     SubmitRequest,
 )
 from .store import JobRecord
-from .views import Server, estimate, job_body, submit_body
+from .views import job_body, submit_body
 from .webhooks import check_target
 
-Made = tuple[JobRecord, dict[str, Any]]
-
-__all__ = ["fingerprint", "router", "server_of", "visible_job"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 
-KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
-_KEY_RE = re.compile(KEY_PATTERN)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}
     for code in (400, 401, 404, 409, 413, 422, 429, 503)
@@ -45,105 +48,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: _ERRORS[c] for c in codes}
-
-
-def server_of(request: Request) -> Server:
-    """The Server of the app handling ``request``.
-
-    Args:
-        request: the request.
-    """
-    server: Server = request.app.state.server
-    return server
-
-
-def base_url(request: Request) -> str:
-    """The API origin as the client addressed it, without a trailing slash.
-
-    Args:
-        request: the request.
-    """
-    return str(request.base_url).rstrip("/")
-
-
-def visible_job(request: Request, job_id: str) -> JobRecord:
-    """The job if it exists and the caller may see it; else a 404 (no existence oracle).
-
-    Args:
-        request: the request (its state carries the user).
-        job_id: the job.
-    """
-    job = server_of(request).store.get_job(job_id)
-    state = request.state
-    if job is None or (not state.admin and job.owner != state.user):
-        raise ProblemError(404, f"no job with id {job_id!r}")
-    return job
-
-
-def fingerprint(payload: dict[str, Any]) -> str:
-    """SHA-256 of the canonical JSON (sorted keys, no spaces) of a request.
-
-    Args:
-        payload: what identifies the request.
-    """
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _check_key(server: Server, key: str | None) -> None:
-    if key is None:
-        if server.config.require_idempotency_key:
-            raise ProblemError(400, "this server requires an Idempotency-Key header")
-        return
-    if not _KEY_RE.fullmatch(key):
-        raise ProblemError(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
-
-
-async def _with_key(
-    request: Request, key: str | None, fp: str, make: Callable[[], Made]
-) -> tuple[JobRecord, dict[str, Any], bool]:
-    """Run ``make()`` under the idempotency key; returns (job, body, replayed)."""
-    server = server_of(request)
-    user = request.state.user
-    slow = float(getattr(request.state, "slow_delay", 0.0))
-    if key is None:
-        if slow:
-            await asyncio.sleep(slow)
-        job, body = make()
-        return job, body, False
-    state = server.store.reserve_key(user, key, fp, server.lifecycle.clock())
-    if state.outcome == "in_flight":
-        raise ProblemError(
-            409,
-            "a request with this Idempotency-Key is still being processed",
-            headers={"Retry-After": "1"},
-        )
-    if state.outcome == "mismatch":
-        raise ProblemError(422, "this Idempotency-Key was already used for a different request")
-    if state.outcome == "replay":
-        assert state.job_id is not None and state.response is not None
-        existing = server.store.get_job(state.job_id)
-        if existing is None:
-            raise ProblemError(404, "the job made with this Idempotency-Key has expired")
-        return existing, state.response, True
-    try:
-        if slow:
-            await asyncio.sleep(slow)
-        job, body = make()
-    except BaseException:
-        server.store.release_key(user, key)
-        raise
-    server.store.complete_key(user, key, job.id, body)
-    return job, body, False
-
-
-def _accepted(server: Server, job: JobRecord, body: dict[str, Any], replayed: bool) -> Response:
-    headers = {"Location": f"/api/jobs/{job.id}"}
-    if job.status in ("pending", "processing"):
-        headers["Retry-After"] = str(estimate(server, job, server.lifecycle.clock())[1])
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(body, status_code=200 if replayed else 202, headers=headers)
 
 
 def _validation_details(exc: ValidationError, prefix: list[str | int]) -> list[dict[str, Any]]:
@@ -180,7 +84,7 @@ async def submit_job(
         x_correlation_id: the X-Correlation-Id header (stored with the job).
     """
     server = server_of(request)
-    _check_key(server, idempotency_key)
+    check_key(server, idempotency_key)
     job_type = JOB_TYPES.get(spec.type)
     if job_type is None:
         raise ProblemError(
@@ -233,8 +137,8 @@ async def submit_job(
         server.pool.wake()
         return job, submit_body(server, job, base, server.lifecycle.clock())
 
-    job, body, replayed = await _with_key(request, idempotency_key, fp, make)
-    return _accepted(server, job, body, replayed)
+    job, body, replayed = await with_key(request, idempotency_key, fp, make)
+    return accepted(server, job, body, replayed)
 
 
 def _prefer_wait(prefer: str | None) -> float | None:
@@ -402,7 +306,7 @@ async def retry_job(
         idempotency_key: the Idempotency-Key header.
     """
     server = server_of(request)
-    _check_key(server, idempotency_key)
+    check_key(server, idempotency_key)
     parent = visible_job(request, job_id)
     fp = fingerprint({"op": "retry", "jobId": job_id})
     base = base_url(request)
@@ -434,5 +338,5 @@ async def retry_job(
             "eventsUrl": f"{base}/api/jobs/{job.id}/events",
         }
 
-    job, body, replayed = await _with_key(request, idempotency_key, fp, make)
-    return _accepted(server, job, body, replayed)
+    job, body, replayed = await with_key(request, idempotency_key, fp, make)
+    return accepted(server, job, body, replayed)

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from .config import ConfigError, parse_faults
+from .jobaccess import server_of
 from .lifecycle import iso
 from .problems import Problem, ProblemError
-from .routes_jobs import server_of
 from .schemas import DeliveryBody, DeliveryList, FaultsBody, FaultsUpdate, HealthBody, StatsBody
 from .store import Delivery
 

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from .events import event_stream, parse_last_event_id
+from .jobaccess import server_of, visible_job
 from .problems import Problem, ProblemError
-from .routes_jobs import server_of, visible_job
 from .store import JobRecord
 
 __all__ = ["parse_range", "router"]

@@ -14,11 +14,11 @@ from mock_server.__main__ import build_parser, config_from_args, main
 from mock_server.config import ConfigError, ServerConfig, parse_faults, parse_rate, parse_token
 from mock_server.events import EventHub
 from mock_server.faults import FaultSettings
+from mock_server.jobaccess import fingerprint
 from mock_server.jobtypes import BLOB_CHUNK, JOB_TYPES, JobOutcome, blob_bytes
 from mock_server.lifecycle import Lifecycle, iso
 from mock_server.openapi import webhook_url_pattern
 from mock_server.ratelimit import TokenBucket
-from mock_server.routes_jobs import fingerprint
 from mock_server.routes_results import parse_range
 from mock_server.store import Store
 from mock_server.store_keys import IDEMPOTENCY_TTL

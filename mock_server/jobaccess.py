@@ -1,0 +1,159 @@
+"""Helpers shared by the job routes: the caller's view of jobs and idempotent creation.
+
+``with_key`` runs a job-creating step under an Idempotency-Key: it reserves the
+key first (one SQLite statement decides between concurrent requests), answers
+409 while the first request is in flight, 422 for another payload, replays the
+stored body, and forgets the reservation if the step fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from .problems import ProblemError
+from .store import JobRecord
+from .views import Server, estimate
+
+__all__ = [
+    "KEY_PATTERN",
+    "Made",
+    "accepted",
+    "base_url",
+    "check_key",
+    "fingerprint",
+    "server_of",
+    "visible_job",
+    "with_key",
+]
+
+Made = tuple[JobRecord, dict[str, Any]]
+KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+_KEY_RE = re.compile(KEY_PATTERN)
+
+
+def server_of(request: Request) -> Server:
+    """The Server of the app handling ``request``.
+
+    Args:
+        request: the request.
+    """
+    server: Server = request.app.state.server
+    return server
+
+
+def base_url(request: Request) -> str:
+    """The API origin as the client addressed it, without a trailing slash.
+
+    Args:
+        request: the request.
+    """
+    return str(request.base_url).rstrip("/")
+
+
+def visible_job(request: Request, job_id: str) -> JobRecord:
+    """The job if it exists and the caller may see it; else a 404 (no existence oracle).
+
+    Args:
+        request: the request (its state carries the user).
+        job_id: the job.
+    """
+    job = server_of(request).store.get_job(job_id)
+    state = request.state
+    if job is None or (not state.admin and job.owner != state.user):
+        raise ProblemError(404, f"no job with id {job_id!r}")
+    return job
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON (sorted keys, no spaces) of a request.
+
+    Args:
+        payload: what identifies the request.
+    """
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_key(server: Server, key: str | None) -> None:
+    """Refuse a malformed key, or a missing one when the server requires keys (400).
+
+    Args:
+        server: the server.
+        key: the Idempotency-Key header.
+    """
+    if key is None:
+        if server.config.require_idempotency_key:
+            raise ProblemError(400, "this server requires an Idempotency-Key header")
+        return
+    if not _KEY_RE.fullmatch(key):
+        raise ProblemError(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
+
+
+async def with_key(
+    request: Request, key: str | None, fp: str, make: Callable[[], Made]
+) -> tuple[JobRecord, dict[str, Any], bool]:
+    """Run ``make()`` under the idempotency key; returns (job, body, replayed).
+
+    Args:
+        request: the request (user, and the ``slow`` fault's delay).
+        key: the Idempotency-Key, or None for no deduplication.
+        fp: the request's fingerprint.
+        make: creates the job and its answer body (synchronously).
+    """
+    server = server_of(request)
+    user = request.state.user
+    slow = float(getattr(request.state, "slow_delay", 0.0))
+    if key is None:
+        if slow:
+            await asyncio.sleep(slow)
+        job, body = make()
+        return job, body, False
+    state = server.store.reserve_key(user, key, fp, server.lifecycle.clock())
+    if state.outcome == "in_flight":
+        raise ProblemError(
+            409,
+            "a request with this Idempotency-Key is still being processed",
+            headers={"Retry-After": "1"},
+        )
+    if state.outcome == "mismatch":
+        raise ProblemError(422, "this Idempotency-Key was already used for a different request")
+    if state.outcome == "replay":
+        assert state.job_id is not None and state.response is not None
+        existing = server.store.get_job(state.job_id)
+        if existing is None:
+            raise ProblemError(404, "the job made with this Idempotency-Key has expired")
+        return existing, state.response, True
+    try:
+        if slow:
+            await asyncio.sleep(slow)
+        job, body = make()
+    except BaseException:
+        server.store.release_key(user, key)
+        raise
+    server.store.complete_key(user, key, job.id, body)
+    return job, body, False
+
+
+def accepted(server: Server, job: JobRecord, body: dict[str, Any], replayed: bool) -> Response:
+    """The 202 answer, or 200 with ``Idempotent-Replayed: true`` for a replay.
+
+    Args:
+        server: the server.
+        job: the job made (or replayed).
+        body: the answer body.
+        replayed: whether it came from the idempotency store.
+    """
+    headers = {"Location": f"/api/jobs/{job.id}"}
+    if job.status in ("pending", "processing"):
+        headers["Retry-After"] = str(estimate(server, job, server.lifecycle.clock())[1])
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(body, status_code=200 if replayed else 202, headers=headers)
