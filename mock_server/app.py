@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -130,6 +131,8 @@ def create_app(config: ServerConfig) -> FastAPI:
             await pool.stop()
             await sender.stop()
             store.close()
+            if config.db == ":memory:":  # a throwaway store: its results go with it
+                shutil.rmtree(results, ignore_errors=True)
 
     app = FastAPI(
         title="jobctl reference server",
