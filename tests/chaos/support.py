@@ -8,13 +8,15 @@ themselves never see an injected 503.
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -226,3 +228,48 @@ class Admin:
                 assert body["status"] == status, body
                 return body
             time.sleep(0.05)
+
+
+class Listener:
+    """``jobctl --json webhook listen`` as a subprocess; both streams read line by line.
+
+    Args:
+        home: a private directory (config, state, cwd).
+        secrets: the ``--secret`` values.
+        extra: more global options, e.g. ``("-v",)``.
+    """
+
+    def __init__(self, home: Path, secrets: list[str], extra: Sequence[str] = ()) -> None:
+        args = [*extra, "--json", "webhook", "listen", "--port", "0"]
+        for s in secrets:
+            args += ["--secret", s]
+        self.proc = spawn(args, cli_env("http://127.0.0.1:9", None, home), home)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._pumps = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self.out), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self.err), daemon=True),
+        ]
+        for t in self._pumps:
+            t.start()
+        self.url = ""
+        deadline = time.monotonic() + 30
+        while not self.url:
+            line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            if "http://127.0.0.1:" in line:
+                self.url = line[line.index("http://") :].split()[0].rstrip("/")
+
+    def _pump(self, stream: IO[str] | None, into: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            into.append(line)
+            self.lines.put(line)
+
+    def stop(self) -> tuple[str, str]:
+        """Terminate the listener; its (stdout, stderr)."""
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        for t in self._pumps:
+            t.join(timeout=10)
+        return "".join(self.out), "".join(self.err)

@@ -13,15 +13,12 @@ import base64
 import hashlib
 import hmac
 import json
-import queue
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
@@ -30,7 +27,7 @@ from standardwebhooks.webhooks import Webhook
 from jobctl.testing import ReferenceServer
 from jobctl.webhooks import InvalidSignatureError, verify_webhook
 
-from .support import cli_env, spawn
+from .support import Listener
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -119,45 +116,6 @@ def test_verify_webhook_rejects_every_forgery(rounds: int) -> None:
                     verify_webhook(d.body, d.headers, secrets, now=now + r)
                 text = str(caught.value) + repr(caught.value)
                 assert all(s not in text for s in (OLD, NEW, WRONG, PLAIN)), text
-
-
-class Listener:
-    """``jobctl --json webhook listen`` as a subprocess; both streams read line by line."""
-
-    def __init__(self, home: Path, secrets: list[str]) -> None:
-        args = ["--json", "webhook", "listen", "--port", "0"]
-        for s in secrets:
-            args += ["--secret", s]
-        self.proc = spawn(args, cli_env("http://127.0.0.1:9", None, home), home)
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self._pumps = [
-            threading.Thread(target=self._pump, args=(self.proc.stdout, self.out), daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr, self.err), daemon=True),
-        ]
-        for t in self._pumps:
-            t.start()
-        self.url = ""
-        deadline = time.monotonic() + 30
-        while not self.url:
-            line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            if "http://127.0.0.1:" in line:
-                self.url = line[line.index("http://") :].split()[0].rstrip("/")
-
-    def _pump(self, stream: IO[str] | None, into: list[str]) -> None:
-        assert stream is not None
-        for line in stream:
-            into.append(line)
-            self.lines.put(line)
-
-    def stop(self) -> tuple[str, str]:
-        """Terminate the listener; its (stdout, stderr)."""
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        for t in self._pumps:
-            t.join(timeout=10)
-        return "".join(self.out), "".join(self.err)
 
 
 @pytest.fixture
