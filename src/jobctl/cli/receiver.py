@@ -45,13 +45,17 @@ class _Receiver(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
         with self.lock:
-            self.count[0] += 1
             if line.startswith("error:"):
                 self.state.io.write_err(line)
             else:
                 self.state.io.write_out(line)
-        if self.forward and status < 300:
-            self._forward(body, headers)
+        try:
+            if self.forward and status < 300:
+                self._forward(body, headers)
+        finally:
+            # Counted only once forwarded: --max must not exit while a forward is under way.
+            with self.lock:
+                self.count[0] += 1
 
     def _check(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         from ..webhooks import InvalidSignatureError, verify_webhook
