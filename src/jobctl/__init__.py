@@ -25,6 +25,7 @@ from .errors import (
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
+    TLSVerificationError,
     WaitTimeoutError,
 )
 
@@ -56,6 +57,7 @@ __all__ = [
     "ProtocolError",
     "RequestRejectedError",
     "ServiceUnavailableError",
+    "TLSVerificationError",
     "WaitTimeoutError",
     "__version__",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from .errors import (
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
+    TLSVerificationError,
 )
 from .models import Job, JobPage
 
@@ -143,6 +145,11 @@ def map_transport_error(exc: BaseException, method: str, url: str) -> APIError:
     """
     where = f"{method} {safe_url(url)}"
     kind: FailureKind
+    tls = _certificate_failure(exc)
+    if tls is not None:
+        return TLSVerificationError(
+            f"{where}: the server's TLS certificate did not verify ({tls})", method=method, url=url
+        )
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         kind, what = "connect", "could not connect"
     elif isinstance(exc, httpx.TimeoutException):
@@ -158,6 +165,20 @@ def map_transport_error(exc: BaseException, method: str, url: str) -> APIError:
     else:
         kind, what = "other", f"request failed ({type(exc).__name__})"
     return TransportFailure(f"{where}: {what}", kind=kind, method=method, url=url)
+
+
+def _certificate_failure(exc: BaseException) -> str | None:
+    """The verification error's reason when ``exc`` was caused by a bad certificate."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the cause chain: httpx -> httpcore -> ssl
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or "certificate verify failed")
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "certificate verify failed"
+    return None
 
 
 def safe_url(url: str) -> str:

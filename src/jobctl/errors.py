@@ -9,6 +9,7 @@ Every error the SDK raises derives from ``JobctlError``::
     │   ├── ConflictError           409 / 422 (idempotency key reuse, wrong state)
     │   ├── RequestRejectedError    400 / 413 and other 4xx
     │   ├── ServiceUnavailableError network errors, 5xx, 429 after the retries ran out
+    │   │   └── TLSVerificationError the server's certificate did not verify (not retried)
     │   └── ProtocolError           the server's answer does not follow PROTOCOL.md
     ├── JobFailedError              the job ended ``failed`` (``.job``)
     ├── JobCancelledError           the job ended ``cancelled`` (``.job``)
@@ -41,6 +42,7 @@ __all__ = [
     "ProtocolError",
     "RequestRejectedError",
     "ServiceUnavailableError",
+    "TLSVerificationError",
     "WaitTimeoutError",
 ]
 
@@ -109,6 +111,13 @@ class RequestRejectedError(APIError):
 
 class ServiceUnavailableError(APIError):
     """Network errors, 5xx and 429 that outlasted the transport retries."""
+
+
+class TLSVerificationError(ServiceUnavailableError):
+    """The server's TLS certificate did not verify; retrying cannot help.
+
+    Pass a CA bundle (``verify="/path/ca.pem"``) for a private CA.
+    """
 
 
 class ProtocolError(APIError):

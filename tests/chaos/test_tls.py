@@ -70,13 +70,6 @@ def test_verification_is_on_by_default(
     assert proxy.downstream < 10_000  # a handshake, never an API answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/jobctl/_http.py map_transport_error(): an httpx.ConnectError caused by "
-    "ssl.SSLCertVerificationError becomes 'could not connect' (the CLI adds 'is it running?'), "
-    "and it is retried like a network blip (~5 s); it should say the certificate did not "
-    "verify (hint: --ca-bundle) and not be retried",
-)
 def test_a_failed_verification_says_so(
     https: tuple[ReferenceServer, CountingProxy], tmp_path: Path
 ) -> None:

@@ -23,6 +23,7 @@ from ..errors import (
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
+    TLSVerificationError,
     WaitTimeoutError,
 )
 from .exitcodes import CliError
@@ -95,6 +96,11 @@ def _describe(exc: BaseException, url: str | None) -> str:
     if isinstance(exc, ConflictError | RequestRejectedError):
         code = f" ({exc.status_code})" if exc.status_code else ""
         return f"the server refused the request{code}: {problem_summary(exc)}"
+    if isinstance(exc, TLSVerificationError):
+        return (
+            f"{exc.message}; pass --ca-bundle PATH with the CA that signed it "
+            "(--insecure skips verification, and is unsafe)"
+        )
     if isinstance(exc, ServiceUnavailableError):
         where = url or exc.url or "the server"
         if exc.status_code is None:
