@@ -14,8 +14,10 @@ import logging
 import socket
 import sqlite3
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .config import (
     DEV_TOKEN,
@@ -109,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-body", type=int, default=1 << 20, help="largest request body (bytes)")
     p.add_argument("--slow-delay", type=float, default=2.0, help="seconds the slow fault adds")
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    p.add_argument(
+        "--stop-on-stdin-eof",
+        action="store_true",
+        help="shut down when stdin closes (jobctl.testing uses it so a server never "
+        "outlives the process that started it)",
+    )
     return p
 
 
@@ -175,13 +183,27 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-async def serve(config: ServerConfig, sock: socket.socket, announce: bool = True) -> None:
+def _exit_on_stdin_eof(server: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Block reading stdin (in a daemon thread); at EOF ask the server to exit."""
+    with contextlib.suppress(OSError, ValueError):
+        while sys.stdin.buffer.read(4096):
+            pass
+    loop.call_soon_threadsafe(setattr, server, "should_exit", True)
+
+
+async def serve(
+    config: ServerConfig,
+    sock: socket.socket,
+    announce: bool = True,
+    stop_on_stdin_eof: bool = False,
+) -> None:
     """Run uvicorn on ``sock`` until it is told to exit.
 
     Args:
         config: settings.
         sock: a bound socket.
         announce: print the listening line (and info lines) to stdout when ready.
+        stop_on_stdin_eof: also exit when stdin reaches end of file (the parent is gone).
     """
     import uvicorn
 
@@ -203,6 +225,11 @@ async def serve(config: ServerConfig, sock: socket.socket, announce: bool = True
     )
     server = uvicorn.Server(uv)
     task = asyncio.create_task(server.serve(sockets=[sock]))
+    if stop_on_stdin_eof:
+        loop = asyncio.get_running_loop()
+        threading.Thread(
+            target=_exit_on_stdin_eof, args=(server, loop), name="stdin-watch", daemon=True
+        ).start()
     while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.01)
     if server.started and announce:
@@ -261,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, sock))
+        asyncio.run(serve(config, sock, stop_on_stdin_eof=args.stop_on_stdin_eof))
     return 0
 
 

@@ -133,6 +133,8 @@ class ReferenceServer:
             cmd += ["--token", f"{user}:{token}"]
         for user in self.admins:
             cmd += ["--admin", user]
+        if not self.in_process:
+            cmd.append("--stop-on-stdin-eof")
         return cmd + list(self.args)
 
     # ---- lifecycle -------------------------------------------------------------
@@ -156,7 +158,7 @@ class ReferenceServer:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._proc = subprocess.Popen(
             self.command(),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # closed when this process ends: the server then exits
             stdout=self._log_file,
             stderr=self._log_file,
             env=env,
@@ -228,9 +230,12 @@ class ReferenceServer:
         if self.in_process:
             self._shutdown(graceful=False)
             return
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGKILL)
-            self._proc.wait()
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.send_signal(signal.SIGKILL)
+                self._proc.wait()
+            self._close_pipe()
+            self._proc = None
         self._close_log()
 
     def restart(self) -> ReferenceServer:
@@ -247,6 +252,7 @@ class ReferenceServer:
                 except subprocess.TimeoutExpired:
                     self._proc.kill()
                     self._proc.wait()
+            self._close_pipe()
             self._proc = None
             self._close_log()
         if self._thread is not None and self._uvicorn is not None:
@@ -256,6 +262,11 @@ class ReferenceServer:
             self._thread.join(timeout=10)
             self._thread = None
             self._uvicorn = None
+
+    def _close_pipe(self) -> None:
+        if self._proc is not None and self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
 
     def _close_log(self) -> None:
         if self._log_file is not None:

@@ -85,3 +85,24 @@ def test_importing_the_plugin_does_not_import_fastapi() -> None:
     code = "import sys, jobctl.testing; print('fastapi' in sys.modules, 'uvicorn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_server_does_not_outlive_the_process_that_started_it() -> None:
+    import os
+    import time
+
+    code = (
+        "import os; from jobctl.testing import ReferenceServer\n"
+        "s = ReferenceServer(); s.start(); print(s._proc.pid, flush=True)\n"
+        "os._exit(0)  # dies without stopping the server\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    pid = int(out.stdout.strip())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)  # another process's exit: nothing to wait on
+    raise AssertionError(f"server {pid} outlived its parent")
