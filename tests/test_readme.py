@@ -31,3 +31,29 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
         if line.strip() and not line.lstrip().startswith("#")
     ]
     assert ci_lines[-1] == test_command
+
+
+def test_the_main_job_command_runs_verbatim(tmp_path: Path) -> None:
+    """`jobctl demo`, exactly as the Quickstart prints it, on a machine with no config."""
+    import os
+    import subprocess
+    import sys
+
+    main_job = _quickstart_commands()[1]
+    bindir = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBCTL_") and k != "CI"}
+    env.update(
+        PATH=bindir + os.pathsep + env.get("PATH", ""),
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        TMPDIR=str(tmp_path),
+    )
+    done = subprocess.run(  # noqa: S602 - the README command, run as a user types it
+        main_job, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    path = Path(done.stdout.strip().splitlines()[-1])
+    assert path.is_file() and path.read_bytes().startswith(b"%PDF-")
+    assert path.read_bytes().rstrip().endswith(b"%%EOF")
