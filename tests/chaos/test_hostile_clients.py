@@ -171,6 +171,7 @@ def matrix(job: str, failed: str, delivery: str) -> dict[tuple[str, str], tuple[
         ("GET", j): (401, 401, 404, 200, 200),
         ("GET", f"{j}/events"): (401, 401, 404, 200, 200),
         ("GET", f"{j}/result"): (401, 401, 404, 200, 200),
+        ("HEAD", f"{j}/result"): (401, 401, 404, 200, 200),
         ("POST", f"{j}/retry"): (401, 401, 404, 409, 409),
         ("POST", f"/api/jobs/{failed}/retry"): (401, 401, 404, 202, 202),
         ("DELETE", j): (401, 401, 404, 409, 409),
