@@ -15,8 +15,8 @@ import socketserver
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from io import BufferedIOBase
 from types import TracebackType
-from typing import BinaryIO
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class RawServer:
         """The base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def _read(self, rfile: BinaryIO) -> Seen | None:
+    def _read(self, rfile: BufferedIOBase) -> Seen | None:
         read_line = rfile.readline
         line = read_line(65536)
         if not line:
@@ -116,7 +116,7 @@ class RawServer:
         body = rfile.read(int(headers.get("content-length", "0") or 0))
         return Seen(method, path, headers, body)
 
-    def _serve(self, conn: socket.socket, rfile: BinaryIO) -> None:
+    def _serve(self, conn: socket.socket, rfile: BufferedIOBase) -> None:
         try:
             while not self.stop_event.is_set():
                 req = self._read(rfile)

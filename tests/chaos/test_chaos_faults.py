@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from jobctl import AsyncJobsClient, JobsClient
+from jobctl._follow import Strategy
 from jobctl.testing import ReferenceServer
 
 from .expected import Spec, check_result, check_terminal, mixed_specs
@@ -26,7 +27,7 @@ from .support import FAULTS, Admin, CliResult, assert_clean, cli_env, finish, sp
 
 pytestmark = pytest.mark.integration
 
-STRATEGIES = ("auto", "sse", "poll")
+STRATEGIES: tuple[Strategy, ...] = ("auto", "sse", "poll")
 SIZES = [
     pytest.param(12, 40, 12, id="ci-12cli-40sdk"),
     pytest.param(48, 200, 16, id="big-48cli-200sdk", marks=pytest.mark.slow),
@@ -120,7 +121,8 @@ def test_nothing_lost_nothing_duplicated_under_faults(
 
     async def both() -> tuple[list[CliResult], list[tuple[str, Any, bytes | None]]]:
         cli_task = asyncio.to_thread(run_cli_storm, stormy_server, cli_specs, tmp_path, parallel)
-        return await asyncio.gather(cli_task, run_sdk_storm(stormy_server, sdk_specs, tmp_path))
+        cli, sdk = await asyncio.gather(cli_task, run_sdk_storm(stormy_server, sdk_specs, tmp_path))
+        return cli, sdk
 
     cli_results, sdk_results = asyncio.run(both())
 

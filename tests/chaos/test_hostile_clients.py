@@ -150,8 +150,8 @@ def test_traversal_and_sql_in_ids_and_filters(
             assert r.status_code in (200, 400, 422), (params, r.status_code)
             if r.status_code == 200:  # a filter never widens what bob may see
                 assert mine not in r.text and r.json()["total"] == 0
-    for params in ({"limit": 0}, {"limit": 101}, {"limit": -1}, {"offset": -1}, {"limit": 10**30}):
-        problem(alice.get("/api/jobs", params=params), 400)
+    for bad in ({"limit": 0}, {"limit": 101}, {"limit": -1}, {"offset": -1}, {"limit": 10**30}):
+        problem(alice.get("/api/jobs", params=bad), 400)
     assert alice.get(f"/api/jobs/{mine}").status_code == 200  # the table is still there
     alive(server)
 

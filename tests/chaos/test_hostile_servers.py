@@ -178,7 +178,7 @@ def test_keepalives_only_the_deadline_still_holds(
             for strategy in ("sse", "auto"):
                 started = time.monotonic()
                 with pytest.raises(WaitTimeoutError):
-                    client_for(srv).wait("j1", timeout=1.0, strategy=strategy)  # type: ignore[arg-type]
+                    client_for(srv).wait("j1", timeout=1.0, strategy=strategy)
                 assert time.monotonic() - started < 20  # bounded: not a hang
             args = ["wait", "j1", "--timeout", "2", "--strategy", "sse"]
             one_line_error(run_cli(args, cli_env(srv.url, TOKEN, tmp_path), tmp_path), 7)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from jobctl import AsyncJobsClient, JobsClient
+from jobctl._follow import Strategy
 from jobctl.testing import ReferenceServer
 
 from .expected import Spec, check_result, check_terminal
@@ -25,7 +26,7 @@ from .support import Admin, assert_clean, cli_env, finish, spawn
 
 pytestmark = pytest.mark.integration
 
-STRATEGIES = ("auto", "sse", "poll")
+STRATEGIES: tuple[Strategy, ...] = ("auto", "sse", "poll")
 CANCEL = Spec("sleep", {"seconds": 60, "steps": 60}, "cancelled", 5)
 SIZES = [
     pytest.param(6, 8, id="ci-6cli-8sdk"),
