@@ -3,6 +3,9 @@
 Prints exactly one line to stdout when ready, ``jobctl reference server
 listening on http://HOST:PORT``, then info lines; per-request log lines go to
 stderr. ``main(argv)`` is what ``jobctl server`` forwards to.
+
+``python -m mock_server worker --store redis://...`` runs workers only (no
+HTTP), for a deployment of several processes on one Redis store.
 """
 
 from __future__ import annotations
@@ -12,11 +15,9 @@ import asyncio
 import contextlib
 import logging
 import socket
-import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from .config import (
@@ -30,14 +31,28 @@ from .config import (
 
 __all__ = ["KEEP_ALIVE", "build_parser", "config_from_args", "main", "serve"]
 
+_WORKER_HELP = (
+    "Run workers of the jobctl reference server in their own process, on a shared "
+    "--store redis://... (the API processes may then run with --workers 0). "
+    "Flags that only concern HTTP (--host, --port, --token, ...) are accepted and ignored."
+)
+
 KEEP_ALIVE = 30
 """Seconds an idle keep-alive connection stays open."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the server CLI."""
+def build_parser(worker: bool = False) -> argparse.ArgumentParser:
+    """The argument parser of the server CLI.
+
+    Args:
+        worker: the parser of ``python -m mock_server worker``.
+    """
     p = argparse.ArgumentParser(
-        prog="python -m mock_server", description="Run the jobctl reference server."
+        prog="python -m mock_server worker" if worker else "python -m mock_server",
+        description=_WORKER_HELP
+        if worker
+        else "Run the jobctl reference server "
+        "(python -m mock_server worker --help: workers in their own process).",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one")
@@ -80,7 +95,35 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="refuse submits and retries without Idempotency-Key (400)",
     )
-    p.add_argument("--workers", type=int, default=4, help="jobs run at once (default 4)")
+    p.add_argument(
+        "--store",
+        metavar="redis://HOST:PORT/DB",
+        help="keep state in Redis, shared by several API and worker processes "
+        "(default: SQLite --db)",
+    )
+    p.add_argument(
+        "--redis-prefix", default="", metavar="P", help="prefix of every Redis key (default none)"
+    )
+    p.add_argument(
+        "--results-dir",
+        metavar="DIR",
+        help="result files (shared by every process); default results/ beside --db, "
+        "./jobctl-results with --store",
+    )
+    p.add_argument(
+        "--visibility-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds a dead worker's claim on a job lasts before another worker reruns it "
+        "(Redis; default 10)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=4,
+        help="jobs run at once in this process (default 4; 0 with --store: API only)",
+    )
     p.add_argument(
         "--job-ttl",
         type=float,
@@ -152,6 +195,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_body=args.max_body,
         slow_delay=args.slow_delay,
         log_requests=not args.quiet,
+        store=args.store,
+        redis_prefix=args.redis_prefix,
+        results_dir=args.results_dir,
+        visibility_timeout=args.visibility_timeout,
     ).validate()
 
 
@@ -239,26 +286,53 @@ async def serve(
                 f"no --token given: use the development token {DEV_TOKEN!r} (user 'dev', an admin)",
                 flush=True,
             )
-        print(f"database: {config.db}", flush=True)
+        from .runtime import store_label
+
+        print(store_label(config), flush=True)
     await task
 
 
 def check_database(db: str) -> str | None:
-    """Why the database (and the results directory beside it) cannot be used, or None.
+    """Why the SQLite database (and the results directory beside it) cannot be used, or None.
 
     Args:
         db: the ``--db`` value.
     """
-    if db == ":memory:":
-        return None
-    from .store import Store
+    from .runtime import check_store
 
+    return check_store(ServerConfig(db=db))
+
+
+def _worker_main(argv: list[str]) -> int:
+    args = build_parser(worker=True).parse_args(argv)
     try:
-        Store(db).close()
-        (Path(db).resolve().parent / "results").mkdir(parents=True, exist_ok=True)
-    except (OSError, sqlite3.Error) as exc:
-        return str(exc) or type(exc).__name__
-    return None
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if config.store is None:
+        print("error: a worker process needs --store redis://HOST:PORT/DB", file=sys.stderr)
+        return 2
+    if config.workers < 1:
+        print("error: a worker process needs --workers 1 or more", file=sys.stderr)
+        return 2
+    from .runtime import check_store, run_worker
+
+    problem = check_store(config)
+    if problem is not None:
+        print(f"error: cannot use the store: {problem}", file=sys.stderr)
+        return 1
+    _log_setup()
+    asyncio.run(run_worker(config, stop_on_stdin_eof=args.stop_on_stdin_eof))
+    return 0
+
+
+def _log_setup() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -267,7 +341,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     Args:
         argv: arguments (default: ``sys.argv[1:]``).
     """
-    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    arglist = list(argv) if argv is not None else sys.argv[1:]
+    if arglist[:1] == ["worker"]:
+        return _worker_main(arglist[1:])
+    args = build_parser().parse_args(arglist)
     try:
         config = config_from_args(args)
         sock = bind(config.host, config.port)
@@ -277,16 +354,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
-    problem = check_database(config.db)
+    from .runtime import check_store, store_label
+
+    problem = check_store(config)
     if problem is not None:
         sock.close()
-        print(f"error: cannot open the database {config.db}: {problem}", file=sys.stderr)
+        what = (
+            f"the database {config.db}"
+            if config.store is None
+            else f"the Redis store {store_label(config).partition(': ')[2]}"
+        )
+        print(f"error: cannot open {what}: {problem}", file=sys.stderr)
         return 1
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _log_setup()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config, sock, stop_on_stdin_eof=args.stop_on_stdin_eof))
     return 0

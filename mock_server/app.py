@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
 from .config import ServerConfig
-from .events import EventHub
 from .faults import FaultMiddleware, FaultSettings
 from .lifecycle import Lifecycle
 from .middleware import AccessMiddleware, AuthMiddleware, BodyLimitMiddleware, RequestStats
@@ -32,7 +30,7 @@ from .ratelimit import RateLimitMiddleware
 from .routes_jobs import router as jobs_router
 from .routes_ops import router as ops_router
 from .routes_results import router as results_router
-from .store import Store
+from .runtime import make_hub, open_store, results_dir_of
 from .views import Server
 from .webhooks import WebhookSender
 from .worker import WorkerPool
@@ -43,14 +41,13 @@ log = logging.getLogger("mock_server")
 
 
 def results_dir_for(db: str) -> Path:
-    """Where results live: ``results/`` beside the database file (a temp dir for :memory:).
+    """Where results of a SQLite server live: ``results/`` beside the database file
+    (a temp dir for :memory:).
 
     Args:
         db: the ``--db`` value.
     """
-    if db == ":memory:":
-        return Path(tempfile.mkdtemp(prefix="jobctl-results-"))
-    return Path(db).resolve().parent / "results"
+    return results_dir_of(ServerConfig(db=db))
 
 
 def _loc(loc: Any) -> list[str | int]:
@@ -109,11 +106,11 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store(config.db)
+        store = open_store(config)
         store.drop_in_flight_keys()
-        hub = EventHub()
+        hub = await make_hub(config, store)
         lifecycle = Lifecycle(store, hub, config)
-        results = results_dir_for(config.db)
+        results = results_dir_of(config)
         pool = WorkerPool(lifecycle, results, config.workers)
         sender = WebhookSender(lifecycle)
         lifecycle.webhooks = sender
@@ -130,8 +127,13 @@ def create_app(config: ServerConfig) -> FastAPI:
         finally:
             await pool.stop()
             await sender.stop()
+            stop_hub = getattr(hub, "stop", None)
+            if stop_hub is not None:
+                await stop_hub()
             store.close()
-            if config.db == ":memory:":  # a throwaway store: its results go with it
+            if (
+                config.store is None and config.db == ":memory:" and config.results_dir is None
+            ):  # a throwaway store: its results go with it
                 shutil.rmtree(results, ignore_errors=True)
 
     app = FastAPI(

@@ -20,6 +20,7 @@ __all__ = [
     "parse_faults",
     "parse_rate",
     "parse_token",
+    "redact_url",
 ]
 
 DEV_USER = "dev"
@@ -62,6 +63,10 @@ class ServerConfig:
         max_wait: cap on long-poll waits in seconds.
         slow_delay: seconds the ``slow`` fault holds a request.
         log_requests: write one log line per request.
+        store: ``redis://HOST:PORT/DB`` for the Redis store; None for SQLite (``db``).
+        redis_prefix: prepended to every Redis key (several deployments in one Redis).
+        results_dir: where result files live (shared by every process of a deployment).
+        visibility_timeout: seconds a worker's claim on a job lasts without a heartbeat.
     """
 
     host: str = "127.0.0.1"
@@ -88,12 +93,17 @@ class ServerConfig:
     max_wait: float = 60.0
     slow_delay: float = 2.0
     log_requests: bool = True
+    store: str | None = None
+    redis_prefix: str = ""
+    results_dir: str | None = None
+    visibility_timeout: float = 10.0
 
     def __repr__(self) -> str:
         users = sorted(set(self.tokens.values()))
         return (
             f"ServerConfig(host={self.host!r}, port={self.port}, db={self.db!r}, "
-            f"users={users!r}, admins={sorted(self.admins)!r}, workers={self.workers})"
+            f"store={redact_url(self.store)!r}, users={users!r}, "
+            f"admins={sorted(self.admins)!r}, workers={self.workers})"
         )
 
     @property
@@ -110,8 +120,18 @@ class ServerConfig:
         """Check value ranges; raise ConfigError with a one-line message on the first problem."""
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"--port must be 0..65535, got {self.port}")
-        if self.workers < 1:
-            raise ConfigError("--workers must be at least 1")
+        if self.workers < 0:
+            raise ConfigError("--workers must be 0 or more")
+        if self.store is not None and not re.fullmatch(
+            r"rediss?://[^\s/?#]+(/\d{1,2})?/?", self.store
+        ):
+            raise ConfigError("--store must look like redis://HOST:PORT/DB")
+        if self.workers == 0 and self.store is None:
+            raise ConfigError("--workers 0 needs --store redis://... (workers in other processes)")
+        if self.visibility_timeout < 0.5:
+            raise ConfigError("--visibility-timeout must be at least 0.5 seconds")
+        if not re.fullmatch(r"[A-Za-z0-9_.:{}-]{0,64}", self.redis_prefix):
+            raise ConfigError("--redis-prefix may use letters, digits and _.:{}- (up to 64)")
         if self.job_ttl <= 0:
             raise ConfigError("--job-ttl must be positive")
         if self.keepalive <= 0:
@@ -127,6 +147,17 @@ class ServerConfig:
         if self.webhook_attempts < 1:
             raise ConfigError("--webhook-attempts must be at least 1")
         return self
+
+
+def redact_url(url: str | None) -> str | None:
+    """A store URL without its password (safe to print or log).
+
+    Args:
+        url: e.g. ``redis://:secret@host:6379/0``.
+    """
+    if url is None:
+        return None
+    return re.sub(r"^(rediss?://)[^@/]*@", r"\1***@", url)
 
 
 def parse_token(value: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from .store import JobRecord, Store
+from .store_api import JobRecord, JobStore
 
 __all__ = ["EventHub", "event_stream", "frame", "parse_last_event_id", "snapshot_data"]
 
@@ -24,6 +24,8 @@ class EventHub:
 
     def __init__(self) -> None:
         self._events: dict[str, asyncio.Event] = {}
+        self.listeners: list[Callable[[str], None]] = []
+        """Called with the job id of every change (the worker pool wakes on new jobs)."""
 
     def watch(self, job_id: str) -> asyncio.Event:
         """The event that is set at the job's next change (take it before reading state).
@@ -45,6 +47,8 @@ class EventHub:
         event = self._events.pop(job_id, None)
         if event is not None:
             event.set()
+        for listener in self.listeners:
+            listener(job_id)
 
     async def wait(self, job_id: str, event: asyncio.Event, seconds: float) -> bool:
         """Wait for ``event`` (from ``watch``) up to ``seconds``; True when it fired.
@@ -108,7 +112,7 @@ def parse_last_event_id(value: str | None) -> int | None:
 
 async def event_stream(
     *,
-    store: Store,
+    store: JobStore,
     hub: EventHub,
     job_id: str,
     last_event_id: int | None,
@@ -129,14 +133,18 @@ async def event_stream(
         drop_after: end the stream (without ``complete``) after this many events (fault).
         on_drop: called when the stream is dropped on purpose.
     """
+    last = store.last_event_id(job_id)  # before the job: the snapshot is never older than it
     job = store.get_job(job_id)
     if job is None:
         return
-    last = store.last_event_id(job_id)
     retry: int | None = retry_ms
     sent = 0
     cursor: int
-    if last_event_id is not None and last_event_id <= last:
+    resume = last_event_id is not None and last_event_id <= last
+    if resume and last_event_id is not None and last_event_id < last:
+        held = store.events_after(job_id, last_event_id)
+        resume = bool(held) and held[0][0] == last_event_id + 1  # else trimmed: too old
+    if resume and last_event_id is not None:
         cursor = last_event_id
     else:
         complete_id = store.complete_event_id(job_id)

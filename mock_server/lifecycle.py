@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from .config import ServerConfig
 from .events import EventHub
 from .jobtypes import JobOutcome
-from .store import JobRecord, Store
+from .store_api import JobRecord, JobStore
 
 __all__ = ["Lifecycle", "WebhookQueue", "iso"]
 
@@ -63,7 +63,7 @@ class Lifecycle:
 
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         hub: EventHub,
         config: ServerConfig,
         clock: Callable[[], float] = time.time,

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .store_api import JobRecord
 from .store_deliveries import Delivery, DeliveryStore
 from .store_keys import KeyState, KeyStore
 
@@ -56,63 +56,11 @@ CREATE TABLE IF NOT EXISTS deliveries (
 """
 
 
-@dataclass(frozen=True)
-class JobRecord:
-    """One row of ``jobs``; JSON columns are decoded.
-
-    Args:
-        seq: insertion order (newest first = highest seq).
-        id: the job id.
-        owner: the submitting user.
-        type: the job type.
-        input: the validated input object.
-        webhook: ``{"url", "secret"?, "events"}`` or None.
-        status: the job's status string.
-    """
-
-    seq: int
-    id: str
-    owner: str
-    type: str
-    input: Any
-    webhook: dict[str, Any] | None
-    priority: int
-    status: str
-    leased: int
-    progress_current: int | None
-    progress_total: int | None
-    progress_message: str | None
-    created_at: float
-    updated_at: float
-    started_at: float | None
-    completed_at: float | None
-    cancelled_at: float | None
-    expires_at: float | None
-    output: Any
-    error: dict[str, Any] | None
-    result_path: str | None
-    result_type: str | None
-    result_size: int | None
-    result_etag: str | None
-    result_name: str | None
-    original_job_id: str | None
-    attempt: int
-    base_url: str
-    correlation_id: str | None
-    estimated_seconds: float
-    runs: int
-
-    @property
-    def terminal(self) -> bool:
-        """True for completed, failed and cancelled."""
-        return self.status in ("completed", "failed", "cancelled")
-
-
 _JSON_COLS = ("input", "webhook", "output", "error")
 
 
 class Store(KeyStore, DeliveryStore):
-    """The reference server's database.
+    """The reference server's SQLite database (a ``JobStore`` for one process).
 
     Args:
         path: SQLite file, or ``:memory:``.
@@ -240,6 +188,25 @@ class Store(KeyStore, DeliveryStore):
         self._db.execute("UPDATE jobs SET leased=0 WHERE leased=1")
         return [r[0] for r in rows]
 
+    def renew_claim(self, job_id: str) -> bool:
+        """Whether the job is still leased and processing (one process: leases need no renewal).
+
+        Args:
+            job_id: the job.
+        """
+        row = self._db.execute(
+            "SELECT 1 FROM jobs WHERE id=? AND leased=1 AND status='processing'", (job_id,)
+        ).fetchone()
+        return row is not None
+
+    def release_claim(self, job_id: str) -> None:
+        """Clear the lease of a job that stopped running (finished, failed or cancelled).
+
+        Args:
+            job_id: the job.
+        """
+        self._db.execute("UPDATE jobs SET leased=0 WHERE id=? AND status!='processing'", (job_id,))
+
     def claim_next(self, now: float) -> JobRecord | None:
         """Lease the next runnable job (interrupted ones first, then by priority and age).
 
@@ -278,7 +245,7 @@ class Store(KeyStore, DeliveryStore):
         ).fetchone()[0]
         return float(pending) + float(running)
 
-    def expired(self, now: float, grace: float) -> tuple[list[JobRecord], list[JobRecord]]:
+    def expired(self, now: float, grace: float) -> tuple[list[JobRecord], list[str]]:
         """Jobs whose result expired (file to delete) and jobs past the grace period (purge).
 
         Args:
@@ -288,8 +255,8 @@ class Store(KeyStore, DeliveryStore):
         files = self._db.execute(
             "SELECT * FROM jobs WHERE expires_at<? AND result_path IS NOT NULL", (now,)
         ).fetchall()
-        gone = self._db.execute("SELECT * FROM jobs WHERE expires_at<?", (now - grace,)).fetchall()
-        return [_job(r) for r in files], [_job(r) for r in gone]
+        gone = self._db.execute("SELECT id FROM jobs WHERE expires_at<?", (now - grace,)).fetchall()
+        return [_job(r) for r in files], [str(r[0]) for r in gone]
 
     def delete_job(self, job_id: str) -> None:
         """Remove a job with its events and webhook deliveries (purge).

@@ -12,7 +12,7 @@ from .events import EventHub
 from .faults import FaultSettings
 from .lifecycle import Lifecycle, iso
 from .middleware import RequestStats
-from .store import JobRecord, Store
+from .store_api import JobRecord, JobStore
 from .webhooks import WebhookSender
 from .worker import WorkerPool
 
@@ -38,7 +38,7 @@ class Server:
     """
 
     config: ServerConfig
-    store: Store
+    store: JobStore
     hub: EventHub
     lifecycle: Lifecycle
     pool: WorkerPool

@@ -1,10 +1,13 @@
-"""In-process workers: run queued jobs with a concurrency limit, purge expired ones.
+"""Workers: run queued jobs with a concurrency limit, purge expired ones.
 
-Jobs are leased in the database (``leased=1``), so a job never runs twice at
-once. At start-up, jobs a crash left ``processing`` are leased again and run
-from the beginning. Cancellation sets the running job's flag; the runner sees
-it at its next progress step (or while sleeping) and stops, and the conditional
-transition in ``Lifecycle.complete`` guarantees its result is never published.
+A job is claimed in the store before it runs, so it never runs twice at once
+(SQLite: ``leased=1``; Redis: a claim key with a visibility timeout). While a
+job runs, a guard renews the claim and watches the job: when it is cancelled
+(by this or another process) or the claim was lost, the runner's flag is set;
+it sees it at its next progress step (or while sleeping) and stops, and the
+conditional transition in ``Lifecycle.complete`` guarantees its result is never
+published. Jobs whose worker died are claimed again and run from the beginning
+(SQLite: at the next start; Redis: once the dead worker's claim expired).
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from pathlib import Path
 
 from .jobtypes import JOB_TYPES, JobCancelled, JobFailure
 from .lifecycle import Lifecycle
-from .store import JobRecord
+from .store_api import JobRecord
 
 __all__ = ["RunContext", "WorkerPool"]
 
 log = logging.getLogger("mock_server.worker")
+
+GUARD_INTERVAL = 1.0
+"""Seconds between the guard's checks of a running job when nothing wakes it."""
 
 
 class RunContext:
@@ -87,11 +93,14 @@ class WorkerPool:
         self.running: dict[str, RunContext] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.guard_interval = min(GUARD_INTERVAL, lifecycle.config.visibility_timeout / 3)
 
     def start(self) -> list[str]:
         """Re-queue interrupted jobs and start the workers; returns the re-queued ids."""
         self.results_dir.mkdir(parents=True, exist_ok=True)
         requeued = self.store.release_leases()
+        if self.workers:
+            self.lifecycle.hub.listeners.append(lambda _job_id: self._wake.set())
         for i in range(self.workers):
             self._tasks.append(asyncio.create_task(self._loop(), name=f"worker-{i}"))
         self._tasks.append(asyncio.create_task(self._purge_loop(), name="purge"))
@@ -130,6 +139,8 @@ class WorkerPool:
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)
                 continue
             self._wake.set()  # there may be more: let another idle worker look
+            if job.id in self.running:  # its claim had lapsed while it ran here: keep it
+                continue
             await self._run(job)
 
     async def _run(self, job: JobRecord) -> None:
@@ -137,6 +148,7 @@ class WorkerPool:
         path = self.results_dir / f"{job.id}.part"
         ctx = RunContext(self.lifecycle, job, path)
         self.running[job.id] = ctx
+        guard = asyncio.create_task(self._guard(job.id, ctx), name=f"guard-{job.id}")
         try:
             self.lifecycle.started(job)
             outcome = await job_type.run(ctx, job.input)
@@ -164,8 +176,27 @@ class WorkerPool:
             log.exception("job %s crashed", job.id)
             self.lifecycle.fail(job.id, "internal_error", f"the job crashed: {exc}", True)
         finally:
+            guard.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await guard
             self.running.pop(job.id, None)
+            self.store.release_claim(job.id)
             path.unlink(missing_ok=True)
+
+    async def _guard(self, job_id: str, ctx: RunContext) -> None:
+        """Renew the job's claim; stop the runner when the job is cancelled or the claim lost."""
+        hub = self.lifecycle.hub
+        while not ctx.cancelled.is_set():
+            wake = hub.watch(job_id)
+            job = self.store.get_job(job_id)
+            if job is None or job.status != "processing":
+                ctx.cancelled.set()
+                return
+            if not self.store.renew_claim(job_id):
+                log.warning("job %s: this worker lost its claim; stopping it here", job_id)
+                ctx.cancelled.set()
+                return
+            await hub.wait(job_id, wake, self.guard_interval)
 
     async def _purge_loop(self) -> None:
         interval = max(0.5, min(60.0, self.lifecycle.config.job_ttl / 2))
@@ -188,8 +219,8 @@ class WorkerPool:
             if job.result_path:
                 Path(job.result_path).unlink(missing_ok=True)
             self.store.update_job(job.id, result_path=None)
-        for job in gone:
-            self.store.delete_job(job.id)
-            self.lifecycle.hub.notify(job.id)
+        for job_id in gone:
+            self.store.delete_job(job_id)
+            self.lifecycle.hub.notify(job_id)
         self.store.purge_keys(now)
         return len(files), len(gone)
