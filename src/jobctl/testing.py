@@ -9,6 +9,11 @@ library; FastAPI is imported only when an in-process server starts.
 Fixtures (registered through the ``pytest11`` entry point):
 ``reference_server`` (one server per test) and ``reference_server_session``
 (one per test session).
+
+With ``store="redis://..."`` the server keeps its state in Redis under its own key
+prefix (``redis_prefix``, random by default), so several servers share one Redis
+without seeing each other's jobs, and a server given another's prefix joins its
+deployment; ``jobctl.testing_redis`` has a throwaway Redis and worker processes.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -51,6 +57,8 @@ class ReferenceServer:
         admins: users who are admins.
         in_process: run uvicorn in a thread of this process instead of a subprocess.
         startup_timeout: seconds to wait for the server to be ready.
+        store: ``redis://HOST:PORT/DB`` to use the Redis store instead of SQLite ``db``.
+        redis_prefix: key prefix on that store (default: a fresh random one).
     """
 
     def __init__(
@@ -62,7 +70,13 @@ class ReferenceServer:
         admins: Sequence[str] = ("admin",),
         in_process: bool = False,
         startup_timeout: float = 20.0,
+        store: str | None = None,
+        redis_prefix: str | None = None,
     ) -> None:
+        self.store = store
+        self.redis_prefix = (
+            redis_prefix if redis_prefix is not None else f"t{uuid.uuid4().hex[:12]}:"
+        )
         self.tokens: dict[str, str] = dict(tokens if tokens is not None else DEFAULT_TOKENS)
         self.admins = tuple(admins)
         self.args = tuple(args)
@@ -85,7 +99,8 @@ class ReferenceServer:
 
     def __repr__(self) -> str:
         mode = "in-process" if self.in_process else "subprocess"
-        return f"ReferenceServer(url={self.url!r}, db={self.db_path!r}, {mode})"
+        where = f"db={self.db_path!r}" if self.store is None else f"prefix={self.redis_prefix!r}"
+        return f"ReferenceServer(url={self.url!r}, {where}, {mode})"
 
     @property
     def token(self) -> str:
@@ -133,6 +148,10 @@ class ReferenceServer:
             cmd += ["--token", f"{user}:{token}"]
         for user in self.admins:
             cmd += ["--admin", user]
+        if self.store is not None:
+            cmd += ["--store", self.store, "--redis-prefix", self.redis_prefix]
+            if "--results-dir" not in self.args:  # beside the (unused) db, as with SQLite
+                cmd += ["--results-dir", str(Path(self.db_path).resolve().parent / "results")]
         if not self.in_process:
             cmd.append("--stop-on-stdin-eof")
         return cmd + list(self.args)

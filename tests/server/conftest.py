@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from jobctl.testing import ReferenceServer
+from jobctl.testing_redis import RedisServer, redis_server_available
 
 
 @dataclass
@@ -107,3 +109,28 @@ def alice(reference_server_session: ReferenceServer) -> Iterator[httpx.Client]:
     """Alice's client on the shared session server."""
     with client(reference_server_session) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A throwaway redis-server for this test session (each server uses its own key prefix).
+
+    Without ``redis-server`` on PATH this fails under CI (CI=true) and skips locally.
+    """
+    if not redis_server_available():
+        reason = "redis-server is not on PATH (Debian: apt-get install redis-server)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the Redis store's tests: {reason}")
+        pytest.skip(reason)
+    with RedisServer() as redis:
+        yield redis.url
+
+
+STORES = ["sqlite", "redis"]
+
+
+def store_server(request: pytest.FixtureRequest, **kw: Any) -> ReferenceServer:
+    """A ReferenceServer on the store named by ``request.param`` (``sqlite`` or ``redis``)."""
+    if request.param == "redis":
+        kw["store"] = request.getfixturevalue("redis_url")
+    return ReferenceServer(**kw)

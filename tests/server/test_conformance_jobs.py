@@ -12,17 +12,25 @@ import pytest
 
 from jobctl.testing import DEFAULT_TOKENS, ReferenceServer
 
-from .conftest import assert_problem, client, submit, wait_status, wait_terminal
+from .conftest import (
+    STORES,
+    assert_problem,
+    client,
+    store_server,
+    submit,
+    wait_status,
+    wait_terminal,
+)
 
 pytestmark = pytest.mark.integration
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[ReferenceServer]:
+@pytest.fixture(scope="module", params=STORES)
+def srv(request: pytest.FixtureRequest) -> Iterator[ReferenceServer]:
     tokens = {**DEFAULT_TOKENS, "carol": "carol-token"}
-    with ReferenceServer(tokens=tokens, args=("--quiet",)) as s:
+    with store_server(request, tokens=tokens, args=("--quiet",)) as s:
         yield s
 
 
