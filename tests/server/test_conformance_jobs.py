@@ -265,8 +265,12 @@ def test_unknown_route_and_method_are_problems(c: httpx.Client) -> None:
 
 
 # ---- cancel ------------------------------------------------------------------------
-def test_cancel_stops_a_running_job_and_frees_the_worker() -> None:
-    with ReferenceServer(args=("--quiet", "--workers", "1")) as s, client(s) as c:
+@pytest.mark.parametrize("store", STORES)
+def test_cancel_stops_a_running_job_and_frees_the_worker(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    kw = {"store": request.getfixturevalue("redis_url")} if store == "redis" else {}
+    with ReferenceServer(args=("--quiet", "--workers", "1"), **kw) as s, client(s) as c:
         long = submit(c, "sleep", seconds=100, steps=1000)
         queued = submit(c, "sleep", seconds=120)
         wait_status(c, long, "processing")

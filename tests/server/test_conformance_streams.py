@@ -198,8 +198,10 @@ def test_result_before_completion_is_409(c: httpx.Client) -> None:
     c.delete(f"/api/jobs/{job}")
 
 
-def test_result_after_expiry_is_410() -> None:
-    with ReferenceServer(args=("--quiet", "--job-ttl", "0.3")) as s, client(s) as c:
+@pytest.mark.parametrize("store", STORES)
+def test_result_after_expiry_is_410(store: str, request: pytest.FixtureRequest) -> None:
+    kw = {"store": request.getfixturevalue("redis_url")} if store == "redis" else {}
+    with ReferenceServer(args=("--quiet", "--job-ttl", "0.3"), **kw) as s, client(s) as c:
         done = wait_terminal(c, submit(c, "echo", x=1))
         assert done["expiresAt"] > done["completedAt"]
         deadline = time.monotonic() + 20
