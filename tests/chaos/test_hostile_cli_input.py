@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,20 +16,6 @@ from jobctl.testing import ReferenceServer
 from .support import CliResult, assert_clean, cli_env, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-NAN_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="src/jobctl/cli/inputs.py: -i/-p parse JSON with json.loads' defaults, which accept "
-    "NaN/Infinity; the SDK's request encoder then raises ValueError('Out of range float values "
-    "are not JSON compliant') and jobctl exits 1 'unexpected error' instead of 2 "
-    "(reject them with parse_constant, or treat -p a=NaN as the string 'NaN')",
-)
-DEEP_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="src/jobctl/cli/inputs.py: json.loads of a deeply nested -i document (100k '[') "
-    "raises RecursionError, which escapes as exit 1 'unexpected error: RecursionError' "
-    "instead of exit 2 'bad input JSON'",
-)
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +37,9 @@ def one_error(res: CliResult, code: int) -> None:
         pytest.param(["-i", "{not json"], 2, id="not-json"),
         pytest.param(["-i", "@missing.json"], 2, id="missing-file"),
         pytest.param(["-i", "@badutf8.json"], 2, id="invalid-utf8-file"),
-        pytest.param(["-i", "@nested.json"], 2, id="deeply-nested", marks=DEEP_BUG),
-        pytest.param(["-i", '{"a": NaN}'], 2, id="nan", marks=NAN_BUG),
-        pytest.param(["-p", "a=Infinity"], 2, id="param-infinity", marks=NAN_BUG),
-        pytest.param(["-p", "a=1e309"], 2, id="param-overflows-to-inf", marks=NAN_BUG),
+        pytest.param(["-i", "@nested.json"], 2, id="deeply-nested"),
+        pytest.param(["-i", '{"a": NaN}'], 2, id="nan"),
+        pytest.param(["-i", '{"a": 1e309}'], 2, id="overflows-to-inf"),
         pytest.param(["-p", "novalue"], 2, id="param-without-equals"),
         pytest.param(["--idempotency-key", "a\tb"], 2, id="key-with-tab"),
         pytest.param(["--idempotency-key", "k" * 256], 2, id="key-too-long"),
@@ -71,6 +57,21 @@ def test_bad_cli_input(server: ReferenceServer, tmp_path: Path, args: list[str],
     res = run_cli(["submit", "echo", *args], cli_env(server.url, server.token, tmp_path), tmp_path)
     one_error(res, code)
     assert not res.out.strip(), res.out  # no job id: nothing was submitted
+
+
+@pytest.mark.parametrize("word", ["NaN", "Infinity", "-Infinity", "1e309"])
+def test_a_param_that_is_not_strict_json_is_sent_as_a_string(
+    server: ReferenceServer, tmp_path: Path, word: str
+) -> None:
+    """CLI.md: -p values are JSON when they parse, else strings; NaN and friends are not JSON."""
+    res = run_cli(
+        ["--json", "submit", "echo", "-p", f"a={word}", "--wait"],
+        cli_env(server.url, server.token, tmp_path),
+        tmp_path,
+    )
+    assert_clean(res)
+    assert res.code == 0, res
+    assert json.loads(res.out)["output"] == {"a": word}
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ All pure except for reading ``@FILE`` / ``-``; every bad value raises ``CliError
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,13 +18,35 @@ from .exitcodes import CliError, ExitCode
 __all__ = ["parse_input", "parse_param", "parse_timeout", "resolve_job_refs"]
 
 
+def _no_constants(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); Python's json accepts them by default.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e309: valid JSON syntax, but no JSON encoder can send it back
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
+def _strict_loads(text: str) -> Any:
+    """``json.loads`` as RFC 8259 has it: no NaN/Infinity; absurd nesting is an error."""
+    try:
+        return json.loads(text, parse_constant=_no_constants, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def _load_json(text: str, source: str) -> Any:
     try:
-        return json.loads(text)
+        return _strict_loads(text)
     except json.JSONDecodeError as exc:
         raise CliError(
             f"invalid JSON in {source} at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
+    except ValueError as exc:
+        raise CliError(f"invalid JSON in {source}: {exc}") from None
 
 
 def parse_param(item: str) -> tuple[str, Any]:
@@ -37,7 +60,7 @@ def parse_param(item: str) -> tuple[str, Any]:
     if not sep or not key:
         raise CliError(f"invalid -p {item!r}: use KEY=VALUE, e.g. -p pages=5")
     try:
-        value: Any = json.loads(raw)
+        value: Any = _strict_loads(raw)
     except ValueError:
         value = raw
     return key, value
