@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import sys
 import threading
@@ -233,7 +234,7 @@ def url_of(sock: socket.socket) -> str:
 def _exit_on_stdin_eof(server: Any, loop: asyncio.AbstractEventLoop) -> None:
     """Block reading stdin (in a daemon thread); at EOF ask the server to exit."""
     with contextlib.suppress(OSError, ValueError):
-        while sys.stdin.buffer.read(4096):
+        while os.read(sys.stdin.fileno(), 4096):  # raw: no buffer lock at exit
             pass
     loop.call_soon_threadsafe(setattr, server, "should_exit", True)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -140,7 +141,7 @@ async def run_worker(config: ServerConfig, *, stop_on_stdin_eof: bool = False) -
 
         def watch_stdin() -> None:
             with contextlib.suppress(OSError, ValueError):
-                while sys.stdin.buffer.read(4096):
+                while os.read(sys.stdin.fileno(), 4096):  # raw: no buffer lock at exit
                     pass
             loop.call_soon_threadsafe(stop.set)
 
