@@ -317,11 +317,12 @@ def _worker_main(argv: list[str]) -> int:
     if config.workers < 1:
         print("error: a worker process needs --workers 1 or more", file=sys.stderr)
         return 2
-    from .runtime import check_store, run_worker
+    from .runtime import check_store, run_worker, store_label
 
     problem = check_store(config)
     if problem is not None:
-        print(f"error: cannot use the store: {problem}", file=sys.stderr)
+        where = store_label(config).partition(": ")[2]
+        print(f"error: cannot open the Redis store {where}: {problem}", file=sys.stderr)
         return 1
     _log_setup()
     asyncio.run(run_worker(config, stop_on_stdin_eof=args.stop_on_stdin_eof))
