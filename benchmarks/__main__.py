@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         help="markdown output path (default: docs/benchmarks.md; --quick: none unless given)",
     )
     p.add_argument(
+        "--notes",
+        type=Path,
+        default=None,
+        help="a markdown file appended to the page (e.g. benchmarks/analysis.md)",
+    )
+    p.add_argument(
         "--server-nodelay-fix",
         action="store_true",
         help="diagnostic: run the "
@@ -202,7 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         minutes = (time.monotonic() - started) / 60
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(markdown(rows, env, settings, command, minutes), "utf-8")
+        page = markdown(rows, env, settings, command, minutes)
+        if args.notes is not None:
+            page += "\n" + args.notes.read_text("utf-8").strip() + "\n"
+        out.write_text(page, "utf-8")
         print(f"wrote {out}", file=sys.stderr)
     return 1 if failed else 0
 
