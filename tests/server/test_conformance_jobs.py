@@ -351,6 +351,8 @@ def test_list_filters_before_paging_newest_first(srv: ReferenceServer) -> None:
         assert only_failed["jobs"][0]["jobId"] == failed[-1]
         for bad in ({"limit": 0}, {"limit": 101}, {"offset": -1}, {"status": "bogus"}):
             assert_problem(c.get("/api/jobs", params=bad), 400)
+    with client(srv) as alice:  # another user's job (other tests may run on another worker)
+        submit(alice, "echo")
     with client(srv, "admin") as admin:
         all_jobs = admin.get("/api/jobs", params={"limit": 100}).json()
         assert all_jobs["total"] > everything["total"]

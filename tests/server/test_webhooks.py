@@ -17,7 +17,7 @@ from standardwebhooks import Webhook
 
 from jobctl.testing import ReferenceServer
 
-from .conftest import assert_problem, client, wait_terminal
+from .conftest import STORES, assert_problem, client, store_server, wait_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -68,10 +68,10 @@ def receiver() -> Iterator[Receiver]:
     httpd.server_close()
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[ReferenceServer]:
+@pytest.fixture(scope="module", params=STORES)
+def srv(request: pytest.FixtureRequest) -> Iterator[ReferenceServer]:
     args = ("--quiet", "--webhook-backoff", "0.05", "--webhook-attempts", "3")
-    with ReferenceServer(args=args) as s:
+    with store_server(request, args=args) as s:
         yield s
 
 
