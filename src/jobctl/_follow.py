@@ -27,7 +27,7 @@ from ._polling import (
     next_delay,
     preference_applied_wait,
 )
-from ._retry import extract_hints
+from ._retry import RETRYABLE_STATUSES, FailureKind, decide_retry, extract_hints, parse_retry_after
 from ._sse import ServerSentEvent, SSEDecodeError, SSEDecoder, SSEReconnectState
 from .errors import InvalidArgumentError, ProtocolError, ServiceUnavailableError, WaitTimeoutError
 from .models import Job, JobError, JobEvent, Progress
@@ -43,6 +43,9 @@ stream sends nothing at all, so the first stall before any event means fallback.
 LONG_POLL_SLACK = 10.0
 """A long poll's read timeout is its wait plus this."""
 OUTAGE_ROUNDS = 3
+# The longest pause between reconnects refused with 429/5xx or a refused connection
+# (unless Retry-After asks for more); the budget is max_retries * (OUTAGE_ROUNDS + 1).
+REFUSAL_CAP = 4.0
 """Polls that failed even after their transport retries, in a row, before a wait gives up."""
 
 _FALLBACK_STATUSES = frozenset({400, 404, 405, 406, 410, 415, 501})
@@ -193,6 +196,32 @@ def _follow_stream(
     ctx, target = st.ctx, st.target
     recon = SSEReconnectState(last_event_id=last_event_id)
     seen_event = False
+    refusals = 0
+
+    def refused(
+        status: int | None, failure: FailureKind | None, after: float | None, exc: Exception | None
+    ) -> float | None:
+        """The pause before reconnecting after a refusal, or None when retries are used up."""
+        nonlocal refusals
+        refusals += 1
+        decision = decide_retry(
+            method="GET",
+            attempt=refusals,
+            max_retries=ctx.max_retries * (OUTAGE_ROUNDS + 1),
+            status=status,
+            failure=failure,
+            retry_after=after,
+            rand=ctx.runtime.rand(),
+            # short pauses, as a poll's retries have; a longer Retry-After is honoured
+            cap=REFUSAL_CAP if after is None else min(max(after, REFUSAL_CAP), 30.0),
+        )
+        if not decision.retry:
+            if strict and exc is not None:
+                raise exc
+            return None
+        log.debug("events of job %s: %s", target.job_id, decision.reason)
+        left = st.remaining()
+        return decision.delay if left is None else min(decision.delay, left)
 
     def give_up(why: str) -> bool:
         if strict:
@@ -221,7 +250,28 @@ def _follow_stream(
                 return give_up("no answer (a buffering proxy?)")
             if exc.kind == "other":
                 raise
+            if exc.kind == "connect":  # refused: the server is away, not the stream dropping
+                pause = refused(None, exc.kind, None, exc)
+                if pause is None:
+                    return give_up(f"{exc.message} (after {refusals} tries)")
+                yield Sleep(pause)
+                continue
             reply = None
+        if reply is not None and reply.stream is None and reply.status in RETRYABLE_STATUSES:
+            # 429/502/503/504 on (re)connect: a transient refusal, not a broken stream. It
+            # is retried like any request (Retry-After honoured) and does not use up the
+            # reconnect state's budget for drops; past the retries it is the service's
+            # unavailability, never "the stream keeps dropping".
+            after = parse_retry_after(reply.headers.get("retry-after"), ctx.runtime.wall())
+            pause = refused(reply.status, None, after, None)
+            if pause is None:
+                if strict:
+                    raise error_from_reply(reply)
+                return give_up(f"status {reply.status} (after {refusals} tries)")
+            yield Sleep(pause)
+            continue
+        if reply is not None:
+            refusals = 0
         if reply is None:
             pass
         elif reply.status == 204:  # the stream has ended for good (after `complete`)

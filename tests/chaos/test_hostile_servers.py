@@ -305,15 +305,6 @@ def test_the_token_never_travels_to_another_origin(
         assert not leaked, leaked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/jobctl/_follow.py follow_flow(): with strategy='sse' a 503/429 or a reset on the "
-    "events (re)connect counts as a stream drop (retries=False, Retry-After ignored); after "
-    "SSEReconnectState.max_failures (5) in a row the wait raises ProtocolError('the stream keeps "
-    "dropping') long before its deadline (CLI: exit 8, 'does not follow the protocol'); "
-    "transient refusals should be retried under the wait's deadline (or at least end as "
-    "ServiceUnavailableError). Seen in the chaos storm at 30 % faults about 1 run in 8.",
-)
 def test_sse_only_rides_through_a_run_of_503s(
     client_for: Callable[..., JobsClient], tmp_path: Path
 ) -> None:

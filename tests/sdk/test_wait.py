@@ -9,7 +9,14 @@ import httpx
 import pytest
 import respx
 
-from jobctl import Job, JobsClient, PollPolicy, ProtocolError, WaitTimeoutError
+from jobctl import (
+    Job,
+    JobsClient,
+    PollPolicy,
+    ProtocolError,
+    ServiceUnavailableError,
+    WaitTimeoutError,
+)
 
 from .conftest import API, TOKEN, FakeTime, job_body, sse, sse_response
 
@@ -287,6 +294,29 @@ def test_strategy_sse_does_not_fall_back(client: JobsClient, mock: respx.MockRou
     mock.get(EVENTS).mock(return_value=httpx.Response(404))
     with pytest.raises(ProtocolError, match="event stream"):
         client.wait("j1", strategy="sse")
+
+
+def test_refused_reconnects_are_retried_with_retry_after_not_counted_as_drops(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    stream = sse(("1", "complete", {"status": "completed", "resultUrl": "/api/jobs/j1/result"}))
+    refusals = [httpx.Response(503, headers={"Retry-After": "3"}) for _ in range(6)]
+    events = mock.get(EVENTS).mock(side_effect=[*refusals, sse_response(stream)])
+    mock.get(STATUS).mock(return_value=done())
+    assert client.wait("j1", strategy="sse").status == "completed"
+    assert events.call_count == 7  # six refusals ridden out, more than the 5 drops allowed
+    assert fake_time.sleeps == [3.0] * 6  # Retry-After honoured each time
+
+
+def test_a_stream_refused_for_good_is_the_service_being_unavailable(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    events = mock.get(EVENTS).mock(return_value=httpx.Response(503))
+    with pytest.raises(ServiceUnavailableError) as info:
+        client.wait("j1", strategy="sse")
+    assert not isinstance(info.value, ProtocolError)
+    assert events.call_count == 1 + 4 * 4  # max_retries x (OUTAGE_ROUNDS + 1) retries
+    assert max(fake_time.sleeps) <= 4.0  # short pauses, as a poll's retries have
 
 
 def test_a_job_that_ended_answers_204_to_a_resume(
