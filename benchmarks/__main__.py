@@ -10,6 +10,8 @@ time is asserted).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import shlex
 import shutil
 import subprocess
@@ -52,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="markdown output path (default: docs/benchmarks.md; --quick: none unless given)",
+    )
+    p.add_argument("--save", type=Path, default=None, help="also save the results as JSON")
+    p.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="write the page from a run saved with --save, without measuring",
     )
     p.add_argument(
         "--notes",
@@ -172,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.server_nodelay_fix:
         SERVER_MODULE[0] = "benchmarks.nodelay"
 
+    if args.render is not None:
+        return _render(args)
     started = time.monotonic()
     env = environment()
     env["server"] = SERVER_MODULE[0]
@@ -187,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as exc:
                 failed += 1
                 traceback.print_exc()
+                why = f"{type(exc).__name__}: {str(exc)[:300]}"
                 rows.append(
                     Row(
                         name,
@@ -197,23 +210,50 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "—",
                         "—",
                         False,
-                        f"{type(exc).__name__}: {str(exc)[:300]}",
+                        why,
                     )
                 )
     print(text_table(rows))
+    command = "python -m benchmarks" + (
+        " " + shlex.join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else ""
+    )
+    minutes = (time.monotonic() - started) / 60
+    if args.save is not None:
+        saved = {
+            "rows": [dataclasses.asdict(r) for r in rows],
+            "env": env,
+            "settings": {**dataclasses.asdict(settings), "workdir": ""},
+            "command": command,
+            "minutes": minutes,
+        }
+        args.save.write_text(json.dumps(saved, indent=1, ensure_ascii=False) + "\n", "utf-8")
     out = args.out if args.out is not None else (None if args.quick else Path("docs/benchmarks.md"))
     if out is not None:
-        command = "python -m benchmarks" + (
-            " " + shlex.join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else ""
-        )
-        minutes = (time.monotonic() - started) / 60
-        out.parent.mkdir(parents=True, exist_ok=True)
-        page = markdown(rows, env, settings, command, minutes)
-        if args.notes is not None:
-            page += "\n" + args.notes.read_text("utf-8").strip() + "\n"
-        out.write_text(page, "utf-8")
-        print(f"wrote {out}", file=sys.stderr)
+        _write_page(out, markdown(rows, env, settings, command, minutes), args.notes)
     return 1 if failed else 0
+
+
+def _write_page(out: Path, page: str, notes: Path | None) -> None:
+    if notes is not None:
+        page += "\n" + notes.read_text("utf-8").strip() + "\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, "utf-8")
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def _render(args: argparse.Namespace) -> int:
+    """Write the page again from a run saved with ``--save`` (no measuring)."""
+    from .report import markdown, text_table
+
+    saved = json.loads(args.render.read_text("utf-8"))
+    rows = [Row(**r) for r in saved["rows"]]
+    raw = dict(saved["settings"], workdir=Path("."))
+    raw["lengths"] = tuple(raw["lengths"])
+    settings = Settings(**raw)
+    print(text_table(rows))
+    page = markdown(rows, saved["env"], settings, saved["command"], saved["minutes"])
+    _write_page(args.out or Path("docs/benchmarks.md"), page, args.notes)
+    return 0
 
 
 if __name__ == "__main__":

@@ -39,8 +39,9 @@ ROWS = ("startup", "status", "latency", "requests", "fanout", "download", "serve
 @pytest.mark.timeout(90)
 def test_quick_run_prints_a_table_and_writes_markdown(tmp_path: Path) -> None:
     out = tmp_path / "benchmarks.md"
+    saved = tmp_path / "run.json"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *TIGHT, "--out", str(out)],
+        [sys.executable, "-m", "benchmarks", *TIGHT, "--out", str(out), "--save", str(saved)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -58,6 +59,18 @@ def test_quick_run_prints_a_table_and_writes_markdown(tmp_path: Path) -> None:
     assert "| row | figure | value | baseline (same run) |" in page
     for word in ("date:", "cpus", "ram", "python", "jobctl", "httpx", "uvicorn", "curl", "httpie"):
         assert word in page.lower(), word
+
+    # The page can be written again from the saved run, with notes appended.
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Analysis\n\nwhy the figures are what they are\n")
+    again = tmp_path / "again.md"
+    rendered = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--render", str(saved), "--out", str(again),
+         "--notes", str(notes)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert rendered.returncode == 0, rendered.stderr[-2000:]
+    assert again.read_text("utf-8") == page + "\n## Analysis\n\nwhy the figures are what they are\n"
 
 
 def test_unknown_row_is_a_one_line_error() -> None:
