@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 import socketserver
+import struct
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -71,7 +72,12 @@ class Hang:
     """Read the request and never answer (the connection stays open until the test ends)."""
 
 
-Action = Reply | Stream | Hang
+@dataclass(frozen=True)
+class Reset:
+    """Read the request and drop the connection with a TCP reset, no answer at all."""
+
+
+Action = Reply | Stream | Hang | Reset
 Route = Callable[[Seen], Action]
 
 
@@ -126,6 +132,9 @@ class RawServer:
                 action = self.route(req)
                 if isinstance(action, Hang):
                     self.stop_event.wait()
+                    return
+                if isinstance(action, Reset):
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     return
                 if isinstance(action, Stream):
                     head = _head(action.status, action.headers | {"Connection": "close"})

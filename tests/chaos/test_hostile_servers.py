@@ -30,7 +30,7 @@ from jobctl import (
     WaitTimeoutError,
 )
 
-from .rawserver import Hang, RawServer, Reply, Seen, Stream
+from .rawserver import Hang, RawServer, Reply, Reset, Seen, Stream
 from .support import assert_clean, cli_env, run_cli
 
 pytestmark = pytest.mark.timeout(60)
@@ -305,9 +305,24 @@ def test_the_token_never_travels_to_another_origin(
         assert not leaked, leaked
 
 
-def test_sse_only_rides_through_a_run_of_503s(
-    client_for: Callable[..., JobsClient], tmp_path: Path
+RESET_ON_CONNECT_BUG = pytest.mark.xfail(
+    strict=True,
+    raises=ProtocolError,
+    reason="src/jobctl/_follow.py follow_flow(): a connection reset with no answer on the events "
+    "(re)connect still counts as a stream drop (429/5xx/refused became transient in 47c8ee9); "
+    "after 5 in a row wait(strategy='sse') raises ProtocolError('the stream keeps dropping') "
+    "long before its deadline instead of retrying under it (or ServiceUnavailableError); "
+    "seen in the chaos lost-answers storm",
+)
+
+
+@pytest.mark.parametrize(
+    "refusal", ["503", "429", pytest.param("reset", marks=RESET_ON_CONNECT_BUG)]
+)
+def test_sse_only_rides_through_a_run_of_refusals(
+    client_for: Callable[..., JobsClient], tmp_path: Path, refusal: str
 ) -> None:
+    """Six refused (re)connects in a row: a transient refusal, not a dropping stream."""
     refusals = {"left": 6}
     stream = (
         b'retry: 10\n\nid: 1\nevent: status\ndata: {"status": "processing"}\n\n'
@@ -315,18 +330,20 @@ def test_sse_only_rides_through_a_run_of_503s(
         b"\n\n"
     )
 
-    def route(req: Seen) -> Reply | Stream:
+    def route(req: Seen) -> Reply | Stream | Reset:
         if req.path.endswith("/events"):
             if refusals["left"] > 0:
                 refusals["left"] -= 1
-                return Reply(503, b"", {"Retry-After": "0"})
+                if refusal == "reset":
+                    return Reset()
+                return Reply(int(refusal), b"", {"Retry-After": "0"})
             return Stream([stream], SSE)
         return Reply(200, job("completed", resultUrl="/api/jobs/j1/result"), JSON)
 
     with RawServer(route) as srv:
         done = client_for(srv).wait("j1", timeout=30, strategy="sse")
         assert done.status == "completed"
-        refusals["left"] = 6
+        refusals["left"] = 2  # the CLI sleeps for real between reconnects: keep it short
         res = run_cli(
             ["wait", "j1", "--strategy", "sse"], cli_env(srv.url, TOKEN, tmp_path), tmp_path
         )
