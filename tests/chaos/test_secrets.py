@@ -17,7 +17,6 @@ import stat
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from jobctl import AuthError, JobsClient
@@ -165,4 +164,3 @@ def test_the_config_file_is_created_0600_even_with_a_loose_umask(tmp_path: Path)
     config.chmod(0o644)  # a later write does not leave it readable by others
     assert run_cli(["config", "set", "url", "http://127.0.0.1:1"], env, tmp_path).code == 0
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
-    assert httpx.URL("http://127.0.0.1:1").port == 1
