@@ -93,6 +93,18 @@ def _install_handlers(app: FastAPI, routes: list[BaseRoute]) -> None:
     app.add_exception_handler(Exception, crash)
 
 
+def _install_store_handler(app: FastAPI) -> None:
+    from redis.exceptions import RedisError
+
+    async def store_down(request: Request, exc: Exception) -> Response:
+        log.error("store error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return problem_response(
+            503, "the job store is unavailable; try again", headers={"Retry-After": "1"}
+        )
+
+    app.add_exception_handler(RedisError, store_down)
+
+
 def create_app(config: ServerConfig) -> FastAPI:
     """Build the reference server's ASGI app.
 
@@ -148,6 +160,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(ops_router)
     routes = [*jobs_router.routes, *results_router.routes, *ops_router.routes]
     _install_handlers(app, routes)
+    if config.store is not None:
+        _install_store_handler(app)
     install_openapi(app, config)
     app.add_middleware(FaultMiddleware, settings=faults)
     app.add_middleware(RateLimitMiddleware, rate=config.rate_limit)

@@ -103,7 +103,10 @@ class RedisStore(RedisKeyStore):
         self.token = uuid.uuid4().hex  # this process's claims carry it
         # Any: redis-py types results as bytes | str (and sync | async) whatever the client;
         # with decode_responses=True they are str, and the methods below convert them.
-        self._r: Any = redis.Redis.from_url(url, decode_responses=True)
+        # timeouts: a call blocks the event loop, so an unreachable Redis must fail fast (503)
+        self._r: Any = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0
+        )
         self._claim = self._r.register_script(_CLAIM)
         self._renew = self._r.register_script(_RENEW)
         self._release = self._r.register_script(_RELEASE)

@@ -114,7 +114,10 @@ class WorkerPool:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        self.store.release_leases()
+        try:
+            self.store.release_leases()
+        except Exception:  # the store is gone: the claims lapse after the visibility timeout
+            log.warning("could not release this process's claims", exc_info=True)
 
     def wake(self) -> None:
         """Tell idle workers that a job was queued."""
@@ -132,16 +135,26 @@ class WorkerPool:
 
     async def _loop(self) -> None:
         while True:
-            job = self.store.claim_next(self.lifecycle.clock())
-            if job is None:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                continue
-            self._wake.set()  # there may be more: let another idle worker look
-            if job.id in self.running:  # its claim had lapsed while it ran here: keep it
-                continue
-            await self._run(job)
+            try:
+                await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the store is unreachable (Redis down): try again shortly
+                log.exception("worker step failed; retrying in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def _step(self) -> None:
+        """Claim and run one job, or wait (up to 1 s) for one to be queued."""
+        job = self.store.claim_next(self.lifecycle.clock())
+        if job is None:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            return
+        self._wake.set()  # there may be more: let another idle worker look
+        if job.id in self.running:  # its claim had lapsed while it ran here: keep it
+            return
+        await self._run(job)
 
     async def _run(self, job: JobRecord) -> None:
         job_type = JOB_TYPES[job.type]
@@ -188,14 +201,17 @@ class WorkerPool:
         hub = self.lifecycle.hub
         while not ctx.cancelled.is_set():
             wake = hub.watch(job_id)
-            job = self.store.get_job(job_id)
-            if job is None or job.status != "processing":
-                ctx.cancelled.set()
-                return
-            if not self.store.renew_claim(job_id):
-                log.warning("job %s: this worker lost its claim; stopping it here", job_id)
-                ctx.cancelled.set()
-                return
+            try:
+                job = self.store.get_job(job_id)
+                if job is None or job.status != "processing":
+                    ctx.cancelled.set()
+                    return
+                if not self.store.renew_claim(job_id):
+                    log.warning("job %s: this worker lost its claim; stopping it here", job_id)
+                    ctx.cancelled.set()
+                    return
+            except Exception:  # the store is unreachable: look again at the next interval
+                log.warning("job %s: cannot renew its claim; retrying", job_id, exc_info=True)
             await hub.wait(job_id, wake, self.guard_interval)
 
     async def _purge_loop(self) -> None:

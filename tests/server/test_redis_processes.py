@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from jobctl.testing import ReferenceServer
-from jobctl.testing_redis import ReferenceWorker
+from jobctl.testing_redis import RedisServer, ReferenceWorker
 
-from .conftest import client, submit, wait_terminal
+from .conftest import assert_problem, client, submit, wait_terminal
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -87,3 +87,18 @@ def test_a_stopped_worker_hands_its_job_over_at_once(redis_url: str, tmp_path: P
         with second:
             done = wait_terminal(c, job, limit=10)
         assert done["status"] == "completed" and done["progress"]["current"] == 4
+
+
+def test_redis_going_away_answers_503_not_500(redis_url: str) -> None:
+    # its own redis-server (redis_url only makes the test skip/fail like the others)
+    with (
+        RedisServer() as redis,
+        ReferenceServer(store=redis.url, args=("--quiet",)) as api,
+        client(api) as c,
+    ):
+        job = submit(c, "echo", x=1)
+        redis.stop()
+        r = c.get(f"/api/jobs/{job}")
+        assert_problem(r, 503)
+        assert r.headers["Retry-After"] == "1"
+        assert c.get("/healthz").status_code == 200
