@@ -250,13 +250,13 @@ def _follow_stream(
                 return give_up("no answer (a buffering proxy?)")
             if exc.kind == "other":
                 raise
-            if exc.kind == "connect":  # refused: the server is away, not the stream dropping
-                pause = refused(None, exc.kind, None, exc)
-                if pause is None:
-                    return give_up(f"{exc.message} (after {refusals} tries)")
-                yield Sleep(pause)
-                continue
-            reply = None
+            # No answer at all (refused, reset before the headers): the server is away
+            # or shedding load, which is not the stream dropping.
+            pause = refused(None, exc.kind, None, exc)
+            if pause is None:
+                return give_up(f"{exc.message} (after {refusals} tries)")
+            yield Sleep(pause)
+            continue
         if reply is not None and reply.stream is None and reply.status in RETRYABLE_STATUSES:
             # 429/502/503/504 on (re)connect: a transient refusal, not a broken stream. It
             # is retried like any request (Retry-After honoured) and does not use up the

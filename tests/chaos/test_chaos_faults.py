@@ -136,9 +136,7 @@ def test_nothing_lost_nothing_duplicated_under_faults(
     n_sdk: int,
     parallel: int,
 ) -> None:
-    # sse-only is left out of the lost-answers storm: a reset on the events connect still
-    # counts as a dropping stream (test_sse_only_rides_through_a_run_of_refusals[reset])
-    strategies: Strategies = ("auto", "sse", "poll") if profile == MIX else ("auto", "poll")
+    strategies: Strategies = ("auto", "sse", "poll")
     cli_specs = mixed_specs(n_cli, salt=0)
     sdk_specs = mixed_specs(n_sdk, salt=1000)
 

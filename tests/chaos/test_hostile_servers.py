@@ -305,20 +305,7 @@ def test_the_token_never_travels_to_another_origin(
         assert not leaked, leaked
 
 
-RESET_ON_CONNECT_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=ProtocolError,
-    reason="src/jobctl/_follow.py follow_flow(): a connection reset with no answer on the events "
-    "(re)connect still counts as a stream drop (429/5xx/refused became transient in 47c8ee9); "
-    "after 5 in a row wait(strategy='sse') raises ProtocolError('the stream keeps dropping') "
-    "long before its deadline instead of retrying under it (or ServiceUnavailableError); "
-    "seen in the chaos lost-answers storm",
-)
-
-
-@pytest.mark.parametrize(
-    "refusal", ["503", "429", pytest.param("reset", marks=RESET_ON_CONNECT_BUG)]
-)
+@pytest.mark.parametrize("refusal", ["503", "429", "reset"])
 def test_sse_only_rides_through_a_run_of_refusals(
     client_for: Callable[..., JobsClient], tmp_path: Path, refusal: str
 ) -> None:
