@@ -251,7 +251,9 @@ def _render(args: argparse.Namespace) -> int:
     raw["lengths"] = tuple(raw["lengths"])
     settings = Settings(**raw)
     print(text_table(rows))
-    page = markdown(rows, saved["env"], settings, saved["command"], saved["minutes"])
+    argv = ["--render", str(args.render)] + (["--notes", str(args.notes)] if args.notes else [])
+    rendered_by = "python -m benchmarks " + shlex.join(argv)
+    page = markdown(rows, saved["env"], settings, saved["command"], saved["minutes"], rendered_by)
     _write_page(args.out or Path("docs/benchmarks.md"), page, args.notes)
     return 0
 

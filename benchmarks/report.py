@@ -109,7 +109,12 @@ def _md(text: str) -> str:
 
 
 def markdown(
-    rows: Sequence[Row], env: dict[str, str], settings: Settings, command: str, minutes: float
+    rows: Sequence[Row],
+    env: dict[str, str],
+    settings: Settings,
+    command: str,
+    minutes: float,
+    rendered_by: str | None = None,
 ) -> str:
     """The page ``docs/benchmarks.md``.
 
@@ -119,12 +124,17 @@ def markdown(
         settings: the run's sizes.
         command: the command line that produced it.
         minutes: how long the run took.
+        rendered_by: the command that wrote the page from a saved run, if any.
     """
     out = [
         "# Benchmarks",
         "",
-        "Produced by `" + command + "` (the whole page is generated; edit "
-        "`benchmarks/report.py`, not this file). Every figure is compared with a baseline "
+        "Measured by `"
+        + command
+        + "`"
+        + (f", page written by `{rendered_by}`" if rendered_by else "")
+        + " (generated: edit `benchmarks/report.py` and `benchmarks/analysis.md`, not "
+        "this file). Every figure is compared with a baseline "
         "measured in the same run on the same machine, because the machine is shared and "
         "noisy: the value and the baseline are medians over repetitions, the ratio is "
         "value / baseline, and the spread is the range over repetitions (or over jobs).",
@@ -185,6 +195,9 @@ python -m benchmarks --setup          # once: pip-installs httpie into this venv
 python -m benchmarks                  # the full run (about 15-20 minutes), writes this page
 python -m benchmarks --quick --out /tmp/b.md   # small sizes: the CI smoke test
 python -m benchmarks --only latency --jobs 20  # one row, other sizes
+python -m benchmarks --save benchmarks/last-run.json   # keep the results as JSON
+python -m benchmarks --render benchmarks/last-run.json --notes benchmarks/analysis.md
+python -m benchmarks --server-nodelay-fix --only latency,server  # diagnostic only
 ```
 
 Every row starts its own reference server (`python -m mock_server`) on 127.0.0.1

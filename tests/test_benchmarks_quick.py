@@ -70,7 +70,11 @@ def test_quick_run_prints_a_table_and_writes_markdown(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert rendered.returncode == 0, rendered.stderr[-2000:]
-    assert again.read_text("utf-8") == page + "\n## Analysis\n\nwhy the figures are what they are\n"
+    rewritten = again.read_text("utf-8")
+    assert rewritten.endswith("\n## Analysis\n\nwhy the figures are what they are\n")
+    results = page[page.index("## Results") : page.index("## How to run it")]
+    assert results in rewritten
+    assert f"page written by `python -m benchmarks --render {saved}" in rewritten
 
 
 def test_unknown_row_is_a_one_line_error() -> None:
