@@ -1,8 +1,9 @@
 """The console script ``jobctl`` (``jobctl.cli.app:main``): a thin door to ``jobctl.cli.root``.
 
 ``jobctl --version`` is answered here without importing Typer, rich or the SDK
-(it is what scripts call to check the tool is there); everything else is handed
-to the Typer application in ``root.py``. ``app`` and ``get_command`` are
+(it is what scripts call to check the tool is there), and so is help, from the
+text generated from the app (``helptext.py``); everything else is handed to the
+Typer application in ``root.py``. ``app`` and ``get_command`` are
 re-exported lazily for tests and tools that import them from here.
 """
 
@@ -26,6 +27,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .._version import __version__
 
         sys.stdout.write(f"jobctl {__version__}\n")
+        return 0
+    from .helptext import lookup
+
+    help_text = lookup(args)
+    if help_text is not None:
+        sys.stdout.write(help_text)
+        sys.stdout.flush()
         return 0
     from .root import main as run
 
