@@ -1,7 +1,8 @@
 """``python -m benchmarks``: measure every row, print the table, write ``docs/benchmarks.md``.
 
 Rows (``--only`` takes the name or the number): 1 ``startup``, 2 ``status``,
-3 ``latency``, 4 ``requests``, 5 ``fanout``, 6 ``download``, 7 ``server``.
+3 ``latency``, 4 ``requests``, 5 ``fanout``, 6 ``download``, 7 ``server``,
+8 ``redis`` (the server on the Redis store, one vs two API processes).
 ``--setup`` installs httpie into this venv (the status row's baseline) and checks
 that curl exists; ``--quick`` uses small sizes (a CI smoke test, nothing about
 time is asserted).
@@ -10,8 +11,6 @@ time is asserted).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import shlex
 import shutil
 import subprocess
@@ -21,12 +20,22 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .common import Row, Settings
 
 __all__ = ["ROWS", "main"]
 
-ROWS: tuple[str, ...] = ("startup", "status", "latency", "requests", "fanout", "download", "server")
+ROWS: tuple[str, ...] = (
+    "startup",
+    "status",
+    "latency",
+    "requests",
+    "fanout",
+    "download",
+    "server",
+    "redis",
+)
 _QUICK = {
     "reps": 2,
     "startup_runs": 3,
@@ -62,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="JSON",
         help="write the page from a run saved with --save, without measuring",
+    )
+    p.add_argument(
+        "--merge",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="put the rows measured now (--only) into a run saved with --save, replacing "
+        "its rows of the same ids, and write the page from the merged run",
     )
     p.add_argument(
         "--notes",
@@ -132,6 +149,7 @@ def _runners() -> dict[str, Callable[[Settings], list[Row]]]:
     from .download import download_rows
     from .fanout import fanout_rows
     from .latency import latency_rows
+    from .redisload import redis_rows
     from .reqcount import request_rows
     from .serverload import server_rows
     from .startup import cli_startup_rows, status_rows
@@ -144,6 +162,7 @@ def _runners() -> dict[str, Callable[[Settings], list[Row]]]:
         "fanout": fanout_rows,
         "download": download_rows,
         "server": server_rows,
+        "redis": redis_rows,
     }
 
 
@@ -157,9 +176,11 @@ def _selected(only: Sequence[str] | None) -> list[str]:
             if name.isdigit() and 1 <= int(name) <= len(ROWS):
                 name = ROWS[int(name) - 1]
             if name not in ROWS:
-                raise ValueError(f"unknown row {name!r}; rows are {', '.join(ROWS)} (or 1-7)")
+                rows = ", ".join(ROWS)
+                raise ValueError(f"unknown row {name!r}; rows are {rows} (or 1-{len(ROWS)})")
             chosen.append(name)
-    return chosen
+    # In the table's order, so a row can compare with an earlier one (redis with server).
+    return [name for name in ROWS if name in chosen]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,7 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from .report import environment, markdown, text_table
+    from .report import environment, text_table
+    from .saved import load_run, merge_runs, render_run, save_run, saved_run
     from .server import SERVER_MODULE
 
     if args.server_nodelay_fix:
@@ -184,6 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.render is not None:
         return _render(args)
+    base: dict[str, Any] = {}
+    if args.merge is not None:
+        try:
+            base = load_run(args.merge)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     started = time.monotonic()
     env = environment()
     env["server"] = SERVER_MODULE[0]
@@ -218,18 +247,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         " " + shlex.join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else ""
     )
     minutes = (time.monotonic() - started) / 60
+    run = saved_run(rows, env, settings, command, minutes)
+    rendered_by = None
+    if args.merge is not None:
+        run = merge_runs(base, run, ROWS)
+        rendered_by = command
     if args.save is not None:
-        saved = {
-            "rows": [dataclasses.asdict(r) for r in rows],
-            "env": env,
-            "settings": {**dataclasses.asdict(settings), "workdir": ""},
-            "command": command,
-            "minutes": minutes,
-        }
-        args.save.write_text(json.dumps(saved, indent=1, ensure_ascii=False) + "\n", "utf-8")
+        save_run(run, args.save)
     out = args.out if args.out is not None else (None if args.quick else Path("docs/benchmarks.md"))
     if out is not None:
-        _write_page(out, markdown(rows, env, settings, command, minutes), args.notes)
+        _write_page(out, render_run(run, rendered_by)[1], args.notes)
     return 1 if failed else 0
 
 
@@ -243,17 +270,17 @@ def _write_page(out: Path, page: str, notes: Path | None) -> None:
 
 def _render(args: argparse.Namespace) -> int:
     """Write the page again from a run saved with ``--save`` (no measuring)."""
-    from .report import markdown, text_table
+    from .report import text_table
+    from .saved import load_run, render_run
 
-    saved = json.loads(args.render.read_text("utf-8"))
-    rows = [Row(**r) for r in saved["rows"]]
-    raw = dict(saved["settings"], workdir=Path("."))
-    raw["lengths"] = tuple(raw["lengths"])
-    settings = Settings(**raw)
-    print(text_table(rows))
+    try:
+        run = load_run(args.render)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     argv = ["--render", str(args.render)] + (["--notes", str(args.notes)] if args.notes else [])
-    rendered_by = "python -m benchmarks " + shlex.join(argv)
-    page = markdown(rows, saved["env"], settings, saved["command"], saved["minutes"], rendered_by)
+    rows, page = render_run(run, "python -m benchmarks " + shlex.join(argv))
+    print(text_table(rows))
     _write_page(args.out or Path("docs/benchmarks.md"), page, args.notes)
     return 0
 

@@ -2,7 +2,8 @@
 
 ``load``: keep-alive HTTP/1.1 GETs of one URL from ``concurrency`` connections,
 bounded by a duration and a request count. ``followers``: many event streams held
-open at once, counting the keepalive comments each one receives.
+open at once, counting the keepalive comments each one receives. Both spread their
+connections round-robin over ``ports`` (several API processes of one deployment).
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ def _request(path: str, host: str, token: str, extra: str = "") -> bytes:
     return (
         f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n{extra}\r\n"
     ).encode()
+
+
+def _ports(p: dict[str, Any]) -> list[int]:
+    """The API ports to spread connections over: ``ports``, or the one ``port``."""
+    ports = [int(x) for x in p.get("ports") or [p["port"]]]
+    if not ports:
+        raise ValueError("no ports to connect to")
+    return ports
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
@@ -36,13 +45,14 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _load(p: dict[str, Any]) -> dict[str, Any]:
-    host, port = p["host"], int(p["port"])
-    request = _request(p["path"], f"{host}:{port}", p["token"])
+    host, ports = p["host"], _ports(p)
     deadline = time.perf_counter() + float(p["seconds"])
     budget = int(p["max_requests"])
     counts: dict[str, int] = {"done": 0, "errors": 0, "other": 0}
 
-    async def worker() -> None:
+    async def worker(i: int) -> None:
+        port = ports[i % len(ports)]
+        request = _request(p["path"], f"{host}:{port}", p["token"])
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while time.perf_counter() < deadline and counts["done"] < budget:
@@ -57,7 +67,7 @@ async def _load(p: dict[str, Any]) -> dict[str, Any]:
             writer.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(int(p["concurrency"]))))
+    await asyncio.gather(*(worker(i) for i in range(int(p["concurrency"]))))
     elapsed = time.perf_counter() - started
     return {
         "requests": counts["done"],
@@ -72,14 +82,14 @@ def load(p: dict[str, Any]) -> dict[str, Any]:
     """GET ``path`` as fast as the server answers, for ``seconds`` or ``max_requests``.
 
     Args:
-        p: ``host``, ``port``, ``path``, ``token``, ``seconds``, ``concurrency``,
-            ``max_requests``.
+        p: ``host``, ``port`` (or ``ports``: connections go round-robin), ``path``,
+            ``token``, ``seconds``, ``concurrency``, ``max_requests``.
     """
     return asyncio.run(_load(p))
 
 
 async def _followers(p: dict[str, Any]) -> dict[str, Any]:
-    host, port = p["host"], int(p["port"])
+    host, ports = p["host"], _ports(p)
     paths: list[str] = p["paths"]
     count, hold = int(p["count"]), float(p["hold_seconds"])
     keepalives = [0] * count
@@ -89,6 +99,7 @@ async def _followers(p: dict[str, Any]) -> dict[str, Any]:
     ready = asyncio.Semaphore(64)  # don't SYN-flood the listen queue
 
     async def follower(i: int) -> None:
+        port = ports[i % len(ports)]
         async with ready:
             try:
                 reader, writer = await asyncio.open_connection(host, port)
@@ -148,7 +159,7 @@ def followers(p: dict[str, Any]) -> dict[str, Any]:
     """Hold ``count`` event streams for ``hold_seconds``; prints ``OPEN n`` once they are open.
 
     Args:
-        p: ``host``, ``port``, ``paths`` (event-stream paths, used in turn), ``token``,
-            ``count``, ``hold_seconds``.
+        p: ``host``, ``port`` (or ``ports``: connections go round-robin), ``paths``
+            (event-stream paths, used in turn), ``token``, ``count``, ``hold_seconds``.
     """
     return asyncio.run(_followers(p))

@@ -13,15 +13,35 @@ import platform
 import shutil
 import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 from .common import Row, Settings, bin_path, fmt_ratio
 
-__all__ = ["environment", "markdown", "text_table"]
+__all__ = ["PartRun", "environment", "markdown", "text_table"]
 
 _MET = {True: "met", False: "MISSED", None: "—"}
+
+
+@dataclass(frozen=True)
+class PartRun:
+    """Rows measured by a later run and merged into a saved one (``--merge``).
+
+    Args:
+        rows: the row ids it measured.
+        env: its ``environment()``.
+        settings: its sizes.
+        command: its command line.
+        minutes: how long it took.
+    """
+
+    rows: tuple[str, ...]
+    env: dict[str, str]
+    settings: Settings
+    command: str
+    minutes: float
 
 
 def _first_line(argv: Sequence[str]) -> str:
@@ -115,6 +135,7 @@ def markdown(
     command: str,
     minutes: float,
     rendered_by: str | None = None,
+    parts: Sequence[PartRun] = (),
 ) -> str:
     """The page ``docs/benchmarks.md``.
 
@@ -125,6 +146,7 @@ def markdown(
         command: the command line that produced it.
         minutes: how long the run took.
         rendered_by: the command that wrote the page from a saved run, if any.
+        parts: rows measured later and merged in, each with its own date and machine.
     """
     out = [
         "# Benchmarks",
@@ -156,13 +178,8 @@ def markdown(
         f"uvicorn {env['uvicorn']}",
         f"- curl: {env['curl']}",
         f"- httpie: {env['httpie']}",
-        f"- sizes: {settings.reps} repetitions; start-up rows {settings.startup_runs} runs; "
-        f"latency {settings.jobs} jobs of {settings.job_seconds:g} s per strategy; "
-        f"requests per job: {settings.per_length} jobs per strategy of "
-        f"{', '.join(f'{x:g}' for x in settings.lengths)} s; fan-out {settings.fanout} jobs "
-        f"of {settings.fanout_seconds:g} s; blob {settings.blob_mib} MiB; load "
-        f"{settings.load_seconds:g} s × {settings.load_concurrency} connections; "
-        f"{settings.followers} followers held {settings.hold_seconds:g} s",
+        f"- sizes: {_sizes(settings)}",
+        *(_part_line(part) for part in parts),
         "",
         "## Results",
         "",
@@ -188,6 +205,30 @@ def markdown(
     return "\n".join(out) + "\n"
 
 
+def _sizes(settings: Settings) -> str:
+    return (
+        f"{settings.reps} repetitions; start-up rows {settings.startup_runs} runs; "
+        f"latency {settings.jobs} jobs of {settings.job_seconds:g} s per strategy; "
+        f"requests per job: {settings.per_length} jobs per strategy of "
+        f"{', '.join(f'{x:g}' for x in settings.lengths)} s; fan-out {settings.fanout} jobs "
+        f"of {settings.fanout_seconds:g} s; blob {settings.blob_mib} MiB; load "
+        f"{settings.load_seconds:g} s × {settings.load_concurrency} connections; "
+        f"{settings.followers} followers held {settings.hold_seconds:g} s"
+    )
+
+
+def _part_line(part: PartRun) -> str:
+    env = part.env
+    names = ", ".join(f"`{name}`" for name in part.rows)
+    return (
+        f"- row(s) {names} measured separately and merged in: `{part.command}` on "
+        f"{env['date']} (took {part.minutes:.1f} min) on {env['nproc']} CPUs ({env['cpu']}), "
+        f"{env['memory']} RAM, load average at start {env['load']}, "
+        f"{env['source']}, python {env['python']}, uvicorn {env['uvicorn']}; its sizes: "
+        f"{_sizes(part.settings)}"
+    )
+
+
 _METHOD = """## How to run it
 
 ```bash
@@ -197,6 +238,8 @@ python -m benchmarks --quick --out /tmp/b.md   # small sizes: the CI smoke test
 python -m benchmarks --only latency --jobs 20  # one row, other sizes
 python -m benchmarks --save benchmarks/last-run.json   # keep the results as JSON
 python -m benchmarks --render benchmarks/last-run.json --notes benchmarks/analysis.md
+python -m benchmarks --only redis --merge benchmarks/last-run.json \\
+    --save benchmarks/last-run.json --notes benchmarks/analysis.md  # re-measure one row
 python -m benchmarks --server-nodelay-fix --only latency,server  # diagnostic only
 ```
 
@@ -229,4 +272,10 @@ httpie is deliberately not a project dependency.
   10 ms for curl, read by the client's own process at the end).
 - **server**: a raw-socket load generator (not httpx, so the generator is cheap) in a
   child process; followers are raw sockets that count `:` comment lines.
+- **redis**: the same load generator and followers (`benchmarks/capacity.py`) against
+  a Redis deployment: one `redis-server` (loopback, no persistence), one
+  `python -m mock_server worker`, two API processes with `--workers 0`. "1 API
+  process" sends every connection to A; "2 API processes" spreads them round-robin
+  over A and B; memory is the API processes' RSS summed (not redis-server's). Skipped
+  when `redis-server` is not installed (Debian: `apt-get install redis-server`).
 """

@@ -34,14 +34,26 @@ class BenchServer:
     """``python -m mock_server`` on a free loopback port with a temporary database.
 
     Args:
-        workers: jobs the server runs at once.
+        workers: jobs the server runs at once (0 with ``store``: an API-only process).
         extra: more flags (e.g. ``("--keepalive", "2")``).
         workdir: where the temporary directory goes.
+        store: ``redis://HOST:PORT/DB`` to use a shared Redis store instead of SQLite.
+        results_dir: the results directory shared by a Redis deployment's processes.
     """
 
-    def __init__(self, *, workers: int = 8, extra: Sequence[str] = (), workdir: Path) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int = 8,
+        extra: Sequence[str] = (),
+        workdir: Path,
+        store: str | None = None,
+        results_dir: Path | None = None,
+    ) -> None:
         self.workers = workers
         self.extra = tuple(extra)
+        self.store = store
+        self.results_dir = results_dir
         self.dir = Path(tempfile.mkdtemp(prefix="jobctl-bench-", dir=workdir))
         self.url = ""
         self.proc: subprocess.Popen[bytes] | None = None
@@ -63,8 +75,7 @@ class BenchServer:
             "127.0.0.1",
             "--port",
             "0",
-            "--db",
-            str(self.dir / "jobs.db"),
+            *self._store_flags(),
             "--token",
             f"user:{USER_TOKEN}",
             "--token",
@@ -92,6 +103,17 @@ class BenchServer:
         tail = self.log.read_text("utf-8", "replace")[-1500:]
         self.stop()
         raise RuntimeError(f"the reference server did not start:\n{tail}")
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (once started)."""
+        return int(self.url.rsplit(":", 1)[1])
+
+    def _store_flags(self) -> list[str]:
+        if self.store is None:
+            return ["--db", str(self.dir / "jobs.db")]
+        results = self.results_dir or self.dir / "results"
+        return ["--store", self.store, "--results-dir", str(results)]
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL) and delete its directory."""

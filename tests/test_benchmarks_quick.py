@@ -6,6 +6,7 @@ the sizes are squeezed so the whole run stays well under a minute.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -32,11 +33,11 @@ TIGHT = [
     "--keepalive", "0.5",
 ]  # fmt: skip
 
-ROWS = ("startup", "status", "latency", "requests", "fanout", "download", "server")
+ROWS = ("startup", "status", "latency", "requests", "fanout", "download", "server", "redis")
 
 
 @pytest.mark.integration
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(110)
 def test_quick_run_prints_a_table_and_writes_markdown(tmp_path: Path) -> None:
     out = tmp_path / "benchmarks.md"
     saved = tmp_path / "run.json"
@@ -45,7 +46,7 @@ def test_quick_run_prints_a_table_and_writes_markdown(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=85,
+        timeout=90,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -76,6 +77,23 @@ def test_quick_run_prints_a_table_and_writes_markdown(tmp_path: Path) -> None:
     assert results in rewritten
     assert f"page written by `python -m benchmarks --render {saved}" in rewritten
 
+    # One row measured again is merged into the saved run; the other rows stay as they were.
+    merged, merged_page = tmp_path / "merged.json", tmp_path / "merged.md"
+    remeasured = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--reps", "1", "--startup-runs", "1",
+         "--only", "startup", "--merge", str(saved), "--save", str(merged),
+         "--out", str(merged_page)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert remeasured.returncode == 0, remeasured.stderr[-2000:]
+    before, after = json.loads(saved.read_text()), json.loads(merged.read_text())
+    assert [r["row"] for r in after["rows"]] == [r["row"] for r in before["rows"]]
+    assert [r for r in after["rows"] if r["row"] != "startup"] == [
+        r for r in before["rows"] if r["row"] != "startup"
+    ]
+    assert [p["rows"] for p in after["parts"]] == [["startup"]]
+    assert "row(s) `startup` measured separately and merged in" in merged_page.read_text()
+
 
 def test_unknown_row_is_a_one_line_error() -> None:
     done = subprocess.run(
@@ -89,5 +107,5 @@ def test_unknown_row_is_a_one_line_error() -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: unknown row 'nope'; rows are startup, status, latency, requests, fanout, "
-        "download, server (or 1-7)"
+        "download, server, redis (or 1-8)"
     ]
