@@ -58,8 +58,8 @@ USER_AGENT = f"jobctl/{__version__}"
 
 
 LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-"""Connection limits of the clients' own pools: an event stream holds a connection for
-the whole wait, so fan-out needs more than httpx's default of 100."""
+"""Connection limits of the clients' shared pools, which only carry short requests
+(event streams and long polls go over each call's own connection, ``_transport``)."""
 
 
 def tls_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
@@ -244,7 +244,10 @@ class ClientBase:
         return headers
 
     def _httpx_request(
-        self, client: httpx.Client | httpx.AsyncClient, req: Request
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        req: Request,
+        extensions: dict[str, Any] | None = None,
     ) -> httpx.Request:
         headers = self._headers(req)
         timeout: Any = httpx.USE_CLIENT_DEFAULT
@@ -258,7 +261,13 @@ class ClientBase:
             timeout = httpx.Timeout(self._timeout, read=read)
         log.debug("-> %s %s %s", req.method, safe_url(req.url), redact_headers(headers))
         return client.build_request(
-            req.method, req.url, headers=headers, params=req.params, json=req.json, timeout=timeout
+            req.method,
+            req.url,
+            headers=headers,
+            params=req.params,
+            json=req.json,
+            timeout=timeout,
+            extensions=extensions,
         )
 
     def _log_reply(self, req: Request, response: httpx.Response, started: float) -> None:

@@ -27,6 +27,7 @@ from ._effects import Close, Effect, Emit, Flow, JobRef, Open, Read, Runtime, Se
 from ._follow import Strategy
 from ._http import Reply, Request, map_transport_error
 from ._polling import PollPolicy
+from ._transport import LANE, AsyncLane, AsyncRouter, LazyTLS
 from .errors import JobctlError
 from .models import Job, JobEvent, JobPage
 
@@ -95,8 +96,14 @@ class AsyncJobsClient(ClientBase):
             runtime=_runtime or Runtime(),
         )
         self._owns_client = http_client is None
+        verified = tls_verify(verify)
+        self._tls = LazyTLS(verified)
+        # verify also reaches the proxy transports httpx mounts from the environment
         self._client = http_client or httpx.AsyncClient(
-            timeout=timeout, verify=tls_verify(verify), follow_redirects=False, limits=LIMITS
+            timeout=timeout,
+            verify=verified,
+            follow_redirects=False,
+            transport=AsyncRouter(self._tls, LIMITS),
         )
         self._sleep = _sleep or asyncio.sleep
 
@@ -324,6 +331,8 @@ class AsyncJobsClient(ClientBase):
         self, flow: Flow, result: builtins.list[Any] | None = None
     ) -> AsyncIterator[Any]:
         streams: builtins.list[_Stream] = []
+        # the call's own connection for its streams and long polls (own client only)
+        lane = AsyncLane(self._tls) if self._owns_client else None
         value: Any = None
         error: JobctlError | None = None
         try:
@@ -339,19 +348,25 @@ class AsyncJobsClient(ClientBase):
                     yield effect.value
                     continue
                 try:
-                    value = await self._perform(effect, streams)
+                    value = await self._perform(effect, streams, lane)
                 except JobctlError as exc:
                     error = exc
         finally:
             flow.close()
             for stream in streams:
                 await stream.aclose()
+            if lane is not None:
+                await lane.aclose()
 
-    async def _perform(self, effect: Effect, streams: builtins.list[_Stream]) -> Any:
+    async def _perform(
+        self, effect: Effect, streams: builtins.list[_Stream], lane: AsyncLane | None
+    ) -> Any:
         if isinstance(effect, Send):
-            return await self._send(effect.request, stream=False)
+            # a long poll (it has a read timeout of its own) is long-held, like a stream
+            held = effect.request.read_timeout is not None
+            return await self._send(effect.request, stream=False, lane=_lane_for(lane, held))
         if isinstance(effect, Open):
-            reply = await self._send(effect.request, stream=True)
+            reply = await self._send(effect.request, stream=True, lane=_lane_for(lane, True))
             if reply.stream is not None:
                 streams.append(reply.stream)
             return reply
@@ -365,20 +380,21 @@ class AsyncJobsClient(ClientBase):
             return None
         raise TypeError(f"unknown effect {effect!r}")
 
-    async def _send(self, req: Request, *, stream: bool) -> Reply:
+    async def _send(self, req: Request, *, stream: bool, lane: AsyncLane | None = None) -> Reply:
         glue = self._glue(req)
         if glue is None:
-            return await self._send_once(req, stream)
+            return await self._send_once(req, stream, lane)
         retrying = AsyncRetrying(
             sleep=self._sleep, stop=stop_never, retry=glue.retry, wait=glue.wait
         )
-        reply: Reply = await retrying(self._send_once, req, stream)
+        reply: Reply = await retrying(self._send_once, req, stream, lane)
         return reply
 
-    async def _send_once(self, req: Request, stream: bool) -> Reply:
+    async def _send_once(self, req: Request, stream: bool, lane: AsyncLane | None) -> Reply:
         started = self._runtime.clock()
         try:
-            request = self._httpx_request(self._client, req)
+            extensions = None if lane is None else {LANE: lane}
+            request = self._httpx_request(self._client, req, extensions)
             response = await self._client.send(request, stream=True, follow_redirects=False)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise map_transport_error(exc, req.method, req.url) from None
@@ -401,3 +417,11 @@ class AsyncJobsClient(ClientBase):
             await response.aclose()
         reply.body = bytes(body[:limit])
         return reply
+
+
+def _lane_for(lane: AsyncLane | None, held: bool) -> AsyncLane | None:
+    """The lane a request goes over: long-held ones always; the rest once the lane has a
+    connection (the final GET after a stream reuses it instead of the shared pool)."""
+    if lane is not None and (held or lane.used):
+        return lane
+    return None

@@ -26,6 +26,7 @@ from ._effects import Close, Effect, Emit, Flow, JobRef, Open, Read, Runtime, Se
 from ._follow import Strategy
 from ._http import Reply, Request, map_transport_error
 from ._polling import PollPolicy
+from ._transport import LANE, Lane, LazyTLS, Router
 from .errors import JobctlError
 from .models import Job, JobEvent, JobPage
 
@@ -94,8 +95,14 @@ class JobsClient(ClientBase):
             runtime=_runtime or Runtime(),
         )
         self._owns_client = http_client is None
+        verified = tls_verify(verify)
+        self._tls = LazyTLS(verified)
+        # verify also reaches the proxy transports httpx mounts from the environment
         self._client = http_client or httpx.Client(
-            timeout=timeout, verify=tls_verify(verify), follow_redirects=False, limits=LIMITS
+            timeout=timeout,
+            verify=verified,
+            follow_redirects=False,
+            transport=Router(self._tls, LIMITS),
         )
         self._sleep = _sleep or time.sleep
 
@@ -316,6 +323,8 @@ class JobsClient(ClientBase):
 
     def _drive_iter(self, flow: Flow, result: builtins.list[Any] | None = None) -> Iterator[Any]:
         streams: builtins.list[_Stream] = []
+        # the call's own connection for its streams and long polls (own client only)
+        lane = Lane(self._tls) if self._owns_client else None
         value: Any = None
         error: JobctlError | None = None
         try:
@@ -331,19 +340,23 @@ class JobsClient(ClientBase):
                     yield effect.value
                     continue
                 try:
-                    value = self._perform(effect, streams)
+                    value = self._perform(effect, streams, lane)
                 except JobctlError as exc:
                     error = exc
         finally:
             flow.close()
             for stream in streams:
                 stream.close()
+            if lane is not None:
+                lane.close()
 
-    def _perform(self, effect: Effect, streams: builtins.list[_Stream]) -> Any:
+    def _perform(self, effect: Effect, streams: builtins.list[_Stream], lane: Lane | None) -> Any:
         if isinstance(effect, Send):
-            return self._send(effect.request, stream=False)
+            # a long poll (it has a read timeout of its own) is long-held, like a stream
+            held = effect.request.read_timeout is not None
+            return self._send(effect.request, stream=False, lane=_lane_for(lane, held))
         if isinstance(effect, Open):
-            reply = self._send(effect.request, stream=True)
+            reply = self._send(effect.request, stream=True, lane=_lane_for(lane, True))
             if reply.stream is not None:
                 streams.append(reply.stream)
             return reply
@@ -357,18 +370,19 @@ class JobsClient(ClientBase):
             return None
         raise TypeError(f"unknown effect {effect!r}")
 
-    def _send(self, req: Request, *, stream: bool) -> Reply:
+    def _send(self, req: Request, *, stream: bool, lane: Lane | None = None) -> Reply:
         glue = self._glue(req)
         if glue is None:
-            return self._send_once(req, stream)
+            return self._send_once(req, stream, lane)
         retrying = Retrying(sleep=self._sleep, stop=stop_never, retry=glue.retry, wait=glue.wait)
-        reply: Reply = retrying(self._send_once, req, stream)
+        reply: Reply = retrying(self._send_once, req, stream, lane)
         return reply
 
-    def _send_once(self, req: Request, stream: bool) -> Reply:
+    def _send_once(self, req: Request, stream: bool, lane: Lane | None) -> Reply:
         started = self._runtime.clock()
         try:
-            request = self._httpx_request(self._client, req)
+            extensions = None if lane is None else {LANE: lane}
+            request = self._httpx_request(self._client, req, extensions)
             response = self._client.send(request, stream=True, follow_redirects=False)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise map_transport_error(exc, req.method, req.url) from None
@@ -391,3 +405,11 @@ class JobsClient(ClientBase):
             response.close()
         reply.body = bytes(body[:limit])
         return reply
+
+
+def _lane_for(lane: Lane | None, held: bool) -> Lane | None:
+    """The lane a request goes over: long-held ones always; the rest once the lane has a
+    connection (the final GET after a stream reuses it instead of the shared pool)."""
+    if lane is not None and (held or lane.used):
+        return lane
+    return None

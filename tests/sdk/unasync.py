@@ -30,6 +30,8 @@ only does I/O.
 
 WORDS = {
     "AsyncJobsClient": "JobsClient",
+    "AsyncLane": "Lane",
+    "AsyncRouter": "Router",
     "AsyncRetrying": "Retrying",
     "AsyncIterator": "Iterator",
     "AsyncClient": "Client",
