@@ -1,15 +1,18 @@
 """Row 8: the reference server on the Redis store, with one and with two API processes.
 
 One throwaway ``redis-server`` (loopback, no persistence), one worker process
-(``python -m mock_server worker``) running the jobs, and two API processes
-(``--workers 0``) A and B sharing a results directory. Jobs are submitted through
-A and seen running through B. In each repetition the status-GET load generator
-runs once against A alone and once with its connections spread round-robin over
-A and B; the ratio is two processes / one (same run, same jobs). The followers
-are held once through A and once through A and B; memory per follower is the
-API processes' RSS (summed) while held minus before, per open follower
-(redis-server's own memory is not counted). When the ``server`` row ran earlier in
-the same run, one API process on Redis is also compared with its SQLite figure.
+(``python -m mock_server worker``) running the jobs, and three API processes
+(``--workers 0``) sharing a results directory: S alone is the one-process
+deployment, A and B the two-process one (S idles while A and B are measured and
+the other way round). Jobs are submitted through A and seen running through B.
+In each repetition the status-GET load generator runs once against S and once
+with its connections spread round-robin over A and B; the ratio is two processes
+/ one (same run, same jobs). The followers are held once through S and once
+through A and B; memory per follower is the API processes' RSS (summed) while
+held minus before, per open follower (redis-server's own memory is not counted).
+Separate processes keep the second hold from reusing memory the first one grew.
+When the ``server`` row ran earlier in the same run, one API process on Redis is
+also compared with its SQLite figure.
 Without ``redis-server`` on PATH the row says "skipped (no redis-server)".
 """
 
@@ -72,10 +75,11 @@ def _measure(settings: Settings, shared: Path) -> list[Row]:
         worker_args = ("--results-dir", str(results))
         with (
             ReferenceWorker(redis.url, workers=_JOBS + 2, args=worker_args),
+            api_process(redis.url) as solo,
             api_process(redis.url) as a,
             api_process(redis.url) as b,
         ):
-            one = Deployment(ports=(a.port,), pids=(a.pid,))
+            one = Deployment(ports=(solo.port,), pids=(solo.pid,))
             two = Deployment(ports=(a.port, b.port), pids=(a.pid, b.pid))
             long_job = 2 * settings.hold_seconds + 4 * settings.load_seconds * settings.reps + 300
             jobs = [

@@ -274,8 +274,9 @@ httpie is deliberately not a project dependency.
   child process; followers are raw sockets that count `:` comment lines.
 - **redis**: the same load generator and followers (`benchmarks/capacity.py`) against
   a Redis deployment: one `redis-server` (loopback, no persistence), one
-  `python -m mock_server worker`, two API processes with `--workers 0`. "1 API
-  process" sends every connection to A; "2 API processes" spreads them round-robin
-  over A and B; memory is the API processes' RSS summed (not redis-server's). Skipped
+  `python -m mock_server worker`, API processes with `--workers 0`. "1 API
+  process" sends every connection to S; "2 API processes" spreads them round-robin
+  over A and B (fresh processes, so the second hold cannot reuse memory the first
+  grew); memory is the API processes' RSS summed (not redis-server's). Skipped
   when `redis-server` is not installed (Debian: `apt-get install redis-server`).
 """
