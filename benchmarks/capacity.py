@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .common import Row, Settings, rss_mib, run_child
-from .server import USER_TOKEN
+from .server import USER_TOKEN, server_cpu_seconds
 
 __all__ = ["SAME_RUN", "Deployment", "Held", "follower_rows", "hold_followers", "load_rate"]
 
@@ -43,6 +43,10 @@ class Deployment:
     def rss_mib(self) -> float:
         """The API processes' resident memory, summed, in MiB."""
         return sum(rss_mib(pid) for pid in self.pids)
+
+    def cpu_seconds(self) -> float:
+        """The API processes' CPU time (user + system), summed, in seconds."""
+        return sum(server_cpu_seconds(pid) for pid in self.pids)
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,10 @@ class Held:
 
 
 def load_rate(deployment: Deployment, path: str, settings: Settings) -> dict[str, Any]:
-    """One load-generator run of ``GET path``: its ``rate``, ``errors`` and ``non_200``.
+    """One load-generator run of ``GET path``: its rate, errors and the server's CPU use.
+
+    The result has ``rate``, ``errors``, ``non_200`` and ``server_cores`` (the API
+    processes' CPU seconds per wall second during the run).
 
     Args:
         deployment: the API processes to load.
@@ -97,7 +104,10 @@ def load_rate(deployment: Deployment, path: str, settings: Settings) -> dict[str
         "concurrency": settings.load_concurrency,
         "max_requests": 2_000_000,
     }
-    return run_child("load", params, settings.load_seconds + 120)
+    cpu, started = deployment.cpu_seconds(), time.monotonic()
+    result = run_child("load", params, settings.load_seconds + 120)
+    result["server_cores"] = (deployment.cpu_seconds() - cpu) / (time.monotonic() - started)
+    return result
 
 
 def hold_followers(deployment: Deployment, paths: Sequence[str], settings: Settings) -> Held:

@@ -18,6 +18,7 @@ Without ``redis-server`` on PATH the row says "skipped (no redis-server)".
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -87,16 +88,24 @@ def _measure(settings: Settings, shared: Path) -> list[Row]:
             ]
             b.wait_status(jobs[-1], status="processing", limit=120)
             one_rates, two_rates, ratios, errors = [], [], [], 0
+            one_cores, two_cores = [], []
             for _ in range(settings.reps):
                 runs = [load_rate(d, f"/api/jobs/{jobs[0]}", settings) for d in (one, two)]
                 errors += sum(int(r["errors"]) + int(r["non_200"]) for r in runs)
                 one_rates.append(float(runs[0]["rate"]))
                 two_rates.append(float(runs[1]["rate"]))
+                one_cores.append(float(runs[0]["server_cores"]))
+                two_cores.append(float(runs[1]["server_cores"]))
                 ratios.append(two_rates[-1] / one_rates[-1])
             streams = [f"/api/jobs/{j}/events" for j in jobs]
             held_one = hold_followers(one, streams, settings)
             held_two = hold_followers(two, streams, settings)
     conns = f"{settings.load_concurrency} keep-alive connections"
+    cores = (
+        f"API processes' CPU while loaded: 1 process {median(one_cores):.2f} cores, "
+        f"2 processes {median(two_cores):.2f} cores (medians; the machine has "
+        f"{os.cpu_count()} CPUs shared with redis-server, the worker and the load generator)"
+    )
     sqlite = SAME_RUN.get("sqlite_status_rate")
     return [
         Row(
@@ -109,7 +118,7 @@ def _measure(settings: Settings, shared: Path) -> list[Row]:
             f"{spread(ratios).text(fmt_ratio)}",
             "— (trend)",
             None,
-            f"{errors} errors/non-200" if errors else "",
+            cores + (f"; {errors} errors/non-200" if errors else ""),
         ),
         Row(
             "redis",
