@@ -69,6 +69,7 @@ def test_precedence_flag_over_env_over_profile_at_the_command_line(
         raise CliError("captured")
 
     monkeypatch.setattr(AppState, "async_client", capture)
+    monkeypatch.setattr(AppState, "client", capture)  # status runs on the sync client
     monkeypatch.setenv("JOBCTL_PROFILE", "p")
     runner = CliRunner()
     runner.invoke(app, ["status", "x"])
@@ -89,6 +90,7 @@ def test_unexpected_error_is_one_line_exit_1_and_traceback_only_with_verbose(
         raise RuntimeError("boom with token sekrit-tok")
 
     monkeypatch.setattr(AppState, "async_client", broken)
+    monkeypatch.setattr(AppState, "client", broken)
     runner = CliRunner()
     result = runner.invoke(app, ["status", "x", "--token", "sekrit-tok"])
     assert result.exit_code == 1

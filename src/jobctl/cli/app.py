@@ -3,7 +3,8 @@
 ``jobctl --version`` is answered here without importing Typer, rich or the SDK
 (it is what scripts call to check the tool is there), and so is help, from the
 text generated from the app (``helptext.py``); everything else is handed to the
-Typer application in ``root.py``. ``app`` and ``get_command`` are
+Typer application in ``root.py``, except the plain forms of ``jobctl status``
+(``oneshot.py``), which are run without Typer. ``app`` and ``get_command`` are
 re-exported lazily for tests and tools that import them from here.
 """
 
@@ -28,13 +29,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.stdout.write(f"jobctl {__version__}\n")
         return 0
-    from .helptext import lookup
+    if not args or "--help" in args or "-h" in args:
+        from .helptext import lookup
 
-    help_text = lookup(args)
-    if help_text is not None:
-        sys.stdout.write(help_text)
-        sys.stdout.flush()
-        return 0
+        help_text = lookup(args)
+        if help_text is not None:
+            sys.stdout.write(help_text)
+            sys.stdout.flush()
+            return 0
+    if "httpx" not in sys.modules:
+        # httpx/__init__ imports its own command line (httpx._main: click, rich, pygments;
+        # about 40 ms) and falls back to a stub when that import fails; jobctl never uses it.
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    from .oneshot import run_fast
+
+    code = run_fast(args)
+    if code is not None:
+        return code
     from .root import main as run
 
     return run(args)

@@ -8,7 +8,10 @@ the token from the line if it ever appears.
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import sys
+import traceback
+from typing import TYPE_CHECKING, Any
 
 from ..config import ConfigError
 from ..errors import (
@@ -26,9 +29,12 @@ from ..errors import (
     TLSVerificationError,
     WaitTimeoutError,
 )
-from .exitcodes import CliError
+from .exitcodes import CliError, code_for_exception
 
-__all__ = ["describe", "problem_summary"]
+if TYPE_CHECKING:
+    from .state import AppState
+
+__all__ = ["describe", "problem_summary", "report_error", "silence_stdout"]
 
 
 def problem_summary(exc: APIError) -> str:
@@ -141,3 +147,32 @@ def _describe(exc: BaseException, url: str | None) -> str:
     if type(exc).__name__ == "InvalidSignatureError":
         return f"invalid webhook delivery: {exc}"
     return f"unexpected error: {type(exc).__name__}: {exc} (run with --verbose for details)"
+
+
+def report_error(exc: BaseException, state: AppState | None, *, verbose: bool) -> int:
+    """Print one line for ``exc`` on stderr (and the traceback with --verbose); return its code.
+
+    Args:
+        exc: what the command raised.
+        state: the run's state, when it was made.
+        verbose: print the traceback too.
+    """
+    settings = state.resolved_settings if state else None
+    token = (settings.token if settings else None) or (state.options.token if state else None)
+    line = describe(exc, url=settings.url if settings else None, token=token)
+    stderr = state.io.stderr if state else sys.stderr
+    if verbose and not isinstance(exc, CliError | KeyboardInterrupt):
+        text = "".join(traceback.format_exception(exc))
+        stderr.write(text.replace(token, "***") if token else text)
+    stderr.write(f"error: {line}\n")
+    stderr.flush()
+    return int(code_for_exception(exc))
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null (its reader went away: ``jobctl events | head -1``)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

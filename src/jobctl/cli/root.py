@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,12 +27,20 @@ from typer.core import TyperGroup
 
 from .._version import __version__
 from .argv import CommandSpec, hoist_global_options
-from .exitcodes import CliError, ExitCode, code_for_exception
-from .failure import describe
+from .exitcodes import CliError, ExitCode
+from .failure import report_error, silence_stdout
 from .io import IOStreams
 from .state import AppState, GlobalOptions
 
-__all__ = ["GLOBAL_FLAGS", "GLOBAL_VALUE_OPTIONS", "JobctlGroup", "app", "get_command", "main"]
+__all__ = [
+    "GLOBAL_FLAGS",
+    "GLOBAL_VALUE_OPTIONS",
+    "JobctlGroup",
+    "app",
+    "get_command",
+    "main",
+    "report_error",
+]
 
 GLOBAL_VALUE_OPTIONS = frozenset({"--url", "--token", "--profile", "--progress", "--ca-bundle"})
 GLOBAL_FLAGS = frozenset({"--json", "--quiet", "-q", "--verbose", "-v", "--insecure"})
@@ -118,7 +125,7 @@ class JobctlGroup(TyperGroup):
             raise
         except BrokenPipeError:
             # The reader went away (`jobctl events | head -1`): stop quietly, like cat does.
-            _silence_stdout()
+            silence_stdout()
             raise typer.Exit(0) from None
         except (Exception, KeyboardInterrupt) as exc:
             state = ctx.obj if isinstance(ctx.obj, AppState) else None
@@ -179,34 +186,6 @@ class JobctlGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
-
-
-def report_error(exc: BaseException, state: AppState | None, *, verbose: bool) -> int:
-    """Print one line for ``exc`` on stderr (and the traceback with --verbose); return its code.
-
-    Args:
-        exc: what the command raised.
-        state: the run's state, when it was made.
-        verbose: print the traceback too.
-    """
-    settings = state.resolved_settings if state else None
-    token = (settings.token if settings else None) or (state.options.token if state else None)
-    line = describe(exc, url=settings.url if settings else None, token=token)
-    stderr = state.io.stderr if state else sys.stderr
-    if verbose and not isinstance(exc, CliError | KeyboardInterrupt):
-        text = "".join(traceback.format_exception(exc))
-        stderr.write(text.replace(token, "***") if token else text)
-    stderr.write(f"error: {line}\n")
-    stderr.flush()
-    return int(code_for_exception(exc))
-
-
-def _silence_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 def _version(value: bool) -> None:

@@ -10,7 +10,7 @@ import typer
 
 from ..exitcodes import CliError, ExitCode, worst
 from ..failure import describe
-from ..inputs import resolve_job_refs
+from ..oneshot import job_refs
 from ..state import AppState
 
 if TYPE_CHECKING:
@@ -71,21 +71,6 @@ def check_strategy(strategy: str) -> str:
     if strategy not in ("auto", "sse", "poll"):
         raise CliError(f"invalid --strategy {strategy!r}: use auto, sse or poll")
     return strategy
-
-
-def job_refs(state: AppState, jobs: Sequence[str] | None, last: bool) -> list[str]:
-    """JOB arguments with ``--last`` resolved from the ledger.
-
-    Args:
-        state: the run's state.
-        jobs: the JOB arguments.
-        last: whether ``--last`` was given.
-    """
-    newest = None
-    if last:
-        entry = state.ledger().last()
-        newest = (entry.status_url or entry.job_id) if entry else None
-    return resolve_job_refs(list(jobs or []), last=last, newest=newest)
 
 
 def run_with_client(state: AppState, body: Callable[[AsyncJobsClient], Awaitable[T]]) -> T:

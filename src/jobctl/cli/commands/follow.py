@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -52,22 +51,9 @@ def status(
     last: LastOpt = False,
 ) -> None:
     """Show one status snapshot of a job (exit 0 whatever its state)."""
-    state = state_of(ctx)
-    ref = job_refs(state, [job] if job else [], last)[0]
+    from ..oneshot import show_status
 
-    async def body(client: AsyncJobsClient) -> None:
-        snapshot = await client.get(ref)
-        from ..render import job_summary, status_text, to_jsonable
-
-        if state.options.json:
-            state.io.write_out(json.dumps(to_jsonable(snapshot)))
-        elif state.options.quiet:
-            state.io.write_out(status_text(snapshot.status))
-        else:
-            for line in job_summary(snapshot):
-                state.io.write_out(line)
-
-    run_with_client(state, body)
+    show_status(state_of(ctx), job, last)
 
 
 def wait(
