@@ -11,9 +11,15 @@ import pytest
 
 from jobctl.cli.oneshot import parse_status, run_fast
 from jobctl.cli.root import main as typer_main
-from jobctl.cli.state import GlobalOptions
+from jobctl.cli.state import AppState, GlobalOptions
 from jobctl.client import JobsClient
 from jobctl.testing import ReferenceServer
+
+
+@pytest.fixture(autouse=True)
+def _restore_pydantic_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run_fast`` switches pydantic's plugins off in the process: undo it after each test."""
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
 
 
 @pytest.mark.parametrize(
@@ -72,6 +78,38 @@ def test_everything_else_is_left_to_typer(args: list[str]) -> None:
     assert run_fast(args) is None
 
 
+def test_completion_requests_are_left_to_click(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_JOBCTL_COMPLETE", "complete_bash")
+    assert run_fast(["status", "J"]) is None
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "line"),
+    [
+        (RuntimeError("boom sekrit-tok"), 1, "error: unexpected error: RuntimeError: boom ***"),
+        (KeyboardInterrupt(), 130, "error: interrupted"),
+    ],
+)
+def test_errors_are_one_line_and_tracebacks_only_with_verbose(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    raised: BaseException,
+    code: int,
+    line: str,
+) -> None:
+    def broken(self: AppState) -> object:
+        raise raised
+
+    monkeypatch.setattr(AppState, "client", broken)
+    assert run_fast(["status", "J", "--token", "sekrit-tok"]) == code
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(line) and len(err.splitlines()) == 1
+    assert run_fast(["status", "J", "-v", "--token", "sekrit-tok"]) == code
+    out, err = capsys.readouterr()
+    assert "sekrit-tok" not in err and err.splitlines()[-1].startswith(line)
+    assert ("Traceback" in err) == (code == 1)
+
+
 @pytest.fixture
 def job_id(reference_server_session: ReferenceServer) -> str:
     server = reference_server_session
@@ -99,7 +137,6 @@ def test_fast_path_answers_exactly_as_the_typer_command(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server = reference_server_session
-    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)  # restored afterwards
     monkeypatch.setenv("JOBCTL_URL", server.url)
     monkeypatch.setenv("JOBCTL_TOKEN", server.token)
     status_url = f"{server.url}/api/jobs/{job_id}"
@@ -124,7 +161,7 @@ def test_fast_path_answers_exactly_as_the_typer_command(
 
 
 @pytest.mark.integration
-def test_status_imports_neither_typer_nor_rich_nor_asyncio(
+def test_status_imports_neither_typer_nor_click_nor_rich(
     reference_server_session: ReferenceServer, job_id: str
 ) -> None:
     probe = (
@@ -145,4 +182,4 @@ def test_status_imports_neither_typer_nor_rich_nor_asyncio(
     assert out[0] == "completed"
     code, *modules = out[1].split()
     assert code == "0"
-    assert not set(modules) & {"typer", "click", "rich", "asyncio", "pygments"}
+    assert not set(modules) & {"typer", "click", "rich", "pygments"}

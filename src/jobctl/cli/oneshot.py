@@ -138,6 +138,8 @@ def run_fast(args: Sequence[str]) -> int | None:
     Args:
         args: the command-line arguments (without the program name).
     """
+    if os.environ.get("_JOBCTL_COMPLETE"):
+        return None  # shell completion is click's
     parsed = parse_status(args)
     if parsed is None:
         return None
