@@ -8,7 +8,9 @@ they are sent (encode/httpcore#822). So the SDK's own client gets a routing
 transport: a request tagged with a ``Lane`` (one per ``wait``/``events``/``download``
 call, see ``aio.py``) goes over that lane's own connection, closed when the call
 ends; every other request (submit, get, cancel, list) uses the shared pool, which
-then only ever holds short requests.
+then only ever holds short requests. A burst of those (a thousand submits at once)
+waits at a gate in front of the pool (a semaphore as wide as the pool, released when
+the response is closed), so httpcore never has a queue to walk.
 
 TLS costs nothing until it is needed: the SSL context (about 20–60 ms to load the
 CA store) is built on the first ``https`` request and shared by the pool and every
@@ -18,9 +20,10 @@ all: its transport, proxies and hooks are the caller's to choose.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Generic, TypeVar
 
 import httpx
@@ -99,6 +102,54 @@ class _Pools(Generic[T]):
         return made
 
 
+def _pool_timeout(request: httpx.Request) -> float | None:
+    timeout: dict[str, float | None] = request.extensions.get("timeout") or {}
+    return timeout.get("pool")
+
+
+class _Release:
+    """Gives a gate's slot back once, whichever of close or failure comes first."""
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release: Callable[[], None] | None = release
+
+    def __call__(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+
+class _AsyncGatedStream(httpx.AsyncByteStream):
+    def __init__(self, stream: httpx.AsyncByteStream, release: _Release) -> None:
+        self._stream = stream
+        self._release = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for part in self._stream:
+            yield part
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            self._release()
+
+
+class _GatedStream(httpx.SyncByteStream):
+    def __init__(self, stream: httpx.SyncByteStream, release: _Release) -> None:
+        self._stream = stream
+        self._release = release
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._stream
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            self._release()
+
+
 class AsyncLane:
     """One call's own connection, for its long-held requests (asyncio).
 
@@ -130,12 +181,40 @@ class AsyncRouter(httpx.AsyncBaseTransport):
 
     def __init__(self, tls: LazyTLS, limits: httpx.Limits) -> None:
         self._shared = _Pools(httpx.AsyncHTTPTransport, tls, limits)
+        self._width = limits.max_connections
+        self._gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send over the request's lane if it has one, else over the shared pool."""
+        """Send over the request's lane if it has one, else through the gate to the pool."""
         lane = request.extensions.get(LANE)
-        pools = lane.pools if isinstance(lane, AsyncLane) else self._shared
-        return await pools.get(request.url).handle_async_request(request)
+        if isinstance(lane, AsyncLane):
+            return await lane.pools.get(request.url).handle_async_request(request)
+        if self._width is None:
+            return await self._shared.get(request.url).handle_async_request(request)
+        gate = self._semaphore(self._width)
+        if gate.locked():
+            try:
+                await asyncio.wait_for(gate.acquire(), _pool_timeout(request))
+            except TimeoutError:
+                raise httpx.PoolTimeout("no connection free in time", request=request) from None
+        else:
+            await gate.acquire()
+        release = _Release(gate.release)
+        try:
+            response = await self._shared.get(request.url).handle_async_request(request)
+        except BaseException:
+            release()
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _AsyncGatedStream(response.stream, release)
+        return response
+
+    def _semaphore(self, width: int) -> asyncio.Semaphore:
+        # one gate per event loop (a client may outlive an asyncio.run)
+        loop = asyncio.get_running_loop()
+        if self._gate is None or self._gate[0] is not loop:
+            self._gate = (loop, asyncio.Semaphore(width))
+        return self._gate[1]
 
     async def aclose(self) -> None:
         """Close the shared pool (lanes close with their calls)."""
@@ -174,12 +253,28 @@ class Router(httpx.BaseTransport):
 
     def __init__(self, tls: LazyTLS, limits: httpx.Limits) -> None:
         self._shared = _Pools(httpx.HTTPTransport, tls, limits)
+        width = limits.max_connections
+        self._gate = None if width is None else threading.BoundedSemaphore(width)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send over the request's lane if it has one, else over the shared pool."""
+        """Send over the request's lane if it has one, else through the gate to the pool."""
         lane = request.extensions.get(LANE)
-        pools = lane.pools if isinstance(lane, Lane) else self._shared
-        return pools.get(request.url).handle_request(request)
+        if isinstance(lane, Lane):
+            return lane.pools.get(request.url).handle_request(request)
+        if self._gate is None:
+            return self._shared.get(request.url).handle_request(request)
+        pool = _pool_timeout(request)
+        if not self._gate.acquire(timeout=pool):
+            raise httpx.PoolTimeout("no connection free in time", request=request)
+        release = _Release(self._gate.release)
+        try:
+            response = self._shared.get(request.url).handle_request(request)
+        except BaseException:
+            release()
+            raise
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _GatedStream(response.stream, release)
+        return response
 
     def close(self) -> None:
         """Close the shared pool (lanes close with their calls)."""

@@ -125,3 +125,30 @@ def test_sync_wait_holds_no_shared_connection(
         # a GET on the shared pool from inside the wait: it must not queue behind the stream
         final = c.wait(job, timeout=30, on_progress=lambda j: seen.append(str(c.get(j).status)))
     assert final.status == "completed" and seen
+
+
+def test_the_shared_pool_gate_holds_a_slot_until_the_response_is_closed(
+    server: ReferenceServer,
+) -> None:
+    with httpx.Client(transport=Router(LazyTLS(True), httpx.Limits(max_connections=1))) as http:
+        with http.stream("GET", server.url + "/healthz") as held:
+            assert held.status_code == 200
+            with pytest.raises(httpx.PoolTimeout):
+                http.get(server.url + "/healthz", timeout=httpx.Timeout(5.0, pool=0.01))
+        assert http.get(server.url + "/healthz").status_code == 200
+
+
+def test_the_async_gate_queues_a_burst_and_times_out_like_a_pool(
+    server: ReferenceServer,
+) -> None:
+    async def main() -> list[int]:
+        router = AsyncRouter(LazyTLS(True), httpx.Limits(max_connections=2))
+        async with httpx.AsyncClient(transport=router) as http:
+            url = server.url + "/healthz"
+            async with http.stream("GET", url), http.stream("GET", url):
+                with pytest.raises(httpx.PoolTimeout):
+                    await http.get(url, timeout=httpx.Timeout(5.0, pool=0.01))
+            burst = await asyncio.gather(*(http.get(server.url + "/healthz") for _ in range(20)))
+        return [reply.status_code for reply in burst]
+
+    assert asyncio.run(main()) == [200] * 20
