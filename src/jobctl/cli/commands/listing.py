@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from ..exitcodes import CliError
-from ._common import run_with_client, state_of
-
-if TYPE_CHECKING:
-    from ...aio import AsyncJobsClient
+from ._common import state_of
 
 __all__ = ["register"]
 
@@ -45,34 +42,32 @@ def list_jobs(
         raise CliError(f"--limit {limit}: must be between 1 and 100")
     statuses = list(status or []) or None
 
-    async def body(client: AsyncJobsClient) -> None:
-        from ..render import jobs_table, to_jsonable
+    from ..render import jobs_table, to_jsonable
 
-        total: int
-        next_offset: int | None
+    total: int
+    next_offset: int | None
+    with state.client() as client:  # one-shot: the sync client, no event loop
         if all_pages:
-            jobs = [j async for j in client.iter_jobs(status=statuses, type=type, limit=limit)]
+            jobs = list(client.iter_jobs(status=statuses, type=type, limit=limit))
             total, next_offset = len(jobs), None
         else:
-            page = await client.list(status=statuses, type=type, limit=limit)
+            page = client.list(status=statuses, type=type, limit=limit)
             jobs, total, next_offset = list(page.jobs), page.total, page.next_offset
-        if state.options.json:
-            doc: dict[str, Any] = {
-                "jobs": [to_jsonable(j) for j in jobs],
-                "total": total,
-                "nextOffset": next_offset,
-            }
-            state.io.write_out(json.dumps(doc))
-            return
-        if state.options.quiet:
-            for job in jobs:
-                state.io.write_out(job.job_id)
-            return
-        if not jobs:
-            state.hint("no jobs")
-            return
-        state.io.out.print(jobs_table(jobs))
-        if next_offset is not None:
-            state.hint(f"showing {len(jobs)} of {total}; use --all for every page")
-
-    run_with_client(state, body)
+    if state.options.json:
+        doc: dict[str, Any] = {
+            "jobs": [to_jsonable(j) for j in jobs],
+            "total": total,
+            "nextOffset": next_offset,
+        }
+        state.io.write_out(json.dumps(doc))
+        return
+    if state.options.quiet:
+        for job in jobs:
+            state.io.write_out(job.job_id)
+        return
+    if not jobs:
+        state.hint("no jobs")
+        return
+    state.io.out.print(jobs_table(jobs))
+    if next_offset is not None:
+        state.hint(f"showing {len(jobs)} of {total}; use --all for every page")

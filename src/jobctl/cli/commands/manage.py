@@ -53,25 +53,23 @@ def cancel(
     refs = job_refs(state, jobs, last)
     deadline = parse_timeout(timeout, state.settings.timeout)
 
-    async def body(client: AsyncJobsClient) -> int:
-        done: list[Job] = []
-        codes: list[int] = []
+    done: list[Job] = []
+    codes: list[int] = []
+    with state.client() as client:  # one-shot: the sync client, no event loop
         s = state.settings
         for ref in refs:
             try:
-                job = await client.cancel(ref)
+                job = client.cancel(ref)
                 if wait and not job.is_terminal:
-                    job = await client.wait(ref, timeout=deadline)
+                    job = client.wait(ref, timeout=deadline)
             except JobctlError as exc:
                 state.io.write_err(f"error: {describe(exc, url=s.url, token=s.token)}")
                 codes.append(code_for_exception(exc))
                 continue
             done.append(job)
             codes.append(ExitCode.OK)
-        print_jobs(state, done, single=len(refs) == 1)
-        return worst(codes)
-
-    exit_with(run_with_client(state, body))
+    print_jobs(state, done, single=len(refs) == 1)
+    exit_with(worst(codes))
 
 
 def retry(
