@@ -274,16 +274,17 @@ class LiveProgress(NullProgress):
         self._progress.stop()
 
 
-def make_job_progress(mode: str, *, stderr: TextIO, console: Console) -> NullProgress:
+def make_job_progress(mode: str, *, stderr: TextIO, console: Callable[[], Console]) -> NullProgress:
     """The display for a resolved progress mode (``bar``, ``plain`` or ``none``).
 
     Args:
         mode: the resolved mode.
         stderr: the plain stderr stream.
-        console: the stderr rich console.
+        console: makes the stderr rich console (called for ``bar`` only, so plain
+            output never imports rich).
     """
     if mode == "bar":
-        return LiveProgress(console)
+        return LiveProgress(console())
     if mode == "plain":
         return PlainProgress(stderr)
     return NullProgress()

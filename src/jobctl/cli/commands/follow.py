@@ -92,7 +92,7 @@ def wait(
 
     async def body(client: AsyncJobsClient) -> int:
         display = make_job_progress(
-            state.progress_mode, stderr=state.io.stderr, console=state.io.err
+            state.progress_mode, stderr=state.io.stderr, console=lambda: state.io.err
         )
         outcomes = await follow_jobs(
             state,

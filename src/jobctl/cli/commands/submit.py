@@ -218,7 +218,9 @@ async def follow_and_save(
         The exit code.
     """
     ref = job.status_url or job.job_id
-    display = make_job_progress(state.progress_mode, stderr=state.io.stderr, console=state.io.err)
+    display = make_job_progress(
+        state.progress_mode, stderr=state.io.stderr, console=lambda: state.io.err
+    )
     outcomes = await follow_jobs(
         state,
         client,
