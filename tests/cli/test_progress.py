@@ -126,3 +126,17 @@ def test_system_streams_honour_no_color_and_dumb_terminals(monkeypatch: pytest.M
     assert IOStreams.system().color is False
     monkeypatch.setenv("TERM", "xterm")
     assert IOStreams.system().color is True
+
+
+def test_plain_and_none_progress_never_make_the_rich_console() -> None:
+    from rich.console import Console
+
+    from jobctl.cli.progress import NullProgress, make_job_progress
+
+    def no_console() -> Console:
+        raise AssertionError("the rich console was made for plain output")
+
+    plain = make_job_progress("plain", stderr=io.StringIO(), console=no_console)
+    assert isinstance(plain, PlainProgress)
+    none = make_job_progress("none", stderr=io.StringIO(), console=no_console)
+    assert type(none) is NullProgress
