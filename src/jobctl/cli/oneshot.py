@@ -154,10 +154,10 @@ def run_fast(args: Sequence[str]) -> int | None:
     state = AppState(options, IOStreams.system())
     try:
         show_status(state, job, last)
+        sys.stdout.flush()
     except BrokenPipeError:
         silence_stdout()
         return 0
     except (Exception, KeyboardInterrupt) as exc:
         return report_error(exc, state, verbose=options.verbose)
-    sys.stdout.flush()
     return 0
