@@ -20,13 +20,15 @@ all: its transport, proxies and hooks are the caller's to choose.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import httpx
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["LANE", "LANE_LIMITS", "AsyncLane", "AsyncRouter", "Lane", "LazyTLS", "Router"]
 
@@ -194,6 +196,8 @@ class AsyncRouter(httpx.AsyncBaseTransport):
         gate = self._semaphore(self._width)
         if gate.locked():
             try:
+                import asyncio  # not at module level: the sync client never needs it
+
                 await asyncio.wait_for(gate.acquire(), _pool_timeout(request))
             except TimeoutError:
                 raise httpx.PoolTimeout("no connection free in time", request=request) from None
@@ -210,6 +214,8 @@ class AsyncRouter(httpx.AsyncBaseTransport):
         return response
 
     def _semaphore(self, width: int) -> asyncio.Semaphore:
+        import asyncio
+
         # one gate per event loop (a client may outlive an asyncio.run)
         loop = asyncio.get_running_loop()
         if self._gate is None or self._gate[0] is not loop:
