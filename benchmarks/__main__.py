@@ -86,12 +86,6 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="a markdown file appended to the page (e.g. benchmarks/analysis.md)",
     )
-    p.add_argument(
-        "--server-nodelay-fix",
-        action="store_true",
-        help="diagnostic: run the "
-        "server with TCP_NODELAY (benchmarks/nodelay.py) to measure that fix",
-    )
     d = Settings()
     p.add_argument("--reps", type=int, help=f"repetitions (default {d.reps})")
     p.add_argument("--startup-runs", type=int, help=f"runs per command (default {d.startup_runs})")
@@ -201,9 +195,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .saved import load_run, merge_runs, render_run, save_run, saved_run
     from .server import SERVER_MODULE
 
-    if args.server_nodelay_fix:
-        SERVER_MODULE[0] = "benchmarks.nodelay"
-
     if args.render is not None:
         return _render(args)
     base: dict[str, Any] = {}
@@ -215,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     started = time.monotonic()
     env = environment()
-    env["server"] = SERVER_MODULE[0]
+    env["server"] = SERVER_MODULE
     rows: list[Row] = []
     failed = 0
     with tempfile.TemporaryDirectory(prefix="jobctl-bench-") as tmp:

@@ -240,7 +240,6 @@ python -m benchmarks --save benchmarks/last-run.json   # keep the results as JSO
 python -m benchmarks --render benchmarks/last-run.json --notes benchmarks/analysis.md
 python -m benchmarks --only redis --merge benchmarks/last-run.json \\
     --save benchmarks/last-run.json --notes benchmarks/analysis.md  # re-measure one row
-python -m benchmarks --server-nodelay-fix --only latency,server  # diagnostic only
 ```
 
 Every row starts its own reference server (`python -m mock_server`) on 127.0.0.1

@@ -26,8 +26,8 @@ __all__ = ["ADMIN_TOKEN", "USER_TOKEN", "BenchServer", "server_cpu_seconds"]
 USER_TOKEN = "bench-user-token"
 ADMIN_TOKEN = "bench-admin-token"
 _READY = "jobctl reference server listening on "
-SERVER_MODULE = ["mock_server"]
-"""The module run as the server; ``--server-nodelay-fix`` swaps in ``benchmarks.nodelay``."""
+SERVER_MODULE = "mock_server"
+"""The module run as the server (named in the report's environment)."""
 
 
 class BenchServer:
@@ -70,7 +70,7 @@ class BenchServer:
         cmd = [
             sys.executable,
             "-m",
-            SERVER_MODULE[0],
+            SERVER_MODULE,
             "--host",
             "127.0.0.1",
             "--port",
