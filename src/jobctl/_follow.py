@@ -199,9 +199,12 @@ def _follow_stream(
     refusals = 0
 
     def refused(
-        status: int | None, failure: FailureKind | None, after: float | None, exc: Exception | None
+        status: int | None, failure: FailureKind | None, after: float | None, exc: Exception
     ) -> float | None:
-        """The pause before reconnecting after a refusal, or None when retries are used up."""
+        """The pause before reconnecting after a refusal; None once the retries are used up.
+
+        With ``strategy="sse"`` (strict), ``exc`` is raised instead of returning None.
+        """
         nonlocal refusals
         refusals += 1
         decision = decide_retry(
@@ -216,7 +219,7 @@ def _follow_stream(
             cap=REFUSAL_CAP if after is None else min(max(after, REFUSAL_CAP), 30.0),
         )
         if not decision.retry:
-            if strict and exc is not None:
+            if strict:
                 raise exc
             return None
         log.debug("events of job %s: %s", target.job_id, decision.reason)
@@ -242,9 +245,8 @@ def _follow_stream(
             read_timeout=stall,
             retries=False,
         )
-        reply: Reply | None
         try:
-            reply = yield Open(req)
+            reply: Reply = yield Open(req)
         except TransportFailure as exc:
             if exc.kind == "timeout" and not seen_event:
                 return give_up("no answer (a buffering proxy?)")
@@ -257,24 +259,19 @@ def _follow_stream(
                 return give_up(f"{exc.message} (after {refusals} tries)")
             yield Sleep(pause)
             continue
-        if reply is not None and reply.stream is None and reply.status in RETRYABLE_STATUSES:
+        if reply.stream is None and reply.status in RETRYABLE_STATUSES:
             # 429/502/503/504 on (re)connect: a transient refusal, not a broken stream. It
             # is retried like any request (Retry-After honoured) and does not use up the
             # reconnect state's budget for drops; past the retries it is the service's
             # unavailability, never "the stream keeps dropping".
             after = parse_retry_after(reply.headers.get("retry-after"), ctx.runtime.wall())
-            pause = refused(reply.status, None, after, None)
+            pause = refused(reply.status, None, after, error_from_reply(reply))
             if pause is None:
-                if strict:
-                    raise error_from_reply(reply)
                 return give_up(f"status {reply.status} (after {refusals} tries)")
             yield Sleep(pause)
             continue
-        if reply is not None:
-            refusals = 0
-        if reply is None:
-            pass
-        elif reply.status == 204:  # the stream has ended for good (after `complete`)
+        refusals = 0
+        if reply.status == 204:  # the stream has ended for good (after `complete`)
             if reply.stream is not None:
                 yield Close(reply.stream)
             return True
