@@ -30,9 +30,9 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._polling import PollPolicy
-    from .aio import AsyncJobsClient
-    from .client import JobsClient
+    from ._core.polling import PollPolicy
+    from ._io.aio import AsyncJobsClient
+    from ._io.sync import JobsClient
     from .models import Job, JobError, JobEvent, JobPage, JobStatus, Progress
 
 __all__ = [
@@ -64,14 +64,14 @@ __all__ = [
 
 
 _LAZY: Final[dict[str, str]] = {
-    "AsyncJobsClient": ".aio",
+    "AsyncJobsClient": "._io.aio",
     "Job": ".models",
     "JobError": ".models",
     "JobEvent": ".models",
     "JobPage": ".models",
     "JobStatus": ".models",
-    "JobsClient": ".client",
-    "PollPolicy": "._polling",
+    "JobsClient": "._io.sync",
+    "PollPolicy": "._core.polling",
     "Progress": ".models",
 }
 

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import httpx
 
-from jobctl._sse import ServerSentEvent, SSEDecoder
+from jobctl._core.sse import ServerSentEvent, SSEDecoder
 from jobctl.testing import ReferenceServer
 
 JOBCTL = str(Path(sys.executable).with_name("jobctl"))

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from jobctl import AsyncJobsClient, JobsClient
-from jobctl._follow import Strategy
+from jobctl._core.flows.follow import Strategy
 from jobctl.testing import ReferenceServer
 
 from .expected import Spec, check_result, check_terminal

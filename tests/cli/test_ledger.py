@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from jobctl._ledger import Ledger, default_ledger_path
+from jobctl.cli.ledger import Ledger, default_ledger_path
 
 
 def test_record_and_last(isolated_env: Path) -> None:

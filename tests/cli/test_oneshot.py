@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from jobctl._io.sync import JobsClient
 from jobctl.cli.oneshot import parse_status, run_fast
 from jobctl.cli.root import main as typer_main
 from jobctl.cli.state import AppState, GlobalOptions
-from jobctl.client import JobsClient
 from jobctl.testing import ReferenceServer
 
 

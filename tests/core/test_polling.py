@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobctl._polling import (
+from jobctl._core.polling import (
     MIN_DELAY,
     PollPolicy,
     completed_from_redirect,

@@ -13,10 +13,10 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobctl._effects import Context, Emit, Runtime, Send, Sleep, Target
-from jobctl._follow import Update, follow_flow
-from jobctl._http import Reply
-from jobctl._polling import MIN_DELAY, PollPolicy
+from jobctl._core.effects import Context, Emit, Runtime, Send, Sleep, Target
+from jobctl._core.flows.follow import Update, follow_flow
+from jobctl._core.http import Reply
+from jobctl._core.polling import MIN_DELAY, PollPolicy
 from jobctl.errors import WaitTimeoutError
 
 API = "http://api.test"

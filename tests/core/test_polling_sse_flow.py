@@ -15,10 +15,10 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobctl._effects import Close, Context, Emit, Open, Read, Runtime, Send, Sleep, Target
-from jobctl._follow import Update, follow_flow
-from jobctl._http import Reply
-from jobctl._polling import PollPolicy
+from jobctl._core.effects import Close, Context, Emit, Open, Read, Runtime, Send, Sleep, Target
+from jobctl._core.flows.follow import Update, follow_flow
+from jobctl._core.http import Reply
+from jobctl._core.polling import PollPolicy
 
 API = "http://api.test"
 

@@ -9,7 +9,7 @@ from email.utils import format_datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobctl._retry import (
+from jobctl._core.retry import (
     MAX_HINT_SECONDS,
     backoff_delay,
     decide_retry,

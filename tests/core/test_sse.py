@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobctl._sse import MAX_RETRY_MS, ServerSentEvent, SSEDecodeError, SSEDecoder
+from jobctl._core.sse import MAX_RETRY_MS, ServerSentEvent, SSEDecodeError, SSEDecoder
 
 
 def decode(*chunks: bytes, decoder: SSEDecoder | None = None) -> list[ServerSentEvent]:

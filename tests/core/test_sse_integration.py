@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobctl._sse import ServerSentEvent, SSEDecoder, SSEReconnectState
+from jobctl._core.sse import ServerSentEvent, SSEDecoder, SSEReconnectState
 from jobctl.testing import ReferenceServer
 
 pytestmark = pytest.mark.integration

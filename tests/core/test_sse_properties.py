@@ -13,7 +13,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobctl._sse import MAX_RETRY_MS, ServerSentEvent, SSEDecoder
+from jobctl._core.sse import MAX_RETRY_MS, ServerSentEvent, SSEDecoder
 
 # --- the oracle ----------------------------------------------------------------------------
 

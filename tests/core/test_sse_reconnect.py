@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobctl._sse import ServerSentEvent, SSEDecoder, SSEReconnectState
+from jobctl._core.sse import ServerSentEvent, SSEDecoder, SSEReconnectState
 
 
 def ev(id: str | None, retry: int | None = None) -> ServerSentEvent:

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from jobctl import AsyncJobsClient, JobsClient
-from jobctl import aio as aio_module
-from jobctl import client as client_module
-from jobctl._transport import LANE, AsyncLane, AsyncRouter, Lane, LazyTLS, Router
+from jobctl._io import aio as aio_module
+from jobctl._io import sync as client_module
+from jobctl._io.transport import LANE, AsyncLane, AsyncRouter, Lane, LazyTLS, Router
 from jobctl.testing import ReferenceServer
 
 SLEEP = {"seconds": 0.5, "steps": 2}

@@ -236,7 +236,7 @@ def test_a_ca_bundle_path_becomes_an_ssl_context(tmp_path: Path) -> None:
 
     import certifi
 
-    from jobctl._base import tls_verify
+    from jobctl._io.base import tls_verify
 
     assert isinstance(tls_verify(certifi.where()), ssl.SSLContext)
     assert isinstance(tls_verify(str(tmp_path)), ssl.SSLContext)

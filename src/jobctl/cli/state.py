@@ -17,9 +17,9 @@ from ..config import Settings, resolve_settings
 from .io import IOStreams
 
 if TYPE_CHECKING:
-    from .._ledger import Ledger
-    from ..aio import AsyncJobsClient
-    from ..client import JobsClient
+    from .._io.aio import AsyncJobsClient
+    from .._io.sync import JobsClient
+    from .ledger import Ledger
 
 __all__ = ["AppState", "GlobalOptions", "RedactingFilter"]
 
@@ -136,7 +136,7 @@ class AppState:
 
     def ledger(self) -> Ledger:
         """The local ledger of submitted jobs."""
-        from .._ledger import Ledger
+        from .ledger import Ledger
 
         return Ledger()
 
@@ -165,13 +165,13 @@ class AppState:
 
     def client(self) -> JobsClient:
         """A synchronous SDK client (close it, or use it as a context manager)."""
-        from ..client import JobsClient
+        from .._io.sync import JobsClient
 
         return JobsClient(**self.client_kwargs())
 
     def async_client(self) -> AsyncJobsClient:
         """An asynchronous SDK client (``async with``)."""
-        from ..aio import AsyncJobsClient
+        from .._io.aio import AsyncJobsClient
 
         return AsyncJobsClient(**self.client_kwargs())
 

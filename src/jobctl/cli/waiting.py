@@ -21,7 +21,7 @@ from .progress import NullProgress
 from .signals import SignalTrap, exit_code_for_signal, signal_name
 
 if TYPE_CHECKING:
-    from ..aio import AsyncJobsClient
+    from .._io.aio import AsyncJobsClient
     from ..models import Job, Progress
     from .state import AppState
 

@@ -14,7 +14,7 @@ from ..oneshot import job_refs
 from ..state import AppState
 
 if TYPE_CHECKING:
-    from ...aio import AsyncJobsClient
+    from ..._io.aio import AsyncJobsClient
     from ...models import Job
     from ..waiting import Outcome
 

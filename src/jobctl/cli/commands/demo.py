@@ -59,7 +59,7 @@ def demo(
         ) from None
     import asyncio
 
-    from ...aio import AsyncJobsClient
+    from ..._io.aio import AsyncJobsClient
     from ..download import save_result
     from .submit import announce, follow_and_save
 

@@ -26,7 +26,7 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
-    from ...aio import AsyncJobsClient
+    from ..._io.aio import AsyncJobsClient
 
 __all__ = ["register"]
 

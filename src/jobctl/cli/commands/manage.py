@@ -23,7 +23,7 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
-    from ...aio import AsyncJobsClient
+    from ..._io.aio import AsyncJobsClient
     from ...models import Job
 
 __all__ = ["register"]

@@ -17,7 +17,7 @@ from ..waiting import follow_jobs
 from ._common import Strategy, TimeoutOpt, check_strategy, exit_with, report_outcomes, state_of
 
 if TYPE_CHECKING:
-    from ...aio import AsyncJobsClient
+    from ..._io.aio import AsyncJobsClient
     from ...models import Job
     from ..state import AppState
 

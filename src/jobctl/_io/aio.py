@@ -1,9 +1,9 @@
 """``AsyncJobsClient``: the asyncio shell around the shared flows.
 
-This file is the source of ``client.py``: ``tests/sdk/unasync.py`` turns it into
+This file is the source of ``sync.py``: ``scripts/unasync.py`` turns it into
 the sync client (``async``/``await`` removed, names mapped, ``# sync:`` comments
-applied) and a test fails when the two drift. Every decision is made in the
-flows (``jobctl._flows``, ``_follow``, ``_download``); this file only does I/O.
+applied) and a test fails when the two drift. Every decision is made in the pure
+core (``jobctl._core``); this file only does I/O.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from typing import IO, Any, TypeVar
 import httpx
 from tenacity import AsyncRetrying, stop_never
 
-from ._base import LIMITS, ClientBase, body_limit, download_callback, progress_callback, tls_verify
-from ._effects import Close, Effect, Emit, Flow, JobRef, Open, Read, Runtime, Send, Sleep
-from ._follow import Strategy
-from ._http import Reply, Request, map_transport_error
-from ._polling import PollPolicy
-from ._transport import LANE, AsyncLane, AsyncRouter, LazyTLS
-from .errors import JobctlError
-from .models import Job, JobEvent, JobPage
+from .._core.effects import Close, Effect, Emit, Flow, JobRef, Open, Read, Runtime, Send, Sleep
+from .._core.flows.follow import Strategy
+from .._core.http import Reply, Request, map_transport_error
+from .._core.polling import PollPolicy
+from ..errors import JobctlError
+from ..models import Job, JobEvent, JobPage
+from .base import LIMITS, ClientBase, body_limit, download_callback, progress_callback, tls_verify
+from .transport import LANE, AsyncLane, AsyncRouter, LazyTLS
 
 __all__ = ["AsyncJobsClient"]
 

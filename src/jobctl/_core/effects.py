@@ -16,10 +16,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
-from ._http import Request, origin, resolve_url
-from ._polling import PollPolicy
-from .errors import InvalidArgumentError
-from .models import Job
+from ..errors import InvalidArgumentError
+from ..models import Job
+from .http import Request, origin, resolve_url
+from .polling import PollPolicy
 
 __all__ = [
     "Close",

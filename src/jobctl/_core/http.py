@@ -21,8 +21,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 from pydantic import ValidationError
 
-from ._retry import FailureKind
-from .errors import (
+from ..errors import (
     APIError,
     AuthError,
     ConflictError,
@@ -32,7 +31,8 @@ from .errors import (
     ServiceUnavailableError,
     TLSVerificationError,
 )
-from .models import Job, JobPage
+from ..models import Job, JobPage
+from .retry import FailureKind
 
 __all__ = [
     "MAX_DEPTH",

@@ -17,9 +17,10 @@ from typing import IO, Any
 import httpx
 from tenacity import RetryCallState
 
-from ._download import DownloadProgress, download_flow
-from ._effects import Context, Effect, JobRef, Runtime, target_of
-from ._flows import (
+from .._core.effects import Context, Effect, JobRef, Runtime, target_of
+from .._core.flows.download import DownloadProgress, download_flow
+from .._core.flows.follow import Strategy, Update, follow_flow
+from .._core.flows.jobs import (
     cancel_flow,
     get_flow,
     iter_jobs_flow,
@@ -27,8 +28,7 @@ from ._flows import (
     retry_flow,
     submit_flow,
 )
-from ._follow import Strategy, Update, follow_flow
-from ._http import (
+from .._core.http import (
     MAX_ERROR_BODY,
     MAX_JSON_BODY,
     Reply,
@@ -38,11 +38,11 @@ from ._http import (
     redact_headers,
     safe_url,
 )
-from ._polling import PollPolicy
-from ._retry import decide_retry, parse_retry_after
-from ._version import __version__
-from .errors import InvalidArgumentError
-from .models import Job, JobPage
+from .._core.polling import PollPolicy
+from .._core.retry import decide_retry, parse_retry_after
+from .._version import __version__
+from ..errors import InvalidArgumentError
+from ..models import Job, JobPage
 
 __all__ = [
     "LIMITS",
@@ -211,7 +211,7 @@ class ClientBase:
         verify: bool | str | ssl.SSLContext,
         runtime: Runtime,
     ) -> None:
-        from .config import resolve_settings
+        from ..config import resolve_settings
 
         settings = resolve_settings(url=base_url, token=token, profile=profile)
         url = settings.url.rstrip("/")

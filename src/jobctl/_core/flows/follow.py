@@ -18,19 +18,19 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._effects import Close, Context, Effect, Emit, Open, Read, Sleep, Target
-from ._flows import get_flow
-from ._http import Reply, TransportFailure, error_from_reply, log, too_deep
-from ._polling import (
+from ...errors import InvalidArgumentError, ProtocolError, ServiceUnavailableError, WaitTimeoutError
+from ...models import Job, JobError, JobEvent, Progress
+from ..effects import Close, Context, Effect, Emit, Open, Read, Sleep, Target
+from ..http import Reply, TransportFailure, error_from_reply, log, too_deep
+from ..polling import (
     event_from_job,
     long_poll_seconds,
     next_delay,
     preference_applied_wait,
 )
-from ._retry import RETRYABLE_STATUSES, FailureKind, decide_retry, extract_hints, parse_retry_after
-from ._sse import ServerSentEvent, SSEDecodeError, SSEDecoder, SSEReconnectState
-from .errors import InvalidArgumentError, ProtocolError, ServiceUnavailableError, WaitTimeoutError
-from .models import Job, JobError, JobEvent, Progress
+from ..retry import RETRYABLE_STATUSES, FailureKind, decide_retry, extract_hints, parse_retry_after
+from ..sse import ServerSentEvent, SSEDecodeError, SSEDecoder, SSEReconnectState
+from .jobs import get_flow
 
 __all__ = ["SSE_STALL_TIMEOUT", "Strategy", "Update", "event_from_sse", "follow_flow"]
 

@@ -1,9 +1,8 @@
 """``JobsClient``: the synchronous shell around the shared flows.
 
-GENERATED from ``aio.py`` by ``tests/sdk/unasync.py`` — do not edit by hand; edit
+GENERATED from ``aio.py`` by ``scripts/unasync.py`` — do not edit by hand; edit
 ``aio.py`` and re-run the script (a test fails when the two drift). Every decision
-is made in the flows (``jobctl._flows``, ``_follow``, ``_download``); this file
-only does I/O.
+is made in the pure core (``jobctl._core``); this file only does I/O.
 """
 
 from __future__ import annotations
@@ -21,14 +20,14 @@ from typing import IO, Any, TypeVar
 import httpx
 from tenacity import Retrying, stop_never
 
-from ._base import LIMITS, ClientBase, body_limit, download_callback, progress_callback, tls_verify
-from ._effects import Close, Effect, Emit, Flow, JobRef, Open, Read, Runtime, Send, Sleep
-from ._follow import Strategy
-from ._http import Reply, Request, map_transport_error
-from ._polling import PollPolicy
-from ._transport import LANE, Lane, LazyTLS, Router
-from .errors import JobctlError
-from .models import Job, JobEvent, JobPage
+from .._core.effects import Close, Effect, Emit, Flow, JobRef, Open, Read, Runtime, Send, Sleep
+from .._core.flows.follow import Strategy
+from .._core.http import Reply, Request, map_transport_error
+from .._core.polling import PollPolicy
+from ..errors import JobctlError
+from ..models import Job, JobEvent, JobPage
+from .base import LIMITS, ClientBase, body_limit, download_callback, progress_callback, tls_verify
+from .transport import LANE, Lane, LazyTLS, Router
 
 __all__ = ["JobsClient"]
 

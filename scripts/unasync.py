@@ -1,7 +1,8 @@
-"""Generate ``src/jobctl/client.py`` from ``src/jobctl/aio.py`` (httpcore-style unasync).
+"""Generate ``src/jobctl/_io/sync.py`` from ``src/jobctl/_io/aio.py`` (httpcore-style unasync).
 
-Run ``python tests/sdk/unasync.py`` after editing ``aio.py``; ``test_unasync.py``
-fails when the checked-in ``client.py`` differs from what this produces.
+Run ``python scripts/unasync.py`` after editing ``aio.py``; a test
+(``tests/sdk/test_public_api.py``) fails when the checked-in ``sync.py`` differs
+from what this produces.
 
 Rules: ``async``/``await`` removed, async names mapped to their sync twins
 (word-bounded), and a line ending in ``# sync: CODE`` becomes ``CODE`` (an empty
@@ -15,16 +16,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "src" / "jobctl" / "aio.py"
-TARGET = ROOT / "src" / "jobctl" / "client.py"
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "src" / "jobctl" / "_io" / "aio.py"
+TARGET = ROOT / "src" / "jobctl" / "_io" / "sync.py"
 
 HEADER = '''"""``JobsClient``: the synchronous shell around the shared flows.
 
-GENERATED from ``aio.py`` by ``tests/sdk/unasync.py`` — do not edit by hand; edit
+GENERATED from ``aio.py`` by ``scripts/unasync.py`` — do not edit by hand; edit
 ``aio.py`` and re-run the script (a test fails when the two drift). Every decision
-is made in the flows (``jobctl._flows``, ``_follow``, ``_download``); this file
-only does I/O.
+is made in the pure core (``jobctl._core``); this file only does I/O.
 """
 '''
 

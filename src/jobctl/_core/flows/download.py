@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urljoin
 
-from ._effects import Close, Context, Effect, Emit, Open, Read, Sleep, Target
-from ._flows import get_flow, not_completed
-from ._http import Reply, TransportFailure, error_from_reply, filename_from_disposition, log
-from ._retry import backoff_delay
-from .errors import DownloadError, ProtocolError
-from .models import Job, JobStatus
+from ...errors import DownloadError, ProtocolError
+from ...models import Job, JobStatus
+from ..effects import Close, Context, Effect, Emit, Open, Read, Sleep, Target
+from ..http import Reply, TransportFailure, error_from_reply, filename_from_disposition, log
+from ..retry import backoff_delay
+from .jobs import get_flow, not_completed
 
 __all__ = ["MAX_REDIRECTS", "DownloadProgress", "download_flow", "open_following"]
 

@@ -15,12 +15,12 @@ from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from ._effects import Context, Effect, Emit, Send, Sleep, Target
-from ._http import Reply, Request, error_from_reply, parse_job, parse_page
-from ._polling import completed_from_redirect, new_idempotency_key
-from ._retry import parse_retry_after
-from .errors import ConflictError, InvalidArgumentError, ProtocolError
-from .models import Job, JobPage
+from ...errors import ConflictError, InvalidArgumentError, ProtocolError
+from ...models import Job, JobPage
+from ..effects import Context, Effect, Emit, Send, Sleep, Target
+from ..http import Reply, Request, error_from_reply, parse_job, parse_page
+from ..polling import completed_from_redirect, new_idempotency_key
+from ..retry import parse_retry_after
 
 __all__ = [
     "cancel_flow",

@@ -15,8 +15,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidArgumentError
-from .models import Job, JobEvent, JobStatus, Progress
+from ..errors import InvalidArgumentError
+from ..models import Job, JobEvent, JobStatus, Progress
 
 __all__ = [
     "MIN_DELAY",
