@@ -18,28 +18,37 @@ from .errors import (
     ConflictError,
     DownloadError,
     InvalidArgumentError,
-    JobCancelledError,
     JobctlError,
-    JobFailedError,
     NotFoundError,
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
     TLSVerificationError,
-    WaitTimeoutError,
 )
 
 if TYPE_CHECKING:
+    from ._core.deadline import Deadline
     from ._core.polling import PollPolicy
     from ._io.aio import AsyncJobsClient
     from ._io.sync import JobsClient
-    from .models import Job, JobError, JobEvent, JobPage, JobStatus, Progress
+    from .models import (
+        Job,
+        JobCancelledError,
+        JobError,
+        JobEvent,
+        JobFailedError,
+        JobPage,
+        JobStatus,
+        Progress,
+        WaitTimeoutError,
+    )
 
 __all__ = [
     "APIError",
     "AsyncJobsClient",
     "AuthError",
     "ConflictError",
+    "Deadline",
     "DownloadError",
     "InvalidArgumentError",
     "Job",
@@ -65,7 +74,11 @@ __all__ = [
 
 _LAZY: Final[dict[str, str]] = {
     "AsyncJobsClient": "._io.aio",
+    "Deadline": "._core.deadline",
     "Job": ".models",
+    "JobCancelledError": ".models",
+    "JobFailedError": ".models",
+    "WaitTimeoutError": ".models",
     "JobError": ".models",
     "JobEvent": ".models",
     "JobPage": ".models",

@@ -11,23 +11,25 @@ Every error the SDK raises derives from ``JobctlError``::
     │   ├── ServiceUnavailableError network errors, 5xx, 429 after the retries ran out
     │   │   └── TLSVerificationError the server's certificate did not verify (not retried)
     │   └── ProtocolError           the server's answer does not follow PROTOCOL.md
-    ├── JobFailedError              the job ended ``failed`` (``.job``)
-    ├── JobCancelledError           the job ended ``cancelled`` (``.job``)
-    ├── WaitTimeoutError            the wait's deadline passed first (``.job``: the last snapshot)
+    ├── JobFailedError              the job ended ``failed`` (``.job``)            ┐ in
+    ├── JobCancelledError           the job ended ``cancelled`` (``.job``)         │ jobctl.models,
+    ├── WaitTimeoutError            the deadline passed first (``.job``: the last  ┘ beside the Job
+    │                               snapshot)                                        they carry
     ├── DownloadError               a result download was cut short or did not verify
     └── InvalidArgumentError        a bad argument (also a ``ValueError``): a job reference
                                     that is no id or status URL, a malformed key, a bad limit
 
 Messages never contain a token or a webhook secret. httpx's exceptions are
-mapped to these in one place (``jobctl._http.map_transport_error``).
+mapped to these in one place (``jobctl._io.base.map_transport_error``). This
+module imports nothing of jobctl's: the three errors that carry a ``Job`` live
+in ``jobctl.models`` (``Job.raise_for_status`` raises two of them), so the
+models depend on the errors and never the other way round. Import any of them
+from ``jobctl``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .models import Job
+from typing import Any
 
 __all__ = [
     "APIError",
@@ -35,15 +37,12 @@ __all__ = [
     "ConflictError",
     "DownloadError",
     "InvalidArgumentError",
-    "JobCancelledError",
-    "JobFailedError",
     "JobctlError",
     "NotFoundError",
     "ProtocolError",
     "RequestRejectedError",
     "ServiceUnavailableError",
     "TLSVerificationError",
-    "WaitTimeoutError",
 ]
 
 
@@ -122,52 +121,6 @@ class TLSVerificationError(ServiceUnavailableError):
 
 class ProtocolError(APIError):
     """The server's answer does not follow the protocol (not JSON, missing fields, a loop)."""
-
-
-class _JobEndedError(JobctlError):
-    def __init__(self, job: Job, message: str) -> None:
-        super().__init__(message)
-        self.job = job
-
-
-class JobFailedError(_JobEndedError):
-    """The job ended ``failed``; ``.job.error`` says why.
-
-    Args:
-        job: the failed job.
-    """
-
-    def __init__(self, job: Job) -> None:
-        err = job.error
-        why = f"{err.code}: {err.message}" if err else "no error details"
-        hint = " (retryable)" if err and err.retryable else ""
-        super().__init__(job, f"job {job.job_id} failed: {why}{hint}")
-
-
-class JobCancelledError(_JobEndedError):
-    """The job ended ``cancelled``.
-
-    Args:
-        job: the cancelled job.
-    """
-
-    def __init__(self, job: Job) -> None:
-        super().__init__(job, f"job {job.job_id} was cancelled")
-
-
-class WaitTimeoutError(JobctlError):
-    """The wait's overall deadline passed while the job was still running.
-
-    Args:
-        job: the last snapshot seen (None if none was seen).
-        timeout: the deadline in seconds.
-    """
-
-    def __init__(self, job: Job | None, timeout: float) -> None:
-        what = f"job {job.job_id} is still {job.status}" if job else "the job is still running"
-        super().__init__(f"timed out after {timeout:g}s: {what}")
-        self.job = job
-        self.timeout = timeout
 
 
 class DownloadError(JobctlError):

@@ -16,14 +16,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from .errors import JobctlError
+
 __all__ = [
     "TERMINAL_STATUSES",
     "Job",
+    "JobCancelledError",
     "JobError",
     "JobEvent",
+    "JobFailedError",
     "JobPage",
     "JobStatus",
     "Progress",
+    "WaitTimeoutError",
 ]
 
 log = logging.getLogger("jobctl")
@@ -162,8 +167,6 @@ class Job(_Wire):
 
     def raise_for_status(self) -> Job:
         """Raise ``JobFailedError`` or ``JobCancelledError`` for those states; else return self."""
-        from .errors import JobCancelledError, JobFailedError
-
         if self.status == JobStatus.FAILED:
             raise JobFailedError(self)
         if self.status == JobStatus.CANCELLED:
@@ -221,3 +224,49 @@ class JobEvent(_Wire):
         if self.event == "complete":
             return True
         return isinstance(self.status, JobStatus) and self.status.is_terminal
+
+
+class _JobEndedError(JobctlError):
+    def __init__(self, job: Job, message: str) -> None:
+        super().__init__(message)
+        self.job = job
+
+
+class JobFailedError(_JobEndedError):
+    """The job ended ``failed``; ``.job.error`` says why.
+
+    Args:
+        job: the failed job.
+    """
+
+    def __init__(self, job: Job) -> None:
+        err = job.error
+        why = f"{err.code}: {err.message}" if err else "no error details"
+        hint = " (retryable)" if err and err.retryable else ""
+        super().__init__(job, f"job {job.job_id} failed: {why}{hint}")
+
+
+class JobCancelledError(_JobEndedError):
+    """The job ended ``cancelled``.
+
+    Args:
+        job: the cancelled job.
+    """
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(job, f"job {job.job_id} was cancelled")
+
+
+class WaitTimeoutError(JobctlError):
+    """The wait's overall deadline passed while the job was still running.
+
+    Args:
+        job: the last snapshot seen (None if none was seen).
+        timeout: the deadline in seconds.
+    """
+
+    def __init__(self, job: Job | None, timeout: float) -> None:
+        what = f"job {job.job_id} is still {job.status}" if job else "the job is still running"
+        super().__init__(f"timed out after {timeout:g}s: {what}")
+        self.job = job
+        self.timeout = timeout

@@ -10,15 +10,12 @@ from jobctl.errors import (
     AuthError,
     ConflictError,
     DownloadError,
-    JobCancelledError,
-    JobFailedError,
     NotFoundError,
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
-    WaitTimeoutError,
 )
-from jobctl.models import Job, JobError
+from jobctl.models import Job, JobCancelledError, JobError, JobFailedError, WaitTimeoutError
 
 
 def _job(status: str) -> Job:

@@ -10,14 +10,16 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from jobctl import Deadline
+from jobctl._core.context import Runtime
 from jobctl.cli.exitcodes import CliError
 from jobctl.cli.io import IOStreams
 from jobctl.cli.progress import PlainProgress
 from jobctl.cli.root import app
 from jobctl.cli.state import AppState, GlobalOptions
 from jobctl.cli.waiting import display_id, follow_jobs, resume_command
-from jobctl.errors import NotFoundError, WaitTimeoutError
-from jobctl.models import Job, Progress
+from jobctl.errors import NotFoundError
+from jobctl.models import Job, Progress, WaitTimeoutError
 
 
 class ScriptedClient:
@@ -26,7 +28,7 @@ class ScriptedClient:
     def __init__(self, script: dict[str, Any]) -> None:
         self.script = script
         self.cancelled: list[str] = []
-        self.timeouts: list[float | None] = []
+        self.timeouts: list[Deadline] = []
         self.keys: list[str | None] = []
 
     async def __aenter__(self) -> ScriptedClient:
@@ -35,9 +37,10 @@ class ScriptedClient:
     async def __aexit__(self, *exc: object) -> None:
         return None
 
-    async def wait(
-        self, ref: str, *, timeout: float | None, on_progress: Any, strategy: str
-    ) -> Job:
+    def deadline(self, seconds: float | None) -> Deadline:
+        return Runtime().deadline(seconds)
+
+    async def wait(self, ref: str, *, timeout: Deadline, on_progress: Any, strategy: str) -> Job:
         self.timeouts.append(timeout)
         end = self.script[ref]
         on_progress(Job(job_id=ref, status="processing", progress=Progress(current=1, total=2)))
@@ -76,18 +79,19 @@ def test_outcomes_and_one_deadline_for_all() -> None:
     )
     st = state()
     display = PlainProgress(st.io.stderr)
+    deadline = client.deadline(5.0)
     outcomes = run(
-        follow_jobs(st, client, ["ok", "bad", "slow", "gone"], timeout=5.0, display=display)  # type: ignore[arg-type]
+        follow_jobs(st, client, ["ok", "bad", "slow", "gone"], deadline=deadline, display=display)  # type: ignore[arg-type]
     )
     assert [o.code for o in outcomes] == [0, 3, 7, 6]
-    assert all(t is not None and 4.0 < t <= 5.0 for t in client.timeouts)
+    assert client.timeouts == [deadline] * 4  # the same deadline, not four countdowns
     assert "ok processing 1/2 (50%)" in st.io.err_text()
 
 
 def test_sigint_stops_waiting_and_names_how_to_resume() -> None:
     client = ScriptedClient({"sigint": "hang", "other": "completed"})
     with pytest.raises(CliError) as info:
-        run(follow_jobs(state(), client, ["sigint", "other"], timeout=None))  # type: ignore[arg-type]
+        run(follow_jobs(state(), client, ["sigint", "other"], deadline=Deadline()))  # type: ignore[arg-type]
     assert info.value.code == 130
     assert "resume with: jobctl wait sigint" in info.value.message
     assert client.cancelled == []
@@ -97,7 +101,15 @@ def test_sigint_with_cancel_on_interrupt_cancels_unfinished_jobs_only() -> None:
     client = ScriptedClient({"sigint": "hang", "other": "completed"})
     st = state()
     with pytest.raises(CliError) as info:
-        run(follow_jobs(st, client, ["sigint", "other"], timeout=None, cancel_on_interrupt=True))  # type: ignore[arg-type]
+        run(
+            follow_jobs(
+                st,
+                client,  # type: ignore[arg-type]
+                ["sigint", "other"],
+                deadline=Deadline(),
+                cancel_on_interrupt=True,
+            )
+        )
     assert info.value.code == 130 and "keeps running" not in info.value.message
     assert client.cancelled == ["sigint"]
     assert "cancelled job sigint" in st.io.err_text()

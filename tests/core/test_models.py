@@ -6,8 +6,15 @@ import logging
 
 import pytest
 
-from jobctl.errors import JobCancelledError, JobFailedError
-from jobctl.models import Job, JobEvent, JobPage, JobStatus, Progress
+from jobctl.models import (
+    Job,
+    JobCancelledError,
+    JobEvent,
+    JobFailedError,
+    JobPage,
+    JobStatus,
+    Progress,
+)
 
 
 def test_job_parses_the_wire_format_and_ignores_unknown_fields() -> None:

@@ -13,11 +13,14 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobctl._core.effects import Context, Emit, Runtime, Send, Sleep, Target
+from jobctl._core.context import Context, Runtime
+from jobctl._core.deadline import Deadline
+from jobctl._core.effects import Emit, Send, Sleep
 from jobctl._core.flows.follow import Update, follow_flow
 from jobctl._core.http import Reply
 from jobctl._core.polling import MIN_DELAY, PollPolicy
-from jobctl.errors import WaitTimeoutError
+from jobctl._core.refs import Target
+from jobctl.models import WaitTimeoutError
 
 API = "http://api.test"
 
@@ -76,7 +79,7 @@ def test_polls_never_overrun_the_deadline(
     policy = PollPolicy(initial=0.5, factor=2.0, max_interval=10.0, jitter=0.2, long_poll=long_poll)
     ctx = Context(API, policy, Runtime(clock.clock, clock.wall, lambda: rand), 4)
     target = Target("j1", f"{API}/api/jobs/j1", f"{API}/api/jobs/j1/events")
-    flow = follow_flow(ctx, target, timeout=timeout, strategy="poll")
+    flow = follow_flow(ctx, target, deadline=Deadline.after(timeout, 0.0), strategy="poll")
     sleeps: list[float] = []
     updates: list[Update] = []
     answers = iter([*script, {**script[-1], "status": "completed"}])
@@ -87,7 +90,7 @@ def test_polls_never_overrun_the_deadline(
             value = None
             if isinstance(effect, Send):
                 req = effect.request
-                assert req.deadline == timeout  # the clock started at 0
+                assert req.deadline.at == timeout  # the clock started at 0
                 if req.read_timeout is not None:
                     assert req.read_timeout > policy.long_poll or "prefer" in {
                         k.lower() for k in req.headers

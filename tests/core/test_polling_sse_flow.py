@@ -15,10 +15,13 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobctl._core.effects import Close, Context, Emit, Open, Read, Runtime, Send, Sleep, Target
+from jobctl._core.context import Context, Runtime
+from jobctl._core.deadline import Deadline
+from jobctl._core.effects import Close, Emit, Open, Read, Send, Sleep
 from jobctl._core.flows.follow import Update, follow_flow
 from jobctl._core.http import Reply
 from jobctl._core.polling import PollPolicy
+from jobctl._core.refs import Target
 
 API = "http://api.test"
 
@@ -60,7 +63,9 @@ def test_each_event_is_seen_once_in_order(
         4,
     )
     target = Target("j1", f"{API}/api/jobs/j1", f"{API}/api/jobs/j1/events")
-    flow = follow_flow(ctx, target, timeout=None, strategy="auto", final=False)
+    flow = follow_flow(
+        ctx, target, deadline=Deadline.after(None, 0.0), strategy="auto", final=False
+    )
     last_id = 3 + steps - 1  # ids 1..steps+2: status, progress*steps, complete
     connections = iter(per_connection)
     seen: list[str | None] = []

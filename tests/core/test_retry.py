@@ -9,10 +9,15 @@ from email.utils import format_datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jobctl._core.polling import PollPolicy
 from jobctl._core.retry import (
     MAX_HINT_SECONDS,
-    backoff_delay,
-    decide_retry,
+    Failure,
+    FailureKind,
+    RetryPolicy,
+    Rule,
+    classify,
+    decide,
     extract_hints,
     parse_retry_after,
     parse_timestamp,
@@ -92,11 +97,20 @@ def test_parse_timestamp_forms() -> None:
     assert parse_timestamp("2026-13-01") is None
 
 
+POLICY = RetryPolicy.for_client(4, PollPolicy())
+ROWS = [
+    POLICY.request,
+    POLICY.in_flight,
+    POLICY.stream_refused,
+    POLICY.stream_drop,
+    POLICY.poll_outage,
+    POLICY.download_cut,
+]
+
+
 def test_status_rules() -> None:
     def retried(method: str, status: int, key: bool = False) -> bool:
-        return decide_retry(
-            method=method, attempt=1, max_retries=4, status=status, has_idempotency_key=key
-        ).retry
+        return classify(method, Failure(status=status), keyed=key) is None
 
     for status in (429, 502, 503, 504):
         assert retried("GET", status)
@@ -109,63 +123,85 @@ def test_status_rules() -> None:
 
 
 def test_failure_rules() -> None:
-    def retried(method: str, failure: str, key: bool = False) -> bool:
-        return decide_retry(
-            method=method,
-            attempt=1,
-            max_retries=4,
-            failure=failure,  # type: ignore[arg-type]
-            has_idempotency_key=key,
-        ).retry
+    def retried(method: str, kind: FailureKind, key: bool = False) -> bool:
+        return classify(method, Failure(kind=kind), keyed=key) is None
 
     assert retried("GET", "read") and retried("GET", "timeout") and retried("GET", "protocol")
     assert retried("POST", "connect")  # never sent: safe without a key
     assert not retried("POST", "protocol") and retried("POST", "protocol", key=True)
     assert not retried("GET", "other")
+    assert "without Idempotency-Key" in (classify("POST", Failure(503), keyed=False) or "")
 
 
 def test_gives_up_after_max_retries_and_says_why() -> None:
-    last = decide_retry(method="GET", attempt=4, max_retries=4, status=503)
-    assert last.retry and "retry 4/4" in last.reason
-    over = decide_retry(method="GET", attempt=5, max_retries=4, status=503)
+    last = decide(POLICY.request, 4, rand=0.5, what="status 503")
+    assert last.retry and "retry 4/4" in last.reason and last.reason.startswith("status 503")
+    over = decide(POLICY.request, 5, rand=0.5)
     assert not over.retry and "gave up after 4 retries" in over.reason
-    no_key = decide_retry(method="POST", attempt=1, max_retries=4, status=503)
-    assert "without Idempotency-Key" in no_key.reason
+    assert RetryPolicy.for_client(0, PollPolicy()).request.retries == 0
 
 
 def test_retry_after_is_honoured_and_capped() -> None:
-    d = decide_retry(method="GET", attempt=1, max_retries=4, status=429, retry_after=7, rand=0.0)
+    d = decide(POLICY.request, 1, rand=0.0, retry_after=7)
     assert d.delay == 7.0 and "Retry-After" in d.reason
-    capped = decide_retry(
-        method="GET", attempt=1, max_retries=4, status=429, retry_after=10**12, cap=30.0
-    )
-    assert capped.delay == 30.0
+    assert decide(POLICY.request, 1, rand=0.5, retry_after=10**12).delay == 30.0
+    assert decide(POLICY.in_flight, 1, rand=0.5, retry_after=60).delay == 5.0
+    # rows without a hint cap ignore Retry-After
+    assert decide(POLICY.download_cut, 1, rand=0.5, retry_after=60).delay == 0.375
+
+
+def test_the_deadline_stops_retries_and_cuts_pauses() -> None:
+    gone = decide(POLICY.request, 1, rand=0.5, left=0.0)
+    assert not gone.retry and "deadline has passed" in gone.reason
+    cut = decide(POLICY.request, 3, rand=0.5, retry_after=20, left=2.5)
+    assert cut.retry and cut.delay == 2.5 and "cut to the deadline" in cut.reason
+
+
+def test_the_table_rows_have_the_documented_pauses() -> None:
+    def pauses(rule: Rule, rand: float = 0.5, first: float | None = None) -> list[float | None]:
+        out: list[float | None] = []
+        for n in range(1, rule.retries + 2):
+            d = decide(rule, n, rand=rand, first=first)
+            out.append(d.delay if d.retry else None)
+        return out
+
+    assert pauses(POLICY.request) == [0.375, 0.75, 1.5, 3.0, None]
+    assert pauses(POLICY.in_flight) == [0.2, 0.4, 0.8, 1.6, 2.0, 2.0, None]
+    assert pauses(POLICY.stream_refused)[:5] == [0.375, 0.75, 1.5, 3.0, 3.0]
+    assert len(pauses(POLICY.stream_refused)) == 4 * 4 + 1
+    assert pauses(POLICY.stream_drop) == [1.0, 1.5, 2.25, 3.375, None]
+    assert pauses(POLICY.stream_drop, first=4.0) == [4.0, 6.0, 9.0, 13.5, None]
+    assert pauses(POLICY.stream_drop, first=60.0)[:2] == [60.0, 60.0]  # a long retry: is honoured
+    assert pauses(POLICY.stream_drop, first=0.0)[0] == 0.0
+    assert pauses(POLICY.poll_outage) == [1.5, 2.25, 3.375, None]
+    assert pauses(POLICY.download_cut) == pauses(POLICY.request)
 
 
 @given(
+    row=st.sampled_from(ROWS),
     attempt=st.integers(min_value=1, max_value=10_000),
     rand=st.floats(min_value=0, max_value=1),
     hint=st.none() | st.floats(allow_nan=True, allow_infinity=True),
-    cap=st.floats(min_value=0.1, max_value=120),
+    left=st.none() | st.floats(min_value=-10, max_value=1e6),
 )
-def test_delays_are_bounded(attempt: int, rand: float, hint: float | None, cap: float) -> None:
-    d = decide_retry(
-        method="GET",
-        attempt=attempt,
-        max_retries=10_000,
-        status=503,
-        retry_after=hint,
-        rand=rand,
-        cap=cap,
-    )
+def test_delays_are_bounded(
+    row: Rule, attempt: int, rand: float, hint: float | None, left: float | None
+) -> None:
+    d = decide(row, attempt, rand=rand, retry_after=hint, left=left)
+    if attempt > row.retries or (left is not None and left <= 0):
+        assert not d.retry and d.delay == 0.0
+        return
     assert d.retry
-    assert 0.0 <= d.delay <= cap and not math.isnan(d.delay)
-    if hint is not None and not math.isnan(hint):
-        assert d.delay >= min(cap, max(0.0, min(hint, MAX_HINT_SECONDS)))
+    top = max(row.cap * (1 + row.spread), row.hint_cap or 0.0)
+    assert 0.0 <= d.delay <= top and not math.isnan(d.delay)
+    if left is not None:
+        assert d.delay <= left
+    elif hint is not None and not math.isnan(hint) and row.hint_cap is not None:
+        assert d.delay >= min(row.hint_cap, max(0.0, min(hint, MAX_HINT_SECONDS)))
 
 
 @given(st.integers(min_value=1, max_value=64), st.floats(min_value=0, max_value=1))
 def test_backoff_grows_then_caps(attempt: int, rand: float) -> None:
-    delay = backoff_delay(attempt, rand, base=0.5, cap=30.0)
+    delay = POLICY.request.pause(attempt, rand)
     top = min(30.0, 0.5 * 2 ** (attempt - 1))
     assert top / 2 <= delay <= top

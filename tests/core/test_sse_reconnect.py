@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jobctl._core.polling import PollPolicy
+from jobctl._core.retry import RetryPolicy, decide
 from jobctl._core.sse import ServerSentEvent, SSEDecoder, SSEReconnectState
 
 
@@ -81,7 +83,7 @@ def test_retry_taken_from_events_and_from_decoder() -> None:
     state = SSEReconnectState()
     state.accept(ev("1", retry=2500))
     assert state.retry_ms == 2500
-    assert state.on_drop() == 2.5
+    assert state.retry_seconds == 2.5
     dec = SSEDecoder()
     dec.feed(b"retry: 700\n\n")
     state.update_retry(dec.retry)
@@ -96,60 +98,64 @@ def test_retry_of_a_duplicate_event_still_counts() -> None:
     assert state.retry_ms == 50
 
 
+DROP = RetryPolicy.for_client(4, PollPolicy()).stream_drop
+
+
+def drop(state: SSEReconnectState) -> float | None:
+    """What the follower does on a drop: count it, ask the retry table's stream_drop row."""
+    d = decide(DROP, state.on_drop(), rand=0.5, first=state.retry_seconds)
+    return d.delay if d.retry else None
+
+
 def test_drop_delays_default_grow_and_give_up() -> None:
-    state = SSEReconnectState(max_failures=5)
-    assert [state.on_drop() for _ in range(6)] == [1.0, 1.5, 2.25, 3.375, None, None]
+    state = SSEReconnectState()
+    assert [drop(state) for _ in range(6)] == [1.0, 1.5, 2.25, 3.375, None, None]
 
 
 def test_drop_delays_use_server_retry() -> None:
-    state = SSEReconnectState(max_failures=3)
+    state = SSEReconnectState()
     state.update_retry(4000)
-    assert [state.on_drop() for _ in range(3)] == [4.0, 6.0, None]
+    assert state.retry_seconds == 4.0
+    assert [drop(state) for _ in range(5)] == [4.0, 6.0, 9.0, 13.5, None]
 
 
-def test_growth_stops_at_max_delay_but_a_larger_server_retry_is_honoured() -> None:
-    state = SSEReconnectState(max_failures=50, max_delay=5.0)
-    delays = [state.on_drop() for _ in range(10)]
-    assert max(d for d in delays if d is not None) == 5.0
-    state = SSEReconnectState(max_failures=50, max_delay=5.0)
+def test_growth_stops_at_the_cap_but_a_larger_server_retry_is_honoured() -> None:
+    state = SSEReconnectState()
+    state.update_retry(20_000)
+    assert [drop(state) for _ in range(4)] == [20.0, 30.0, 30.0, 30.0]
+    state = SSEReconnectState()
     state.update_retry(60_000)
-    assert state.on_drop() == 60.0
-    assert state.on_drop() == 60.0
+    assert drop(state) == 60.0
+    assert drop(state) == 60.0
 
 
 def test_zero_retry_gives_zero_delay() -> None:
     state = SSEReconnectState()
     state.update_retry(0)
-    assert state.on_drop() == 0.0
+    assert drop(state) == 0.0
 
 
 def test_new_event_resets_the_consecutive_drops() -> None:
-    state = SSEReconnectState(max_failures=3)
+    state = SSEReconnectState()
     state.accept(ev("1"))
-    assert state.on_drop() == 1.0
-    assert state.on_drop() == 1.5
+    assert drop(state) == 1.0
+    assert drop(state) == 1.5
     state.on_connected()
     assert state.accept(ev("2"))
-    assert state.on_drop() == 1.0
+    assert drop(state) == 1.0
     assert state.failures == 1
 
 
 def test_connections_without_new_events_still_count_as_failures() -> None:
-    state = SSEReconnectState(max_failures=3)
+    state = SSEReconnectState()
     state.accept(ev("7"))
     results = []
-    for _ in range(3):
+    for _ in range(5):
         state.on_connected()
         state.accept(ev("7"))  # the resume replays only what we already have
-        results.append(state.on_drop())
-    assert results == [1.0, 1.5, None]
-    assert state.connections == 3
-
-
-@pytest.mark.parametrize("kwargs", [{"max_failures": 0}, {"growth": 0.5}, {"max_delay": -1.0}])
-def test_invalid_settings_rejected(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
-        SSEReconnectState(**kwargs)  # type: ignore[arg-type]
+        results.append(drop(state))
+    assert results == [1.0, 1.5, 2.25, 3.375, None]
+    assert state.connections == 5
 
 
 # --- properties ----------------------------------------------------------------------------
@@ -165,9 +171,10 @@ operations = st.lists(
 )
 
 
-@given(operations, st.integers(min_value=1, max_value=8))
-def test_model_of_ids_and_drops(ops: list[tuple[str, int | None]], max_failures: int) -> None:
-    state = SSEReconnectState(max_failures=max_failures)
+@given(operations)
+def test_model_of_ids_and_drops(ops: list[tuple[str, int | None]]) -> None:
+    max_failures = DROP.retries + 1
+    state = SSEReconnectState()
     highest: int | None = None
     drops = 0
     retry_ms: int | None = None
@@ -186,14 +193,14 @@ def test_model_of_ids_and_drops(ops: list[tuple[str, int | None]], max_failures:
             state.on_connected()
         else:
             drops += 1
-            delay = state.on_drop()
+            delay = drop(state)
             if drops >= max_failures:
                 assert delay is None
             else:
                 assert delay is not None
                 base = 1.0 if retry_ms is None else retry_ms / 1000
                 assert delay >= 0.0
-                assert base <= delay <= max(base, state.max_delay)
+                assert base <= delay <= max(base, DROP.cap)
 
 
 @given(st.lists(st.integers(min_value=0, max_value=10**6), max_size=60))

@@ -12,7 +12,7 @@ import pytest
 import respx
 
 from jobctl import AsyncJobsClient, JobsClient, PollPolicy
-from jobctl._core.effects import Runtime
+from jobctl._core.context import Runtime
 
 API = "http://api.test"
 TOKEN = "s3cret-token-value"

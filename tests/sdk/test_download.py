@@ -12,7 +12,8 @@ import pytest
 import respx
 
 from jobctl import DownloadError, Job, JobsClient, ProtocolError
-from jobctl.errors import ConflictError, JobFailedError
+from jobctl.errors import ConflictError
+from jobctl.models import JobFailedError
 
 from .conftest import API, TOKEN, FakeTime, job_body
 

@@ -56,6 +56,7 @@ def test_the_clients_have_the_same_methods() -> None:
         "iter_jobs",
         "download",
         "run",
+        "deadline",
         "close",
     }
     async_public = {
@@ -67,7 +68,7 @@ def test_the_clients_have_the_same_methods() -> None:
 
 
 def test_import_jobctl_is_light() -> None:
-    code = "import sys, jobctl; print('httpx' in sys.modules, 'tenacity' in sys.modules)"
+    code = "import sys, jobctl; print('httpx' in sys.modules, 'pydantic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

@@ -2,9 +2,11 @@
 
 Everything that turns a wire answer into a Python value or an exception lives
 here, once: ``error_from_reply`` (problem+json, HTML proxy pages, empty bodies),
-``map_transport_error`` (httpx exceptions), ``parse_json``/``parse_job``
-(``ProtocolError`` on a malformed success body). Also URL helpers (origin checks
-so the API token never leaves the API's origin) and header redaction for logs.
+``parse_json``/``parse_job`` (``ProtocolError`` on a malformed success body).
+Also URL helpers (origin checks so the API token never leaves the API's origin)
+and header redaction for logs. httpx's own exceptions are mapped to ours in the
+I/O layer (``jobctl._io.base.map_transport_error``); only httpx's data types
+(``Headers``, ``codes``) are used here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +30,9 @@ from ..errors import (
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
-    TLSVerificationError,
 )
 from ..models import Job, JobPage
+from .deadline import NO_DEADLINE, Deadline
 from .retry import FailureKind
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
     "error_from_reply",
     "filename_from_disposition",
     "log",
-    "map_transport_error",
     "origin",
     "parse_job",
     "parse_json",
@@ -79,8 +79,8 @@ class Request:
         auth: send the API token (only ever honoured for trusted origins).
         idempotent_key: the request carries an ``Idempotency-Key`` (POST retries allowed).
         read_timeout: a per-request read timeout in seconds (long polls, streams).
-        retries: allow transport retries for this request.
-        deadline: a monotonic-clock time no retry may wait past; timeouts shrink to it.
+        deadline: the operation's deadline: no retry waits past it, and the
+            request's timeouts shrink to it.
     """
 
     method: str
@@ -91,8 +91,7 @@ class Request:
     auth: bool = True
     idempotent_key: bool = False
     read_timeout: float | None = None
-    retries: bool = True
-    deadline: float | None = None
+    deadline: Deadline = NO_DEADLINE
 
 
 @dataclass
@@ -133,52 +132,6 @@ class TransportFailure(ServiceUnavailableError):
     ) -> None:
         super().__init__(message, method=method, url=url)
         self.kind: FailureKind = kind
-
-
-def map_transport_error(exc: BaseException, method: str, url: str) -> APIError:
-    """Map an httpx exception to a jobctl error (the one place that does so).
-
-    Args:
-        exc: the exception httpx raised.
-        method: the request method.
-        url: the request URL.
-    """
-    where = f"{method} {safe_url(url)}"
-    kind: FailureKind
-    tls = _certificate_failure(exc)
-    if tls is not None:
-        return TLSVerificationError(
-            f"{where}: the server's TLS certificate did not verify ({tls})", method=method, url=url
-        )
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        kind, what = "connect", "could not connect"
-    elif isinstance(exc, httpx.TimeoutException):
-        kind, what = "timeout", "timed out"
-    elif isinstance(exc, httpx.RemoteProtocolError):
-        kind, what = "protocol", "the connection was closed without a complete answer"
-    elif isinstance(exc, httpx.NetworkError):
-        kind, what = "read", "the connection broke"
-    elif isinstance(exc, httpx.DecodingError):
-        return ProtocolError(f"{where}: the answer could not be decoded", method=method, url=url)
-    elif isinstance(exc, httpx.TooManyRedirects):
-        return ProtocolError(f"{where}: too many redirects", method=method, url=url)
-    else:
-        kind, what = "other", f"request failed ({type(exc).__name__})"
-    return TransportFailure(f"{where}: {what}", kind=kind, method=method, url=url)
-
-
-def _certificate_failure(exc: BaseException) -> str | None:
-    """The verification error's reason when ``exc`` was caused by a bad certificate."""
-    seen: BaseException | None = exc
-    for _ in range(8):  # the cause chain: httpx -> httpcore -> ssl
-        if seen is None:
-            break
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return str(seen.verify_message or seen.reason or "certificate verify failed")
-        seen = seen.__cause__ or seen.__context__
-    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
-        return "certificate verify failed"
-    return None
 
 
 def safe_url(url: str) -> str:

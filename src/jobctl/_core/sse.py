@@ -1,9 +1,9 @@
 """Server-sent events: a WHATWG-compliant decoder and the reconnect bookkeeping.
 
 Pure code in the h11 style: bytes in, events out, no I/O, no clock, no randomness.
-The SDK's follow flow (``_follow.py``, driven by both clients) feeds the decoder
-whatever chunks the network hands it and asks ``SSEReconnectState`` what to send
-and how long to wait.
+The SDK's follow flow (``flows/follow.py``, driven by both clients) feeds the
+decoder whatever chunks the network hands it and asks ``SSEReconnectState`` what
+to send on a reconnect (how long to wait is the retry table's ``stream_drop`` row).
 
 Why our own decoder instead of wrapping httpx-sse 0.4.3: httpx-sse gets three
 rules of the WHATWG "event stream interpretation" wrong — a leading UTF-8 BOM
@@ -242,10 +242,13 @@ class SSEDecoder:
 
 
 class SSEReconnectState:
-    """What to send and how long to wait when an event stream reconnects.
+    """What to send when an event stream reconnects, and how it has gone so far.
 
     Tracks the newest event id (sent back as ``Last-Event-ID``), the server's
     ``retry:`` time, duplicate events after a resume, and consecutive drops.
+    How long to wait before reconnecting, and when to give up, is the
+    ``stream_drop`` row of the retry table (``jobctl._core.retry``), fed with
+    ``failures`` and ``retry_seconds``.
 
     Ids that are all ASCII digits are compared as integers (PROTOCOL.md: ids
     increase per job), so an id not above the highest seen is a duplicate.
@@ -256,31 +259,13 @@ class SSEReconnectState:
     The consecutive-drop count restarts with the first new event accepted after
     a (re)connect; a connection that opens and drops without delivering one
     counts as a failure, so a proxy that buffers the stream or a server that
-    drops it at once ends in ``on_drop()`` returning None (fall back to polling).
+    drops it at once runs out of retries and the follower falls back to polling.
 
     Args:
-        max_failures: the drop that makes this many consecutive drops without
-            a new event returns None.
         last_event_id: an id to resume from (``Last-Event-ID`` of the first request).
-        growth: the factor each further consecutive drop multiplies the delay by.
-        max_delay: the growth stops here (a larger server ``retry:`` is still honoured).
     """
 
-    def __init__(
-        self,
-        max_failures: int = 5,
-        *,
-        last_event_id: str | None = None,
-        growth: float = 1.5,
-        max_delay: float = 30.0,
-    ) -> None:
-        if max_failures < 1:
-            raise ValueError("max_failures must be at least 1")
-        if growth < 1.0 or max_delay < 0:
-            raise ValueError("growth must be >= 1 and max_delay >= 0")
-        self.max_failures = max_failures
-        self.growth = growth
-        self.max_delay = max_delay
+    def __init__(self, *, last_event_id: str | None = None) -> None:
         self.last_event_id: str | None = last_event_id or None
         self.retry_ms: int | None = None
         self.connections = 0
@@ -289,6 +274,11 @@ class SSEReconnectState:
         self._seen: set[str] = set()
         if self.last_event_id is not None and self._highest is None:
             self._seen.add(self.last_event_id)
+
+    @property
+    def retry_seconds(self) -> float | None:
+        """The server's reconnection time in seconds, when it sent one."""
+        return None if self.retry_ms is None else self.retry_ms / 1000.0
 
     def accept(self, ev: ServerSentEvent) -> bool:
         """Record an event; say whether it is new.
@@ -349,20 +339,14 @@ class SSEReconnectState:
         """
         self.connections += 1
 
-    def on_drop(self) -> float | None:
+    def on_drop(self) -> int:
         """Note that the stream ended before the job did.
 
         Returns:
-            Seconds to wait before reconnecting (the server's ``retry:``, else
-            1 s, growing on consecutive drops), or None when ``max_failures``
-            consecutive drops brought no new event: fall back to polling.
+            How many drops in a row brought no new event (1 for the first).
         """
         self.failures += 1
-        if self.failures >= self.max_failures:
-            return None
-        base = 1.0 if self.retry_ms is None else self.retry_ms / 1000.0
-        grown = base * self.growth ** min(self.failures - 1, 64)
-        return max(0.0, min(grown, max(base, self.max_delay)))
+        return self.failures
 
 
 def _as_int(value: str | None) -> int | None:

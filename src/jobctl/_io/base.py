@@ -1,23 +1,26 @@
 """What ``JobsClient`` and ``AsyncJobsClient`` share besides the flows.
 
-Settings resolution, the flow each public method runs, request building (headers,
-the token only for trusted origins, timeouts), request logging with credentials
-redacted, and the glue that lets tenacity run the transport retry loop with the
-pure decisions of ``jobctl._retry``. Nothing here does I/O.
+Settings resolution, the flow each public method runs, the one ``Deadline`` made
+from a call's ``timeout=``, request building (headers, the token only for trusted
+origins, timeouts cut to the deadline), request logging with credentials redacted,
+and the mapping of httpx's exceptions to ours (``map_transport_error``, the one
+place that does it). Retries are not here: they are flows (``jobctl._core``),
+and the clients send each attempt once.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from tenacity import RetryCallState
 
-from .._core.effects import Context, Effect, JobRef, Runtime, target_of
+from .._core.context import Context, Runtime
+from .._core.deadline import Deadline
+from .._core.effects import Flow
 from .._core.flows.download import DownloadProgress, download_flow
 from .._core.flows.follow import Strategy, Update, follow_flow
 from .._core.flows.jobs import (
@@ -31,7 +34,6 @@ from .._core.flows.jobs import (
 from .._core.http import (
     MAX_ERROR_BODY,
     MAX_JSON_BODY,
-    Reply,
     Request,
     TransportFailure,
     log,
@@ -39,17 +41,19 @@ from .._core.http import (
     safe_url,
 )
 from .._core.polling import PollPolicy
-from .._core.retry import decide_retry, parse_retry_after
+from .._core.refs import JobRef, target_of
+from .._core.retry import FailureKind
 from .._version import __version__
-from ..errors import InvalidArgumentError
+from ..errors import APIError, InvalidArgumentError, ProtocolError, TLSVerificationError
 from ..models import Job, JobPage
+from .files import make_sink
 
 __all__ = [
     "LIMITS",
     "ClientBase",
-    "RetryGlue",
     "body_limit",
     "download_callback",
+    "map_transport_error",
     "progress_callback",
     "tls_verify",
 ]
@@ -59,7 +63,7 @@ USER_AGENT = f"jobctl/{__version__}"
 
 LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16)
 """Connection limits of the clients' shared pools, which only carry short requests
-(event streams and long polls go over each call's own connection, ``_transport``);
+(event streams and long polls go over each call's own connection, ``transport``);
 more wait their turn at the pool's gate. httpcore's pool costs O(connections²) per
 request start and end: with 1,000 jobs submitted at once, 16 connections cost half
 the client CPU of 64. As many kept alive as open: httpcore closes an idle connection
@@ -90,67 +94,50 @@ def body_limit(status: int) -> int:
     return MAX_JSON_BODY if 200 <= status < 300 else MAX_ERROR_BODY
 
 
-class RetryGlue:
-    """tenacity's ``retry``/``wait`` callbacks, driven by ``jobctl._retry.decide_retry``.
+def map_transport_error(exc: BaseException, method: str, url: str) -> APIError:
+    """Map an httpx exception to a jobctl error (the one place that does so).
 
     Args:
-        request: the request being retried.
-        max_retries: the retry budget.
-        runtime: clocks and randomness.
+        exc: the exception httpx raised.
+        method: the request method.
+        url: the request URL.
     """
-
-    def __init__(self, request: Request, max_retries: int, runtime: Runtime) -> None:
-        self.request = request
-        self.max_retries = max_retries
-        self.runtime = runtime
-        self.delay = 0.0
-
-    def retry(self, state: RetryCallState) -> bool:
-        """Decide on the outcome of the attempt that just ended (logged at DEBUG)."""
-        outcome = state.outcome
-        if outcome is None:
-            return False
-        status: int | None = None
-        failure = None
-        hint: float | None = None
-        if outcome.failed:
-            exc = outcome.exception()
-            if not isinstance(exc, TransportFailure):
-                return False
-            failure = exc.kind
-        else:
-            reply: Reply = outcome.result()
-            status = reply.status
-            if status < 400:
-                return False
-            hint = parse_retry_after(reply.headers.get("retry-after"), self.runtime.wall())
-        decision = decide_retry(
-            method=self.request.method,
-            attempt=state.attempt_number,
-            max_retries=self.max_retries,
-            status=status,
-            failure=failure,
-            retry_after=hint,
-            has_idempotency_key=self.request.idempotent_key,
-            rand=self.runtime.rand(),
+    where = f"{method} {safe_url(url)}"
+    kind: FailureKind
+    tls = _certificate_failure(exc)
+    if tls is not None:
+        return TLSVerificationError(
+            f"{where}: the server's TLS certificate did not verify ({tls})", method=method, url=url
         )
-        log.debug("%s %s: %s", self.request.method, safe_url(self.request.url), decision.reason)
-        self.delay = decision.delay
-        if decision.retry and self.request.deadline is not None:
-            left = self.request.deadline - self.runtime.clock()
-            if left <= 0:
-                log.debug(
-                    "%s %s: not retried, the deadline has passed",
-                    self.request.method,
-                    safe_url(self.request.url),
-                )
-                return False
-            self.delay = min(self.delay, left)
-        return decision.retry
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        kind, what = "connect", "could not connect"
+    elif isinstance(exc, httpx.TimeoutException):
+        kind, what = "timeout", "timed out"
+    elif isinstance(exc, httpx.RemoteProtocolError):
+        kind, what = "protocol", "the connection was closed without a complete answer"
+    elif isinstance(exc, httpx.NetworkError):
+        kind, what = "read", "the connection broke"
+    elif isinstance(exc, httpx.DecodingError):
+        return ProtocolError(f"{where}: the answer could not be decoded", method=method, url=url)
+    elif isinstance(exc, httpx.TooManyRedirects):
+        return ProtocolError(f"{where}: too many redirects", method=method, url=url)
+    else:
+        kind, what = "other", f"request failed ({type(exc).__name__})"
+    return TransportFailure(f"{where}: {what}", kind=kind, method=method, url=url)
 
-    def wait(self, state: RetryCallState) -> float:
-        """The delay the last decision chose."""
-        return self.delay
+
+def _certificate_failure(exc: BaseException) -> str | None:
+    """The verification error's reason when ``exc`` was caused by a bad certificate."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the cause chain: httpx -> httpcore -> ssl
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or "certificate verify failed")
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "certificate verify failed"
+    return None
 
 
 def progress_callback(
@@ -256,9 +243,10 @@ class ClientBase:
         headers = self._headers(req)
         timeout: Any = httpx.USE_CLIENT_DEFAULT
         read = req.read_timeout
-        if req.deadline is not None:
+        remaining = self._runtime.left(req.deadline)
+        if remaining is not None:
             # one overall deadline: no request may outlive it by more than a second
-            left = max(0.05, req.deadline - self._runtime.clock() + 1.0)
+            left = max(0.05, remaining + 1.0)
             base = left if self._timeout is None else min(self._timeout, left)
             timeout = httpx.Timeout(base, read=base if read is None else min(read, left))
         elif read is not None:
@@ -283,76 +271,93 @@ class ClientBase:
             self._runtime.clock() - started,
         )
 
-    def _glue(self, req: Request) -> RetryGlue | None:
-        if not req.retries or self.max_retries == 0:
-            return None
-        return RetryGlue(req, self.max_retries, self._runtime)
-
     # -- flows ----------------------------------------------------------------
 
-    def _deadline(self, timeout: float | None) -> float | None:
-        if timeout is not None and timeout < 0:
-            raise InvalidArgumentError("timeout must be >= 0")
-        return None if timeout is None else self._runtime.clock() + timeout
+    def deadline(self, timeout: float | Deadline | None) -> Deadline:
+        """One deadline to share between calls (``submit`` then ``wait``, as ``run`` does).
+
+        Pass it as ``timeout=`` to each call: the second continues where the first
+        left off instead of starting a new countdown.
+
+        Args:
+            timeout: seconds from now (a finite number >= 0), None for no
+                deadline, or a ``Deadline`` (returned as it is).
+
+        Raises:
+            InvalidArgumentError: (a ``ValueError``) for NaN, a negative number,
+                a string, or anything else that is not a number of seconds.
+        """
+        return self._runtime.deadline(timeout)
 
     def _submit(
-        self, type: str, input: Any, timeout: float | None, **kwargs: Any
-    ) -> Generator[Effect, Any, Job]:
-        return submit_flow(self._ctx, type, input, deadline=self._deadline(timeout), **kwargs)
+        self, type: str, input: Any, timeout: float | Deadline | None, **kwargs: Any
+    ) -> Flow[Job]:
+        return submit_flow(self._ctx, type, input, deadline=self.deadline(timeout), **kwargs)
 
-    def _get(self, job: JobRef) -> Generator[Effect, Any, Job]:
+    def _get(self, job: JobRef) -> Flow[Job]:
         ctx, target = target_of(self._ctx, job)
         found, _ = yield from get_flow(ctx, target)
         return found
 
-    def _wait(
-        self, job: JobRef, timeout: float | None, strategy: Strategy
-    ) -> Generator[Effect, Any, Job]:
+    def _wait_deadline(self, timeout: float | Deadline | None) -> Deadline:
+        """A wait's deadline: ``timeout``, else the configured default (``JOBCTL_TIMEOUT``)."""
+        return self.deadline(self._wait_timeout if timeout is None else timeout)
+
+    def _wait(self, job: JobRef, deadline: Deadline, strategy: Strategy) -> Flow[Job]:
         ctx, target = target_of(self._ctx, job)
-        if timeout is None:
-            timeout = self._wait_timeout
-        final = yield from follow_flow(ctx, target, timeout=timeout, strategy=strategy)
+        final = yield from follow_flow(ctx, target, deadline=deadline, strategy=strategy)
         assert final is not None
         return final
 
-    def _events(self, job: JobRef, last_event_id: str | None) -> Generator[Effect, Any, None]:
+    def _events(self, job: JobRef, last_event_id: str | None) -> Flow[None]:
         ctx, target = target_of(self._ctx, job)
         yield from follow_flow(
-            ctx, target, timeout=None, strategy="auto", last_event_id=last_event_id, final=False
+            ctx,
+            target,
+            deadline=self.deadline(None),
+            strategy="auto",
+            last_event_id=last_event_id,
+            final=False,
         )
 
-    def _cancel(self, job: JobRef) -> Generator[Effect, Any, Job]:
+    def _cancel(self, job: JobRef) -> Flow[Job]:
         ctx, target = target_of(self._ctx, job)
         return (yield from cancel_flow(ctx, target))
 
-    def _retry(self, job: JobRef, idempotency_key: str | None) -> Generator[Effect, Any, Job]:
+    def _retry(
+        self, job: JobRef, idempotency_key: str | None, timeout: float | Deadline | None
+    ) -> Flow[Job]:
         ctx, target = target_of(self._ctx, job)
-        return (yield from retry_flow(ctx, target, idempotency_key=idempotency_key))
+        deadline = self.deadline(timeout)
+        return (
+            yield from retry_flow(ctx, target, idempotency_key=idempotency_key, deadline=deadline)
+        )
 
-    def _list(self, **kwargs: Any) -> Generator[Effect, Any, JobPage]:
+    def _list(self, **kwargs: Any) -> Flow[JobPage]:
         return list_flow(self._ctx, **kwargs)
 
-    def _iter_jobs(self, **kwargs: Any) -> Generator[Effect, Any, None]:
+    def _iter_jobs(self, **kwargs: Any) -> Flow[None]:
         return iter_jobs_flow(self._ctx, **kwargs)
 
     def _download(
         self, job: JobRef, dest: str | os.PathLike[str] | IO[bytes], resume: bool
-    ) -> Generator[Effect, Any, Path | None]:
+    ) -> Flow[Path | None]:
         ctx, target = target_of(self._ctx, job)
-        return (yield from download_flow(ctx, target, dest, resume=resume))
+        return (
+            yield from download_flow(
+                ctx, target, lambda found: make_sink(dest, found.job_id, resume)
+            )
+        )
 
     def _run(
         self,
         type: str,
         input: Any,
-        timeout: float | None,
+        timeout: float | Deadline | None,
         strategy: Strategy,
         submit_kwargs: Mapping[str, Any],
-    ) -> Generator[Effect, Any, Job]:
-        if timeout is None:
-            timeout = self._wait_timeout
-        deadline = self._deadline(timeout)
+    ) -> Flow[Job]:
+        deadline = self._wait_deadline(timeout)
         job = yield from submit_flow(self._ctx, type, input, deadline=deadline, **submit_kwargs)
-        left = None if deadline is None else max(0.0, deadline - self._runtime.clock())
-        final = yield from self._wait(job, left, strategy)
+        final = yield from self._wait(job, deadline, strategy)
         return final.raise_for_status()

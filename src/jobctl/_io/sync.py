@@ -12,21 +12,31 @@ import contextlib
 import os
 import ssl
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
 import httpx
-from tenacity import Retrying, stop_never
 
-from .._core.effects import Close, Effect, Emit, Flow, JobRef, Open, Read, Runtime, Send, Sleep
+from .._core.context import Runtime
+from .._core.deadline import Deadline
+from .._core.effects import Close, Effect, Emit, Flow, Open, Read, Send, Sleep
 from .._core.flows.follow import Strategy
-from .._core.http import Reply, Request, map_transport_error
+from .._core.http import Reply, Request
 from .._core.polling import PollPolicy
+from .._core.refs import JobRef
 from ..errors import JobctlError
 from ..models import Job, JobEvent, JobPage
-from .base import LIMITS, ClientBase, body_limit, download_callback, progress_callback, tls_verify
+from .base import (
+    LIMITS,
+    ClientBase,
+    body_limit,
+    download_callback,
+    map_transport_error,
+    progress_callback,
+    tls_verify,
+)
 from .transport import LANE, Lane, LazyTLS, Router
 
 __all__ = ["JobsClient"]
@@ -132,7 +142,7 @@ class JobsClient(ClientBase):
         webhook: str | dict[str, Any] | None = None,
         priority: int | None = None,
         correlation_id: str | None = None,
-        timeout: float | None = None,
+        timeout: float | Deadline | None = None,
     ) -> Job:
         """Submit a job; every transport retry reuses one ``Idempotency-Key``.
 
@@ -144,7 +154,8 @@ class JobsClient(ClientBase):
             priority: the job priority.
             correlation_id: sent as ``X-Correlation-Id``.
             timeout: seconds the submit may take in all, retries included (None: no
-                limit beyond the per-request timeout and ``max_retries``).
+                limit beyond the per-request timeout and ``max_retries``), or a
+                ``Deadline`` shared with other calls (``deadline()``).
 
         Returns:
             The pending job (``replayed`` is True when the server had it already).
@@ -172,7 +183,7 @@ class JobsClient(ClientBase):
         self,
         job: JobRef,
         *,
-        timeout: float | None = None,
+        timeout: float | Deadline | None = None,
         on_progress: Callable[[Job], Any] | None = None,
         strategy: Strategy = "auto",
     ) -> Job:
@@ -180,7 +191,9 @@ class JobsClient(ClientBase):
 
         Args:
             job: a ``Job``, a job id or a status URL.
-            timeout: the deadline in seconds (None: the configured default, else none).
+            timeout: the deadline in seconds, or a ``Deadline`` shared with other
+                calls (None: the configured default, else none). Even with 0 the
+                job's status is read once before the deadline is judged.
             on_progress: called with the current ``Job`` snapshot whenever its status
                 or progress changes, whether learnt from the stream or a poll.
             strategy: ``auto`` (events, falling back to long polls, then polls),
@@ -192,7 +205,7 @@ class JobsClient(ClientBase):
         Raises:
             WaitTimeoutError: the deadline passed first (``.job`` is the last snapshot).
         """
-        flow = self._wait(job, timeout, strategy)
+        flow = self._wait(job, self._wait_deadline(timeout), strategy)
         return self._drive(flow, progress_callback(on_progress))
 
     def events(self, job: JobRef, *, last_event_id: str | None = None) -> Iterator[JobEvent]:
@@ -213,17 +226,25 @@ class JobsClient(ClientBase):
         """
         return self._drive(self._cancel(job))
 
-    def retry(self, job: JobRef, *, idempotency_key: str | None = None) -> Job:
+    def retry(
+        self,
+        job: JobRef,
+        *,
+        idempotency_key: str | None = None,
+        timeout: float | Deadline | None = None,
+    ) -> Job:
         """Retry a failed, retryable job.
 
         Args:
             job: the failed job (a ``Job``, an id or a status URL).
             idempotency_key: your key; a UUID4 is generated when None.
+            timeout: seconds the retry request may take in all, its own retries
+                included, or a ``Deadline`` shared with other calls.
 
         Returns:
             The new job.
         """
-        return self._drive(self._retry(job, idempotency_key))
+        return self._drive(self._retry(job, idempotency_key, timeout))
 
     def list(
         self,
@@ -291,7 +312,7 @@ class JobsClient(ClientBase):
         type: str,
         input: Any = None,
         *,
-        timeout: float | None = None,
+        timeout: float | Deadline | None = None,
         on_progress: Callable[[Job], Any] | None = None,
         strategy: Strategy = "auto",
         **submit_kwargs: Any,
@@ -301,7 +322,8 @@ class JobsClient(ClientBase):
         Args:
             type: the job type.
             input: the job input.
-            timeout: one deadline in seconds for the submit and the wait together.
+            timeout: one deadline in seconds (or a ``Deadline``) for the submit and
+                the wait together.
             on_progress: as for ``wait``.
             strategy: as for ``wait``.
             **submit_kwargs: ``idempotency_key``, ``webhook``, ``priority``, ``correlation_id``.
@@ -311,16 +333,16 @@ class JobsClient(ClientBase):
 
     # -- I/O ------------------------------------------------------------------
 
-    def _drive(
-        self, flow: Generator[Effect, Any, T], on_emit: Callable[[Any], Any] | None = None
-    ) -> T:
+    def _drive(self, flow: Flow[T], on_emit: Callable[[Any], Any] | None = None) -> T:
         result: builtins.list[T] = []
         for value in self._drive_iter(flow, result):
             if on_emit is not None:
                 on_emit(value)
         return result[0]
 
-    def _drive_iter(self, flow: Flow, result: builtins.list[Any] | None = None) -> Iterator[Any]:
+    def _drive_iter(
+        self, flow: Flow[Any], result: builtins.list[Any] | None = None
+    ) -> Iterator[Any]:
         streams: builtins.list[_Stream] = []
         # the call's own connection for its streams and long polls (own client only)
         lane = Lane(self._tls) if self._owns_client else None
@@ -370,14 +392,6 @@ class JobsClient(ClientBase):
         raise TypeError(f"unknown effect {effect!r}")
 
     def _send(self, req: Request, *, stream: bool, lane: Lane | None = None) -> Reply:
-        glue = self._glue(req)
-        if glue is None:
-            return self._send_once(req, stream, lane)
-        retrying = Retrying(sleep=self._sleep, stop=stop_never, retry=glue.retry, wait=glue.wait)
-        reply: Reply = retrying(self._send_once, req, stream, lane)
-        return reply
-
-    def _send_once(self, req: Request, stream: bool, lane: Lane | None) -> Reply:
         started = self._runtime.clock()
         try:
             extensions = None if lane is None else {LANE: lane}

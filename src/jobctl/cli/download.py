@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .exitcodes import CliError
 
 if TYPE_CHECKING:
-    from .._io.aio import AsyncJobsClient
+    from .. import AsyncJobsClient
     from ..models import Job
     from .state import AppState
 

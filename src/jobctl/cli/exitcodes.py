@@ -25,13 +25,10 @@ from ..errors import (
     ConflictError,
     DownloadError,
     InvalidArgumentError,
-    JobCancelledError,
-    JobFailedError,
     NotFoundError,
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
-    WaitTimeoutError,
 )
 
 __all__ = ["CliError", "ExitCode", "code_for_exception", "code_for_status", "worst"]
@@ -95,9 +92,6 @@ _TABLE: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (ServiceUnavailableError, ExitCode.UNAVAILABLE),
     (ProtocolError, ExitCode.UNAVAILABLE),
     (DownloadError, ExitCode.UNAVAILABLE),
-    (JobFailedError, ExitCode.FAILED),
-    (JobCancelledError, ExitCode.CANCELLED),
-    (WaitTimeoutError, ExitCode.TIMEOUT),
     (KeyboardInterrupt, ExitCode.INTERRUPTED),
 )
 
@@ -113,7 +107,19 @@ def code_for_exception(exc: BaseException) -> ExitCode:
     for cls, code in _TABLE:
         if isinstance(exc, cls):
             return code
-    webhooks = sys.modules.get("jobctl.webhooks")  # imported lazily; loaded if it raised
+    # The errors that carry a Job live in jobctl.models (pydantic), and the webhook
+    # errors in jobctl.webhooks: neither is imported to start the CLI, and an
+    # instance of their classes can only exist once its module is loaded.
+    models = sys.modules.get("jobctl.models")
+    if models is not None:
+        for cls, code in (
+            (models.JobFailedError, ExitCode.FAILED),
+            (models.JobCancelledError, ExitCode.CANCELLED),
+            (models.WaitTimeoutError, ExitCode.TIMEOUT),
+        ):
+            if isinstance(exc, cls):
+                return code
+    webhooks = sys.modules.get("jobctl.webhooks")
     if webhooks is not None and isinstance(exc, webhooks.InvalidSignatureError):
         return ExitCode.FAILED
     return ExitCode.INTERNAL

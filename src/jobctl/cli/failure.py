@@ -20,14 +20,11 @@ from ..errors import (
     ConflictError,
     DownloadError,
     InvalidArgumentError,
-    JobCancelledError,
-    JobFailedError,
     NotFoundError,
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
     TLSVerificationError,
-    WaitTimeoutError,
 )
 from .exitcodes import CliError, code_for_exception
 
@@ -119,7 +116,8 @@ def _describe(exc: BaseException, url: str | None) -> str:
         )
     if isinstance(exc, ProtocolError):
         return f"the server's answer does not follow the protocol: {exc.message}"
-    if isinstance(exc, JobFailedError):
+    models = sys.modules.get("jobctl.models")  # see exitcodes.code_for_exception
+    if models is not None and isinstance(exc, models.JobFailedError):
         job = exc.job
         hint = (
             f"; retry it with: jobctl retry {job.job_id}"
@@ -127,9 +125,9 @@ def _describe(exc: BaseException, url: str | None) -> str:
             else ""
         )
         return f"{exc}{hint}"
-    if isinstance(exc, JobCancelledError):
+    if models is not None and isinstance(exc, models.JobCancelledError):
         return str(exc)
-    if isinstance(exc, WaitTimeoutError):
+    if models is not None and isinstance(exc, models.WaitTimeoutError):
         from .render import format_duration, status_text
 
         after = format_duration(round(exc.timeout))

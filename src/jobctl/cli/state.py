@@ -17,8 +17,7 @@ from ..config import Settings, resolve_settings
 from .io import IOStreams
 
 if TYPE_CHECKING:
-    from .._io.aio import AsyncJobsClient
-    from .._io.sync import JobsClient
+    from .. import AsyncJobsClient, JobsClient
     from .ledger import Ledger
 
 __all__ = ["AppState", "GlobalOptions", "RedactingFilter"]
@@ -165,13 +164,13 @@ class AppState:
 
     def client(self) -> JobsClient:
         """A synchronous SDK client (close it, or use it as a context manager)."""
-        from .._io.sync import JobsClient
+        from .. import JobsClient
 
         return JobsClient(**self.client_kwargs())
 
     def async_client(self) -> AsyncJobsClient:
         """An asynchronous SDK client (``async with``)."""
-        from .._io.aio import AsyncJobsClient
+        from .. import AsyncJobsClient
 
         return AsyncJobsClient(**self.client_kwargs())
 

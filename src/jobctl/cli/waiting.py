@@ -10,18 +10,17 @@ cancel the jobs, say how to resume, and report 130/143.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import JobctlError, WaitTimeoutError
+from ..errors import JobctlError
 from .exitcodes import CliError, ExitCode, code_for_exception, code_for_status
 from .progress import NullProgress
 from .signals import SignalTrap, exit_code_for_signal, signal_name
 
 if TYPE_CHECKING:
-    from .._io.aio import AsyncJobsClient
+    from .. import AsyncJobsClient, Deadline
     from ..models import Job, Progress
     from .state import AppState
 
@@ -101,7 +100,7 @@ async def follow_jobs(
     client: AsyncJobsClient,
     refs: Sequence[str],
     *,
-    timeout: float | None,  # noqa: ASYNC109 - the SDK's wait deadline, passed through
+    deadline: Deadline,
     strategy: str = "auto",
     display: NullProgress | None = None,
     cancel_on_interrupt: bool = False,
@@ -113,7 +112,7 @@ async def follow_jobs(
         state: the run's state (for hints).
         client: the async SDK client.
         refs: job ids or status URLs.
-        timeout: the overall deadline in seconds, or None.
+        deadline: the one deadline for all of them.
         strategy: ``auto``, ``sse`` or ``poll``.
         display: the progress display.
         cancel_on_interrupt: cancel unfinished jobs on Ctrl-C / SIGTERM.
@@ -124,8 +123,9 @@ async def follow_jobs(
     """
     import asyncio
 
+    from ..models import WaitTimeoutError
+
     display = display or NullProgress()
-    started = time.monotonic()
     outcomes = [Outcome(ref) for ref in refs]
 
     async def one(outcome: Outcome) -> None:
@@ -139,9 +139,13 @@ async def follow_jobs(
                 outcome.job = job
             display.update(key, status, progress)
 
-        left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
         try:
-            job = await client.wait(ref, timeout=left, on_progress=on_progress, strategy=strategy)  # type: ignore[arg-type]
+            job = await client.wait(
+                ref,
+                timeout=deadline,
+                on_progress=on_progress,
+                strategy=strategy,  # type: ignore[arg-type]
+            )
         except WaitTimeoutError as exc:
             outcome.job = exc.job or outcome.job
             outcome.error = exc

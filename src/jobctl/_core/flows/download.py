@@ -1,41 +1,76 @@
 """Downloading a job's result: constant memory, atomic, verified, resumable.
 
-The bytes go to ``<path>.part`` (beside it, ``<path>.part.etag`` keeps the
-``ETag`` they came with); a later call resumes with ``Range: bytes=N-`` and
-``If-Range: <etag>``, so a changed result restarts instead of being spliced. A
-``200`` to a range request restarts from 0; a ``416`` whose length equals the part
-file means it is complete. The length (``Content-Length`` / ``Content-Range``) and,
-when the job's output carries one, the ``sha256`` are verified before the part file
-is renamed into place. Redirects are followed here, bounded and loop-checked, and
-the API token is only ever sent to the API's own origin.
+The bytes go to a ``Sink`` the client gives the flow (``jobctl._io.files``: a
+``.part`` file beside the target, renamed into place at the end, or a caller's
+file object); a sink that already holds bytes with a strong ``ETag`` is resumed
+with ``Range: bytes=N-`` and ``If-Range: <etag>``, so a changed result restarts
+instead of being spliced. A ``200`` to a range request restarts from 0; a ``416``
+whose length equals what the sink holds means it is complete. The length
+(``Content-Length`` / ``Content-Range``) and, when the job's output carries one,
+the ``sha256`` are verified before the sink is finished. Redirects are followed
+here, bounded and loop-checked, and the API token is only ever sent to the API's
+own origin. A download cut short is retried (the ``download_cut`` row of the retry
+table), resuming where it stopped.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import re
-from collections.abc import Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 from urllib.parse import urljoin
 
 from ...errors import DownloadError, ProtocolError
 from ...models import Job, JobStatus
-from ..effects import Close, Context, Effect, Emit, Open, Read, Sleep, Target
-from ..http import Reply, TransportFailure, error_from_reply, filename_from_disposition, log
-from ..retry import backoff_delay
+from ..context import Context
+from ..effects import Flow, close, emit, read, sleep
+from ..http import Reply, TransportFailure, error_from_reply, log
+from ..refs import Target
+from ..retry import decide
 from .jobs import get_flow, not_completed
+from .requests import request
 
-__all__ = ["MAX_REDIRECTS", "DownloadProgress", "download_flow", "open_following"]
+__all__ = ["MAX_REDIRECTS", "DownloadProgress", "Sink", "download_flow", "open_following"]
 
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _UNSATISFIED = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
-_CHUNK_HASH = 1 << 20
+
+
+class Sink(Protocol):
+    """Where the bytes go (``jobctl._io.files`` has the real ones; tests may pass their own).
+
+    ``offset`` is how many bytes it holds (a resumed part, then what was written);
+    ``etag`` the strong ETag those bytes came with.
+    """
+
+    offset: int
+    etag: str | None
+
+    def discard(self) -> None:
+        """Forget what it holds (and remove any partial file)."""
+
+    def restart(self) -> None:
+        """Start over: the next write begins at 0."""
+
+    def remember_etag(self, etag: str | None) -> None:
+        """Keep the ETag the bytes come with, for a later resume."""
+
+    def hash_existing(self, hasher: Any) -> None:
+        """Feed the bytes it already holds to ``hasher``."""
+
+    def write(self, data: bytes) -> None:
+        """Append ``data``."""
+
+    def close(self) -> None:
+        """Release open files (the bytes stay for a resume)."""
+
+    def finish(self, disposition: str | None, job_id: str) -> Path | None:
+        """Put the verified result in place; the final path, if there is one."""
 
 
 @dataclass(frozen=True)
@@ -51,9 +86,7 @@ class DownloadProgress:
     total: int | None
 
 
-def open_following(
-    ctx: Context, url: str, headers: dict[str, str]
-) -> Generator[Effect, Any, Reply]:
+def open_following(ctx: Context, url: str, headers: dict[str, str]) -> Flow[Reply]:
     """Open a GET stream, following redirects (bounded, loop-checked, token same-origin only).
 
     Args:
@@ -64,7 +97,7 @@ def open_following(
     seen: set[str] = set()
     current = url
     for _ in range(MAX_REDIRECTS + 1):
-        reply: Reply = yield Open(ctx.request("GET", current, headers=headers))
+        reply = yield from request(ctx, ctx.request("GET", current, headers=headers), stream=True)
         if reply.status not in _REDIRECTS:
             return reply
         location = reply.headers.get("location")
@@ -75,10 +108,6 @@ def open_following(
         if current in seen:
             raise ProtocolError(f"redirect loop while downloading the result ({len(seen)} hops)")
     raise ProtocolError(f"more than {MAX_REDIRECTS} redirects while downloading the result")
-
-
-def _safe_id(job_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", job_id)[:100] or "job"
 
 
 def _expected_sha(job: Job) -> str | None:
@@ -102,134 +131,16 @@ def _parse_total(reply: Reply) -> tuple[int | None, int | None]:
     return 0, int(length) if length and length.strip().isdigit() else None
 
 
-class _Sink:
-    """Where the bytes go: a ``.part`` file (path mode) or a caller's file object."""
-
-    def __init__(self, job: Job, dest: str | os.PathLike[str] | IO[bytes], resume: bool) -> None:
-        self.fileobj: IO[bytes] | None = None
-        self.final: Path | None = None
-        self.directory: Path | None = None
-        if hasattr(dest, "write"):
-            self.fileobj = dest  # type: ignore[assignment]
-            self.part = None
-        else:
-            path = Path(os.fspath(dest))
-            if path.is_dir():
-                self.directory = path
-                self.part = path / f".jobctl-{_safe_id(job.job_id)}.part"
-            else:
-                self.final = path
-                self.part = path.with_name(path.name + ".part")
-        self.etag_path = self.part.with_name(self.part.name + ".etag") if self.part else None
-        self.etag: str | None = None
-        self.offset = 0
-        self.written = 0
-        self.start = self._start()
-        if self.part is not None and self.etag_path is not None:
-            if resume and self.part.exists() and self.etag_path.exists():
-                self.etag = self.etag_path.read_text("utf-8").strip() or None
-                self.offset = self.part.stat().st_size if self.etag else 0
-            if not self.offset:
-                self.discard()
-
-    def discard(self) -> None:
-        """Forget the partial download."""
-        for path in (self.part, self.etag_path):
-            if path is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-        self.offset, self.etag = 0, None
-
-    def remember_etag(self, etag: str | None) -> None:
-        """Keep a strong ETag beside the part file for a later resume."""
-        self.etag = etag if etag and not etag.startswith("W/") else None
-        if self.etag_path is not None:
-            if self.etag:
-                self.etag_path.write_text(self.etag, "utf-8")
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    self.etag_path.unlink()
-
-    def open(self) -> IO[bytes]:
-        """The file to append to at ``offset``."""
-        if self.fileobj is not None:
-            if self.offset == 0 and self.written:
-                if self.start is None:
-                    raise DownloadError("the download restarted but the output can't be rewound")
-                self.fileobj.seek(self.start)
-                self.fileobj.truncate()
-                self.written = 0
-            return _NoClose(self)  # type: ignore[return-value]
-        assert self.part is not None
-        self.part.parent.mkdir(parents=True, exist_ok=True)
-        return self.part.open("ab" if self.offset else "wb")
-
-    def _start(self) -> int | None:
-        try:
-            if self.fileobj is not None and self.fileobj.seekable():
-                return self.fileobj.tell()
-        except (OSError, ValueError):
-            pass
-        return None
-
-    def hash_existing(self, hasher: Any) -> None:
-        """Feed the bytes already in the part file to the hash."""
-        if self.part is None or not self.offset:
-            return
-        with self.part.open("rb") as f:
-            while block := f.read(_CHUNK_HASH):
-                hasher.update(block)
-
-    def finish(self, disposition: str | None, job_id: str) -> Path | None:
-        """Rename the part file into place; return the final path (None for a file object)."""
-        if self.part is None:
-            return None
-        if self.directory is not None:
-            name = filename_from_disposition(disposition) or f"{_safe_id(job_id)}.result"
-            self.final = self.directory / name
-        assert self.final is not None
-        os.replace(self.part, self.final)
-        if self.etag_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.etag_path.unlink()
-        return self.final
-
-
-class _NoClose:
-    """A caller's file object, written through (counting) and flushed, never closed."""
-
-    def __init__(self, sink: _Sink) -> None:
-        assert sink.fileobj is not None
-        self._sink = sink
-        self._f = sink.fileobj
-
-    def write(self, data: bytes) -> int:
-        self._sink.written += len(data)
-        return self._f.write(data)
-
-    def __enter__(self) -> _NoClose:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            self._f.flush()
-
-
 def download_flow(
-    ctx: Context,
-    target: Target,
-    dest: str | os.PathLike[str] | IO[bytes],
-    *,
-    resume: bool = True,
-) -> Generator[Effect, Any, Path | None]:
+    ctx: Context, target: Target, open_sink: Callable[[Job], Sink]
+) -> Flow[Path | None]:
     """Download a completed job's result; ``Emit``s ``DownloadProgress``.
 
     Args:
         ctx: the client context.
         target: the job.
-        dest: a file path, a directory (the name comes from ``Content-Disposition``)
-            or a binary file object.
-        resume: continue a partial ``.part`` file from an earlier call.
+        open_sink: makes the sink once the job is known to be completed (nothing
+            is created for a job that has no result).
     """
     job = target.job
     if job is None or job.status != JobStatus.COMPLETED or not job.result_url:
@@ -240,7 +151,14 @@ def download_flow(
         raise not_completed(job)
     url = ctx.resolve(job.result_url)
     sha = _expected_sha(job)
-    sink = _Sink(job, dest, resume)
+    sink = open_sink(job)
+    try:
+        return (yield from _fetch(ctx, job, url, sha, sink))
+    finally:
+        sink.close()
+
+
+def _fetch(ctx: Context, job: Job, url: str, sha: str | None, sink: Sink) -> Flow[Path | None]:
     hasher = hashlib.sha256()
     sink.hash_existing(hasher)
     failures = restarts = 0
@@ -269,47 +187,53 @@ def download_flow(
             log.debug("the server ignored the range (or the result changed); restarting")
         if reply.status == 200 or start != sink.offset:
             if start != 0 and reply.status == 206:
-                yield Close(reply.stream)
+                yield from close(reply.stream)
                 raise ProtocolError(f"asked for bytes from {sink.offset}, got from {start}")
-            sink.offset = 0
+            sink.restart()
             hasher = hashlib.sha256()
         elif reply.status != 206:
-            yield Close(reply.stream)
+            yield from close(reply.stream)
             raise ProtocolError(f"unexpected status {reply.status} for the result")
         disposition = reply.headers.get("content-disposition") or disposition
         sink.remember_etag(reply.headers.get("etag"))
         broken = False
-        with sink.open() as out:
-            if sink.offset == 0 and total is not None:
-                yield Emit(DownloadProgress(0, total))
-            while True:
-                try:
-                    chunk: bytes = yield Read(reply.stream)
-                except TransportFailure as exc:
-                    log.debug("result download broke at %d bytes: %s", sink.offset, exc)
-                    broken = True
-                    break
-                if not chunk:
-                    break
-                out.write(chunk)
-                hasher.update(chunk)
-                sink.offset += len(chunk)
-                yield Emit(DownloadProgress(sink.offset, total))
-        yield Close(reply.stream)
+        if sink.offset == 0 and total is not None:
+            yield from emit(DownloadProgress(0, total))
+        while True:
+            try:
+                chunk = yield from read(reply.stream)
+            except TransportFailure as exc:
+                log.debug("result download broke at %d bytes: %s", sink.offset, exc)
+                broken = True
+                break
+            if not chunk:
+                break
+            sink.write(chunk)
+            hasher.update(chunk)
+            yield from emit(DownloadProgress(sink.offset, total))
+        sink.close()
+        yield from close(reply.stream)
         if total is not None and sink.offset > total:
             sink.discard()
             raise DownloadError(f"the result is longer than announced ({total} bytes)")
         if broken or (total is not None and sink.offset < total):
             failures += 1
-            if failures > ctx.max_retries:
+            decision = decide(
+                ctx.retry.download_cut,
+                failures,
+                rand=ctx.runtime.rand(),
+                what=f"the download was cut short at {sink.offset} bytes",
+            )
+            if not decision.retry:
                 raise DownloadError(
                     f"the result download was cut short at {sink.offset} of "
                     f"{total if total is not None else '?'} bytes; run again to resume"
                 )
+            log.debug("result of job %s: %s", job.job_id, decision.reason)
             if not sink.etag:
-                sink.offset = 0
+                sink.restart()
                 hasher = hashlib.sha256()
-            yield Sleep(backoff_delay(failures, ctx.runtime.rand()))
+            yield from sleep(decision.delay)
             continue
         break
     if sha is not None and hasher.hexdigest() != sha:

@@ -14,21 +14,23 @@ pacing. One overall deadline bounds everything, whatever the per-request timeout
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ...errors import InvalidArgumentError, ProtocolError, ServiceUnavailableError, WaitTimeoutError
-from ...models import Job, JobError, JobEvent, Progress
-from ..effects import Close, Context, Effect, Emit, Open, Read, Sleep, Target
-from ..http import Reply, TransportFailure, error_from_reply, log, too_deep
+from ...errors import InvalidArgumentError, ProtocolError, ServiceUnavailableError
+from ...models import Job, JobError, JobEvent, Progress, WaitTimeoutError
+from ..context import Context
+from ..deadline import Deadline
+from ..effects import Flow, close, emit, open_once, read, sleep
+from ..http import TransportFailure, error_from_reply, log, too_deep
 from ..polling import (
     event_from_job,
     long_poll_seconds,
     next_delay,
     preference_applied_wait,
 )
-from ..retry import RETRYABLE_STATUSES, FailureKind, decide_retry, extract_hints, parse_retry_after
+from ..refs import Target
+from ..retry import RETRYABLE_STATUSES, Failure, decide, extract_hints, parse_retry_after
 from ..sse import ServerSentEvent, SSEDecodeError, SSEDecoder, SSEReconnectState
 from .jobs import get_flow
 
@@ -42,11 +44,6 @@ The protocol sends a keepalive at least every 15 s; a proxy that buffers the
 stream sends nothing at all, so the first stall before any event means fallback."""
 LONG_POLL_SLACK = 10.0
 """A long poll's read timeout is its wait plus this."""
-OUTAGE_ROUNDS = 3
-# The longest pause between reconnects refused with 429/5xx or a refused connection
-# (unless Retry-After asks for more); the budget is max_retries * (OUTAGE_ROUNDS + 1).
-REFUSAL_CAP = 4.0
-"""Polls that failed even after their transport retries, in a row, before a wait gives up."""
 
 _FALLBACK_STATUSES = frozenset({400, 404, 405, 406, 410, 415, 501})
 
@@ -67,24 +64,21 @@ class Update:
 
 
 class _State:
-    def __init__(self, ctx: Context, target: Target, deadline: float | None, timeout: float):
+    def __init__(self, ctx: Context, target: Target, deadline: Deadline):
         self.ctx = ctx
         self.target = target
         self.deadline = deadline
-        self.timeout = timeout
         self.last: Job | None = target.job
         self.key: tuple[Any, ...] | None = None
 
     def remaining(self) -> float | None:
         """Seconds left; raises ``WaitTimeoutError`` once the deadline has passed."""
-        if self.deadline is None:
-            return None
-        left = self.deadline - self.ctx.runtime.clock()
-        if left <= 0:
-            raise WaitTimeoutError(self.last, self.timeout)
+        left = self.ctx.runtime.left(self.deadline)
+        if left is not None and left <= 0:
+            raise WaitTimeoutError(self.last, self.deadline.seconds or 0.0)
         return left
 
-    def update(self, event: JobEvent, job: Job) -> Emit:
+    def update(self, event: JobEvent, job: Job) -> Flow[None]:
         progress = job.progress
         key = (
             job.status,
@@ -93,7 +87,7 @@ class _State:
         )
         changed = key != self.key
         self.key, self.last = key, job
-        return Emit(Update(event, job, changed))
+        yield from emit(Update(event, job, changed))
 
     def merge(self, event: JobEvent) -> Job:
         base = self.last or Job(job_id=self.target.job_id, status_url=self.target.status_url)
@@ -154,17 +148,17 @@ def follow_flow(
     ctx: Context,
     target: Target,
     *,
-    timeout: float | None,
+    deadline: Deadline,
     strategy: Strategy = "auto",
     last_event_id: str | None = None,
     final: bool = True,
-) -> Generator[Effect, Any, Job | None]:
+) -> Flow[Job | None]:
     """Follow a job to its end, ``Emit``-ting an ``Update`` for everything learnt.
 
     Args:
         ctx: the client context.
         target: the job.
-        timeout: the overall deadline in seconds, or None to wait for ever.
+        deadline: the overall deadline.
         strategy: ``auto``, ``sse`` (stream only) or ``poll`` (polls only).
         last_event_id: resume the event stream after this id.
         final: fetch and return the terminal ``Job`` (``wait``); False stops at the
@@ -172,10 +166,7 @@ def follow_flow(
     """
     if strategy not in ("auto", "sse", "poll"):
         raise InvalidArgumentError("strategy must be 'auto', 'sse' or 'poll'")
-    if timeout is not None and timeout < 0:
-        raise InvalidArgumentError("timeout must be >= 0")
-    deadline = None if timeout is None else ctx.runtime.clock() + timeout
-    st = _State(ctx, target, deadline, timeout or 0.0)
+    st = _State(ctx, target, deadline)
     if final and st.last is not None and st.last.is_terminal and last_event_id is None:
         return st.last
     if strategy != "poll":
@@ -189,42 +180,12 @@ def follow_flow(
     return (yield from _follow_polls(st, final))
 
 
-def _follow_stream(
-    st: _State, last_event_id: str | None, *, strict: bool
-) -> Generator[Effect, Any, bool]:
+def _follow_stream(st: _State, last_event_id: str | None, *, strict: bool) -> Flow[bool]:
     """Read the event stream; True when the job ended, False to fall back to polling."""
     ctx, target = st.ctx, st.target
     recon = SSEReconnectState(last_event_id=last_event_id)
     seen_event = False
     refusals = 0
-
-    def refused(
-        status: int | None, failure: FailureKind | None, after: float | None, exc: Exception
-    ) -> float | None:
-        """The pause before reconnecting after a refusal; None once the retries are used up.
-
-        With ``strategy="sse"`` (strict), ``exc`` is raised instead of returning None.
-        """
-        nonlocal refusals
-        refusals += 1
-        decision = decide_retry(
-            method="GET",
-            attempt=refusals,
-            max_retries=ctx.max_retries * (OUTAGE_ROUNDS + 1),
-            status=status,
-            failure=failure,
-            retry_after=after,
-            rand=ctx.runtime.rand(),
-            # short pauses, as a poll's retries have; a longer Retry-After is honoured
-            cap=REFUSAL_CAP if after is None else min(max(after, REFUSAL_CAP), 30.0),
-        )
-        if not decision.retry:
-            if strict:
-                raise exc
-            return None
-        log.debug("events of job %s: %s", target.job_id, decision.reason)
-        left = st.remaining()
-        return decision.delay if left is None else min(decision.delay, left)
 
     def give_up(why: str) -> bool:
         if strict:
@@ -237,16 +198,13 @@ def _follow_stream(
         stall = (
             SSE_STALL_TIMEOUT if remaining is None else max(0.05, min(SSE_STALL_TIMEOUT, remaining))
         )
-        # No transport retries here: a drop is handled by the reconnect state.
+        # One attempt per (re)connect: refusals and drops have rows of their own.
         req = ctx.request(
-            "GET",
-            target.events_url,
-            headers=recon.request_headers(),
-            read_timeout=stall,
-            retries=False,
+            "GET", target.events_url, headers=recon.request_headers(), read_timeout=stall
         )
+        refusal: tuple[Failure, Exception] | None = None
         try:
-            reply: Reply = yield Open(req)
+            reply = yield from open_once(req)
         except TransportFailure as exc:
             if exc.kind == "timeout" and not seen_event:
                 return give_up("no answer (a buffering proxy?)")
@@ -254,26 +212,36 @@ def _follow_stream(
                 raise
             # No answer at all (refused, reset before the headers): the server is away
             # or shedding load, which is not the stream dropping.
-            pause = refused(None, exc.kind, None, exc)
-            if pause is None:
-                return give_up(f"{exc.message} (after {refusals} tries)")
-            yield Sleep(pause)
-            continue
-        if reply.stream is None and reply.status in RETRYABLE_STATUSES:
-            # 429/502/503/504 on (re)connect: a transient refusal, not a broken stream. It
-            # is retried like any request (Retry-After honoured) and does not use up the
-            # reconnect state's budget for drops; past the retries it is the service's
-            # unavailability, never "the stream keeps dropping".
-            after = parse_retry_after(reply.headers.get("retry-after"), ctx.runtime.wall())
-            pause = refused(reply.status, None, after, error_from_reply(reply))
-            if pause is None:
-                return give_up(f"status {reply.status} (after {refusals} tries)")
-            yield Sleep(pause)
+            refusal = (Failure(kind=exc.kind), exc)
+        else:
+            if reply.stream is None and reply.status in RETRYABLE_STATUSES:
+                # 429/502/503/504 on (re)connect: a transient refusal, not a broken
+                # stream; past its retries it is the service's unavailability, never
+                # "the stream keeps dropping".
+                after = parse_retry_after(reply.headers.get("retry-after"), ctx.runtime.wall())
+                refusal = (Failure(reply.status, retry_after=after), error_from_reply(reply))
+        if refusal is not None:
+            failure, refused_with = refusal
+            refusals += 1
+            decision = decide(
+                ctx.retry.stream_refused,
+                refusals,
+                rand=ctx.runtime.rand(),
+                retry_after=failure.retry_after,
+                left=st.remaining(),
+                what=failure.describe(),
+            )
+            if not decision.retry:
+                if strict:
+                    raise refused_with
+                return give_up(f"{failure.describe()} (after {refusals} tries)")
+            log.debug("events of job %s: %s", target.job_id, decision.reason)
+            yield from sleep(decision.delay)
             continue
         refusals = 0
         if reply.status == 204:  # the stream has ended for good (after `complete`)
             if reply.stream is not None:
-                yield Close(reply.stream)
+                yield from close(reply.stream)
             return True
         elif reply.stream is None:
             if reply.status in (401, 403):
@@ -283,29 +251,34 @@ def _follow_stream(
         else:
             ctype = reply.headers.get("content-type", "").split(";")[0].strip().lower()
             if ctype != "text/event-stream":
-                yield Close(reply.stream)
+                yield from close(reply.stream)
                 return give_up(f"content type {ctype or 'missing'!r}")
             recon.on_connected()
             outcome = yield from _read_stream(st, recon, reply.stream)
-            yield Close(reply.stream)
+            yield from close(reply.stream)
             if outcome == "ended":
                 return True
             if outcome == "events":
                 seen_event = True
             elif outcome == "silent" and not seen_event:
                 return give_up("the stream sent nothing (a buffering proxy?)")
-        st.remaining()
-        delay = recon.on_drop()
-        if delay is None:
+        decision = decide(
+            ctx.retry.stream_drop,
+            recon.on_drop(),
+            rand=ctx.runtime.rand(),
+            first=recon.retry_seconds,
+            left=st.remaining(),
+            what="the stream dropped",
+        )
+        if not decision.retry:
             return give_up("the stream keeps dropping")
-        left = st.remaining()
-        log.debug("events of job %s dropped; reconnecting in %.2fs", target.job_id, delay)
-        yield Sleep(delay if left is None else min(delay, left))
+        log.debug("events of job %s: %s", target.job_id, decision.reason)
+        yield from sleep(decision.delay)
 
 
 def _read_stream(
     st: _State, recon: SSEReconnectState, stream: Any
-) -> Generator[Effect, Any, Literal["ended", "events", "dropped", "silent"]]:
+) -> Flow[Literal["ended", "events", "dropped", "silent"]]:
     # The stream ends with `complete` (it carries the result URL or the error); a
     # terminal `status` snapshot comes just before it. Should a server end the stream
     # after a terminal status without `complete`, that still counts as the end.
@@ -313,7 +286,7 @@ def _read_stream(
     got = terminal = False
     while True:
         try:
-            chunk: bytes = yield Read(stream)
+            chunk = yield from read(stream)
         except TransportFailure as exc:
             st.remaining()
             if terminal:
@@ -341,13 +314,13 @@ def _read_stream(
                 log.debug("ignoring an event with undecodable data (%s)", sse.event)
                 continue
             job = st.merge(event)
-            yield st.update(event, job)
+            yield from st.update(event, job)
             if event.event == "complete":
                 return "ended"
             terminal = terminal or event.is_terminal
 
 
-def _follow_polls(st: _State, final: bool) -> Generator[Effect, Any, Job | None]:
+def _follow_polls(st: _State, final: bool) -> Flow[Job | None]:
     ctx, target, policy = st.ctx, st.target, st.ctx.policy
     long_ok: bool | None = None if policy.long_poll >= 1 else False
     attempt = outages = 0
@@ -369,18 +342,23 @@ def _follow_polls(st: _State, final: bool) -> Generator[Effect, Any, Job | None]
             # Each poll already had its transport retries; a wait rides out a longer
             # outage (a server restart) for a few more rounds, within its deadline.
             outages += 1
-            left = st.remaining()
-            if outages > OUTAGE_ROUNDS:
+            decision = decide(
+                ctx.retry.poll_outage,
+                outages,
+                rand=ctx.runtime.rand(),
+                left=st.remaining(),
+                what=str(exc),
+            )
+            if not decision.retry:
                 raise
-            delay = next_delay(policy, outages, hint=None, remaining=left, rand=ctx.runtime.rand())
-            log.debug("job %s: %s; polling again in %.2fs", target.job_id, exc, delay)
-            yield Sleep(delay)
+            log.debug("job %s: %s", target.job_id, decision.reason)
+            yield from sleep(decision.delay)
             continue
         outages = 0
         event = event_from_job(job, previous)
         previous = job
         if event is not None:
-            yield st.update(event, job)
+            yield from st.update(event, job)
         if job.is_terminal:
             return job if final else None
         applied = preference_applied_wait(reply.headers.get("preference-applied"))
@@ -409,4 +387,4 @@ def _follow_polls(st: _State, final: bool) -> Generator[Effect, Any, Job | None]
         attempt += 1
         why = "server hint" if hints.retry_after is not None else "backoff"
         log.debug("job %s is %s; next poll in %.2fs (%s)", target.job_id, job.status, delay, why)
-        yield Sleep(delay)
+        yield from sleep(delay)

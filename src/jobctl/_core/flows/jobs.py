@@ -1,26 +1,28 @@
-"""The request flows: submit, get, cancel, retry, list — each a generator of effects.
+"""The job flows: submit, get, cancel, retry, list — each a generator of effects.
 
 Every decision of these operations is made here, once, for both clients:
-``Idempotency-Key`` generation (one key for every retry of a call), a ``409``
-"still in flight" retried after a short, bounded wait, ``422`` as a clear
-``ConflictError``, a ``303`` from a status URL read as "completed", relative
-URLs resolved against the API base URL. Waiting and events live in ``_follow``,
-downloads in ``_download``; the effects themselves in ``_effects``.
+``Idempotency-Key`` generation (one key for every retry of a call), ``422`` as a
+clear ``ConflictError``, a ``303`` from a status URL read as "completed",
+relative URLs resolved against the API base URL. Retries are ``requests.py``'s;
+waiting and events live in ``follow.py``, downloads in ``download.py``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from ...errors import ConflictError, InvalidArgumentError, ProtocolError
 from ...models import Job, JobPage
-from ..effects import Context, Effect, Emit, Send, Sleep, Target
-from ..http import Reply, Request, error_from_reply, parse_job, parse_page
+from ..context import Context
+from ..deadline import NO_DEADLINE, Deadline
+from ..effects import Flow, emit
+from ..http import Reply, error_from_reply, parse_job, parse_page
 from ..polling import completed_from_redirect, new_idempotency_key
-from ..retry import parse_retry_after
+from ..refs import Target
+from .requests import request, send_checked, send_keyed
 
 __all__ = [
     "cancel_flow",
@@ -29,48 +31,8 @@ __all__ = [
     "list_flow",
     "not_completed",
     "retry_flow",
-    "send_checked",
     "submit_flow",
 ]
-
-
-def send_checked(ctx: Context, req: Request) -> Generator[Effect, Any, Reply]:
-    """Send a request; raise the typed error for a non-2xx answer.
-
-    Args:
-        ctx: the client context.
-        req: the request.
-    """
-    reply: Reply = yield Send(req)
-    if not 200 <= reply.status < 300:
-        raise error_from_reply(reply)
-    return reply
-
-
-_IN_FLIGHT_TRIES = 6
-_IN_FLIGHT = re.compile(r"idempot|in[ -]?flight|in progress|being processed", re.IGNORECASE)
-
-
-def _send_keyed(
-    ctx: Context, req: Request, *, any_409_in_flight: bool
-) -> Generator[Effect, Any, Reply]:
-    """Send an ``Idempotency-Key`` request; a 409 "still in flight" is retried, bounded."""
-    for attempt in range(_IN_FLIGHT_TRIES + 1):
-        reply: Reply = yield Send(req)
-        if reply.status != 409 or attempt == _IN_FLIGHT_TRIES:
-            break
-        text = reply.body[:4096].decode("utf-8", "replace")
-        if not any_409_in_flight and not _IN_FLIGHT.search(text):
-            break
-        hint = parse_retry_after(reply.headers.get("retry-after"), ctx.runtime.wall())
-        delay = min(2.0, 0.2 * 2**attempt) if hint is None else min(hint, 5.0)
-        delay *= 0.75 + 0.5 * ctx.runtime.rand()
-        if req.deadline is not None and ctx.runtime.clock() + delay >= req.deadline:
-            break  # no time left to wait for the first request to finish
-        yield Sleep(delay)
-    if not 200 <= reply.status < 300:
-        raise error_from_reply(reply)
-    return reply
 
 
 _VISIBLE = re.compile(r"[\x21-\x7e]{1,255}")
@@ -104,8 +66,8 @@ def submit_flow(
     webhook: str | Mapping[str, Any] | None = None,
     priority: int | None = None,
     correlation_id: str | None = None,
-    deadline: float | None = None,
-) -> Generator[Effect, Any, Job]:
+    deadline: Deadline = NO_DEADLINE,
+) -> Flow[Job]:
     """Submit a job: ``POST /api/jobs`` with an ``Idempotency-Key`` reused by every retry.
 
     Args:
@@ -116,7 +78,7 @@ def submit_flow(
         webhook: a callback URL, or ``{"url", "secret"?, "events"?}``.
         priority: the job priority.
         correlation_id: sent as ``X-Correlation-Id``.
-        deadline: a monotonic-clock time bounding the submit and all its retries.
+        deadline: bounds the submit and all its retries.
     """
     if not isinstance(type, str) or not type:
         raise InvalidArgumentError("the job type must be a non-empty string")
@@ -139,7 +101,7 @@ def submit_flow(
         idempotent_key=True,
         deadline=deadline,
     )
-    reply = yield from _send_keyed(ctx, req, any_409_in_flight=True)
+    reply = yield from send_keyed(ctx, req, any_409_in_flight=True)
     return _job_from_accept(ctx, reply, type=type, idempotency_key=key)
 
 
@@ -149,8 +111,8 @@ def get_flow(
     *,
     headers: Mapping[str, str] | None = None,
     read_timeout: float | None = None,
-    deadline: float | None = None,
-) -> Generator[Effect, Any, tuple[Job, Reply]]:
+    deadline: Deadline = NO_DEADLINE,
+) -> Flow[tuple[Job, Reply]]:
     """Read a job's status; a ``303 See Other`` means completed (not followed).
 
     Args:
@@ -158,7 +120,7 @@ def get_flow(
         target: the job.
         headers: extra headers (``Prefer: wait=N`` for a long poll).
         read_timeout: the read timeout for a long poll.
-        deadline: the wait's deadline (monotonic clock), bounding retries and timeouts.
+        deadline: the wait's deadline, bounding retries and timeouts.
     """
     req = ctx.request(
         "GET",
@@ -167,7 +129,7 @@ def get_flow(
         read_timeout=read_timeout,
         deadline=deadline,
     )
-    reply: Reply = yield Send(req)
+    reply = yield from request(ctx, req)
     if reply.status == 303:
         location = reply.headers.get("location")
         if not location:
@@ -186,7 +148,7 @@ def get_flow(
     return job, reply
 
 
-def cancel_flow(ctx: Context, target: Target) -> Generator[Effect, Any, Job]:
+def cancel_flow(ctx: Context, target: Target) -> Flow[Job]:
     """Cancel a job: ``DELETE`` its status URL.
 
     Args:
@@ -198,21 +160,33 @@ def cancel_flow(ctx: Context, target: Target) -> Generator[Effect, Any, Job]:
 
 
 def retry_flow(
-    ctx: Context, target: Target, *, idempotency_key: str | None = None
-) -> Generator[Effect, Any, Job]:
+    ctx: Context,
+    target: Target,
+    *,
+    idempotency_key: str | None = None,
+    deadline: Deadline = NO_DEADLINE,
+) -> Flow[Job]:
     """Retry a failed, retryable job: ``POST .../retry``; returns the new job.
 
     Args:
         ctx: the client context.
         target: the failed job.
         idempotency_key: the key; a UUID4 is generated when None.
+        deadline: bounds the request and all its retries.
     """
     url = target.status_url.rstrip("/") + "/retry"
     if target.job and target.job.retry_url and ctx.auth(ctx.resolve(target.job.retry_url)):
         url = ctx.resolve(target.job.retry_url)
     key = _key(idempotency_key)
-    req = ctx.request("POST", url, headers={"Idempotency-Key": key}, json=None, idempotent_key=True)
-    reply = yield from _send_keyed(ctx, req, any_409_in_flight=False)
+    req = ctx.request(
+        "POST",
+        url,
+        headers={"Idempotency-Key": key},
+        json=None,
+        idempotent_key=True,
+        deadline=deadline,
+    )
+    reply = yield from send_keyed(ctx, req, any_409_in_flight=False)
     known_type = target.job.type if target.job else None
     return _job_from_accept(
         ctx, reply, type=known_type, idempotency_key=key, original_job_id=target.job_id
@@ -242,7 +216,7 @@ def list_flow(
     type: str | None = None,
     limit: int = 20,
     offset: int = 0,
-) -> Generator[Effect, Any, JobPage]:
+) -> Flow[JobPage]:
     """One page of ``GET /api/jobs`` (newest first).
 
     Args:
@@ -265,7 +239,7 @@ def iter_jobs_flow(
     type: str | None = None,
     limit: int = 20,
     offset: int = 0,
-) -> Generator[Effect, Any, None]:
+) -> Flow[None]:
     """Every matching job, page after page: each job is ``Emit``-ted.
 
     Args:
@@ -282,7 +256,7 @@ def iter_jobs_flow(
         for job in page.jobs:
             if job.job_id not in seen:
                 seen.add(job.job_id)
-                yield Emit(job)
+                yield from emit(job)
         if page.next_offset is not None and page.next_offset <= next_offset:
             raise ProtocolError(f"job list paging does not advance (nextOffset {page.next_offset})")
         next_offset = page.next_offset if page.jobs else None

@@ -14,7 +14,7 @@ from ..oneshot import job_refs
 from ..state import AppState
 
 if TYPE_CHECKING:
-    from ..._io.aio import AsyncJobsClient
+    from ... import AsyncJobsClient
     from ...models import Job
     from ..waiting import Outcome
 
@@ -122,7 +122,7 @@ def report_outcomes(
     Returns:
         The worst exit code among them.
     """
-    from ...errors import JobCancelledError, JobFailedError
+    from ... import JobCancelledError, JobFailedError
     from ...models import JobStatus
 
     if stdout:

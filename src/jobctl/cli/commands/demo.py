@@ -59,7 +59,7 @@ def demo(
         ) from None
     import asyncio
 
-    from ..._io.aio import AsyncJobsClient
+    from ... import AsyncJobsClient
     from ..download import save_result
     from .submit import announce, follow_and_save
 
@@ -81,7 +81,15 @@ def demo(
                 )
                 announce(state, job, "report", to_stdout=False, record=False)
                 code = await follow_and_save(
-                    state, client, job, 120.0, "auto", None, False, True, label="report"
+                    state,
+                    client,
+                    job,
+                    client.deadline(120.0),
+                    "auto",
+                    None,
+                    False,
+                    True,
+                    label="report",
                 )
                 if code != ExitCode.OK:
                     return code

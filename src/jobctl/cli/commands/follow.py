@@ -26,7 +26,7 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
-    from ..._io.aio import AsyncJobsClient
+    from ... import AsyncJobsClient
 
 __all__ = ["register"]
 
@@ -81,7 +81,7 @@ def wait(
     """Follow jobs to a terminal state under one overall deadline, with a progress row each."""
     state = state_of(ctx)
     refs = job_refs(state, jobs, last)
-    deadline = parse_timeout(timeout, state.settings.timeout)
+    seconds = parse_timeout(timeout, state.settings.timeout)
     check_strategy(strategy)
     dest = plan_destination(output) if output is not None else None
     if dest is not None:
@@ -98,7 +98,7 @@ def wait(
             state,
             client,
             refs,
-            timeout=deadline,
+            deadline=client.deadline(seconds),
             strategy=strategy,
             display=display,
             cancel_on_interrupt=cancel_on_interrupt,

@@ -23,7 +23,7 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
-    from ..._io.aio import AsyncJobsClient
+    from ... import AsyncJobsClient
     from ...models import Job
 
 __all__ = ["register"]
@@ -51,12 +51,13 @@ def cancel(
     """Cancel jobs (a cancelled job is success here: exit 0)."""
     state = state_of(ctx)
     refs = job_refs(state, jobs, last)
-    deadline = parse_timeout(timeout, state.settings.timeout)
+    seconds = parse_timeout(timeout, state.settings.timeout)
 
     done: list[Job] = []
     codes: list[int] = []
     with state.client() as client:  # one-shot: the sync client, no event loop
         s = state.settings
+        deadline = client.deadline(seconds)  # one deadline for every job
         for ref in refs:
             try:
                 job = client.cancel(ref)
@@ -98,14 +99,15 @@ def retry(
     """Retry a failed, retryable job; print the new job's id."""
     state = state_of(ctx)
     ref = job_refs(state, [job] if job else [], last)[0]
-    deadline = parse_timeout(timeout, state.settings.timeout if (wait or output) else None)
+    seconds = parse_timeout(timeout, state.settings.timeout if (wait or output) else None)
     dest = plan_destination(output) if output is not None else None
     if dest is not None:
         check_destination(dest)
     from .submit import announce, follow_and_save
 
     async def body(client: AsyncJobsClient) -> int:
-        new = await client.retry(ref, idempotency_key=idempotency_key)
+        deadline = client.deadline(seconds)  # the retry request and the wait share it
+        new = await client.retry(ref, idempotency_key=idempotency_key, timeout=deadline)
         json_at_end = state.options.json and (wait or dest is not None)
         to_stdout = (dest is None or not dest.stdout) and not json_at_end
         announce(state, new, new.type, to_stdout=to_stdout, verb="retried as")

@@ -10,7 +10,7 @@ from ..download import check_destination, plan_destination, save_result
 from ._common import job_refs, run_with_client, state_of
 
 if TYPE_CHECKING:
-    from ..._io.aio import AsyncJobsClient
+    from ... import AsyncJobsClient
 
 __all__ = ["register"]
 

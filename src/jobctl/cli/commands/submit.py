@@ -17,7 +17,7 @@ from ..waiting import follow_jobs
 from ._common import Strategy, TimeoutOpt, check_strategy, exit_with, report_outcomes, state_of
 
 if TYPE_CHECKING:
-    from ..._io.aio import AsyncJobsClient
+    from ... import AsyncJobsClient, Deadline
     from ...models import Job
     from ..state import AppState
 
@@ -86,7 +86,7 @@ def submit(
     """Submit a job; print its id (stdout) and how to follow it (stderr)."""
     state = state_of(ctx)
     payload = parse_input(input, param or [], stdin=state.io.stdin)
-    deadline = parse_timeout(timeout, state.settings.timeout if (wait or output) else None)
+    seconds = parse_timeout(timeout, state.settings.timeout if (wait or output) else None)
     check_strategy(strategy)
     dest = plan_destination(output) if output is not None else None
     if dest is not None:
@@ -107,13 +107,12 @@ def submit(
 
     async def body(client: AsyncJobsClient) -> int:
         import asyncio
-        import time
 
-        started = time.monotonic()
+        # --timeout is one deadline for the submit (and its retries) and the wait.
+        deadline = client.deadline(seconds)
         trap = SignalTrap()
         with trap:
             try:
-                # --timeout is one deadline for the submit (and its retries) and the wait.
                 job = await client.submit(
                     type,
                     payload,
@@ -142,9 +141,8 @@ def submit(
         announce(state, job, type, to_stdout=to_stdout)
         if not (wait or dest is not None):
             return 0
-        left = None if deadline is None else max(0.0, deadline - (time.monotonic() - started))
         return await follow_and_save(
-            state, client, job, left, strategy, dest, force, cancel_on_interrupt, label=type
+            state, client, job, deadline, strategy, dest, force, cancel_on_interrupt, label=type
         )
 
     from ._common import run_with_client
@@ -193,7 +191,7 @@ async def follow_and_save(
     state: AppState,
     client: AsyncJobsClient,
     job: Job,
-    timeout: float | None,  # noqa: ASYNC109 - the SDK's wait deadline, passed through
+    deadline: Deadline,
     strategy: str,
     dest: Destination | None,
     force: bool,
@@ -207,7 +205,7 @@ async def follow_and_save(
         state: the run's state.
         client: the async client.
         job: the submitted job.
-        timeout: the deadline in seconds, or None.
+        deadline: the deadline (shared with the submit that made the job).
         strategy: ``auto``, ``sse`` or ``poll``.
         dest: where to save the result, or None.
         force: overwrite a different existing file.
@@ -225,7 +223,7 @@ async def follow_and_save(
         state,
         client,
         [ref],
-        timeout=timeout,
+        deadline=deadline,
         strategy=strategy,
         display=display,
         cancel_on_interrupt=cancel_on_interrupt,
