@@ -10,7 +10,6 @@ import typer
 
 from ..exitcodes import CliError, ExitCode, worst
 from ..failure import describe
-from ..oneshot import job_refs
 from ..state import AppState
 
 if TYPE_CHECKING:
@@ -60,6 +59,23 @@ def state_of(ctx: typer.Context) -> AppState:
     if not isinstance(root.obj, AppState):  # pragma: no cover - the callback always sets it
         raise RuntimeError("jobctl state missing")
     return root.obj
+
+
+def job_refs(state: AppState, jobs: Sequence[str] | None, last: bool) -> list[str]:
+    """JOB arguments with ``--last`` resolved from the ledger.
+
+    Args:
+        state: the run's state.
+        jobs: the JOB arguments.
+        last: whether ``--last`` was given.
+    """
+    from ..inputs import resolve_job_refs
+
+    newest = None
+    if last:
+        entry = state.ledger().last()
+        newest = (entry.status_url or entry.job_id) if entry else None
+    return resolve_job_refs(list(jobs or []), last=last, newest=newest)
 
 
 def check_strategy(strategy: str) -> str:
