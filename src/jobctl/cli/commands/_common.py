@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..waiting import Outcome
 
 __all__ = [
+    "JobArg",
     "JobsArg",
     "LastOpt",
     "Strategy",
@@ -32,6 +33,10 @@ __all__ = [
 
 T = TypeVar("T")
 
+JobArg = Annotated[
+    str | None,
+    typer.Argument(metavar="JOB", help="A job id or status URL.", show_default=False),
+]
 JobsArg = Annotated[
     list[str] | None,
     typer.Argument(metavar="JOB", help="Job ids or status URLs.", show_default=False),

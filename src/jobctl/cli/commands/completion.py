@@ -13,6 +13,7 @@ text is committed in ``completions/`` and a test fails when the two differ.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -102,18 +103,24 @@ def _flags(node: _Node, *, valued: bool = False) -> str:
     return _words(n for o in node.options if o.takes_value or not valued for n in o.names)
 
 
-def _bash(nodes: list[_Node]) -> str:
-    cases = "".join(
+def _cases(nodes: list[_Node], wrap: Callable[[str], str]) -> tuple[str, str]:
+    """The ``case`` arms of the node and option-value functions (bash and zsh alike)."""
+    nodes_ = "".join(
         f"    '{n.path}')\n"
-        f"        _subs='{_words(c for c, _ in n.commands)}'\n"
-        f"        _flags='{_flags(n)}'\n"
-        f"        _valued='{_flags(n, valued=True)}'\n"
-        f"        _args='{_words(n.arguments)}' ;;\n"
+        f"        _subs={wrap(_words(c for c, _ in n.commands))}\n"
+        f"        _flags={wrap(_flags(n))}\n"
+        f"        _valued={wrap(_flags(n, valued=True))}\n"
+        f"        _args={wrap(_words(n.arguments))} ;;\n"
         for n in nodes
     )
     values = "".join(
-        f"    {name}) _choices='{_words(c)}' ;;\n" for name, c in _value_choices(nodes).items()
+        f"    {name}) _choices={wrap(_words(c))} ;;\n" for name, c in _value_choices(nodes).items()
     )
+    return nodes_, values
+
+
+def _bash(nodes: list[_Node]) -> str:
+    cases, values = _cases(nodes, lambda words: f"'{words}'")
     return f"""\
 # bash completion for jobctl, generated from its command tree by `jobctl completion bash`.
 # Install: jobctl completion bash > ~/.local/share/bash-completion/completions/jobctl
@@ -160,17 +167,7 @@ complete -o default -F _jobctl jobctl
 
 
 def _zsh(nodes: list[_Node]) -> str:
-    cases = "".join(
-        f"    '{n.path}')\n"
-        f"        _subs=({_words(c for c, _ in n.commands)})\n"
-        f"        _flags=({_flags(n)})\n"
-        f"        _valued=({_flags(n, valued=True)})\n"
-        f"        _args=({_words(n.arguments)}) ;;\n"
-        for n in nodes
-    )
-    values = "".join(
-        f"    {name}) _choices=({_words(c)}) ;;\n" for name, c in _value_choices(nodes).items()
-    )
+    cases, values = _cases(nodes, lambda words: f"({words})")
     return f"""\
 #compdef jobctl
 # zsh completion for jobctl, generated from its command tree by `jobctl completion zsh`.

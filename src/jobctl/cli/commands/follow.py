@@ -13,6 +13,7 @@ from ..inputs import parse_timeout
 from ..progress import make_job_progress
 from ..signals import SignalTrap, exit_code_for_signal, signal_name
 from ._common import (
+    JobArg,
     JobsArg,
     LastOpt,
     Strategy,
@@ -93,10 +94,7 @@ def wait(
 
 def events(
     ctx: typer.Context,
-    job: Annotated[
-        str | None,
-        typer.Argument(metavar="JOB", help="A job id or status URL.", show_default=False),
-    ] = None,
+    job: JobArg = None,
     last: LastOpt = False,
     last_event_id: Annotated[
         str | None,

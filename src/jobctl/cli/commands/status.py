@@ -8,21 +8,17 @@ client (one request needs no event loop), the plain renderers of ``render.py``
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
 import typer
 
-from ._common import LastOpt, job_refs, state_of
+from ._common import JobArg, LastOpt, job_refs, state_of
 
 __all__ = ["status"]
 
 
 def status(
     ctx: typer.Context,
-    job: Annotated[
-        str | None,
-        typer.Argument(metavar="JOB", help="A job id or status URL.", show_default=False),
-    ] = None,
+    job: JobArg = None,
     last: LastOpt = False,
 ) -> None:
     """Show one status snapshot of a job (exit 0 whatever its state)."""
