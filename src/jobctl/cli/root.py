@@ -17,9 +17,10 @@ click's documentation):
   ``exitcodes.py`` (a traceback only with ``--verbose``); usage errors are one
   line too (``error: ... (see 'jobctl CMD --help')``, exit 2).
 
-Typer vendors click and exports only ``TyperException`` (the base of click's
-errors), ``Exit``, ``Abort``, ``TyperGroup`` and ``typer.main.get_command``; this
-module uses nothing else of it.
+Typer vendors click (``typer._click``, private) and exports of it only
+``TyperException`` (the base of click's errors), ``Exit``, ``Abort``,
+``TyperGroup`` and ``typer.main.get_command``: this module uses those, the
+public attributes of the commands they make, and nothing private.
 """
 
 from __future__ import annotations
