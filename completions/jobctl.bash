@@ -1,10 +1,149 @@
-_jobctl_completion() {
-    local IFS=$'
-'
-    COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" \
-                   COMP_CWORD=$COMP_CWORD \
-                   _JOBCTL_COMPLETE=complete_bash $1 ) )
-    return 0
+# bash completion for jobctl, generated from its command tree by `jobctl completion bash`.
+# Install: jobctl completion bash > ~/.local/share/bash-completion/completions/jobctl
+
+_jobctl_node() {
+    case $1 in
+    'jobctl')
+        _subs='submit status wait events cancel retry list result demo server config webhook completion'
+        _flags='--url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --version -h --help'
+        _valued='--url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl submit')
+        _subs=''
+        _flags='-i --input -p --param --wait --timeout -o --output --force --idempotency-key --webhook --webhook-secret --webhook-event --priority --strategy --cancel-on-interrupt --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='-i --input -p --param --timeout -o --output --idempotency-key --webhook --webhook-secret --webhook-event --priority --strategy --url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl status')
+        _subs=''
+        _flags='--last --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl wait')
+        _subs=''
+        _flags='--last --timeout -o --output --force --strategy --cancel-on-interrupt --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--timeout -o --output --strategy --url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl events')
+        _subs=''
+        _flags='--last --last-event-id --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--last-event-id --url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl cancel')
+        _subs=''
+        _flags='--last --wait --timeout --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--timeout --url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl retry')
+        _subs=''
+        _flags='--last --wait --timeout -o --output --force --idempotency-key --cancel-on-interrupt --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--timeout -o --output --idempotency-key --url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl list')
+        _subs=''
+        _flags='--status --type --limit --all --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--status --type --limit --url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl result')
+        _subs=''
+        _flags='--last -o --output --force --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='-o --output --url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl demo')
+        _subs=''
+        _flags='--pages --format -o --output --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--pages --format -o --output --url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl server')
+        _subs=''
+        _flags=''
+        _valued=''
+        _args='' ;;
+    'jobctl config')
+        _subs='set get unset list path'
+        _flags='--url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl config set')
+        _subs=''
+        _flags='--profile --url --token --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--profile --url --token --progress --ca-bundle'
+        _args='' ;;
+    'jobctl config get')
+        _subs=''
+        _flags='--profile --url --token --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--profile --url --token --progress --ca-bundle'
+        _args='' ;;
+    'jobctl config unset')
+        _subs=''
+        _flags='--profile --url --token --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--profile --url --token --progress --ca-bundle'
+        _args='' ;;
+    'jobctl config list')
+        _subs=''
+        _flags='--profile --url --token --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--profile --url --token --progress --ca-bundle'
+        _args='' ;;
+    'jobctl config path')
+        _subs=''
+        _flags='--url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl webhook')
+        _subs='verify listen'
+        _flags='--url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl webhook verify')
+        _subs=''
+        _flags='--secret -H --header --tolerance --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--secret -H --header --tolerance --url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl webhook listen')
+        _subs=''
+        _flags='--port --secret --forward --tolerance --max --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--port --secret --forward --tolerance --max --url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl completion')
+        _subs=''
+        _flags='--url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--url --token --profile --progress --ca-bundle'
+        _args='bash zsh fish' ;;
+    *) _subs='' _flags='' _valued='' _args='' ;;
+    esac
 }
 
-complete -o default -F _jobctl_completion jobctl
+_jobctl_choices() {
+    case $1 in
+    --progress) _choices='auto bar plain none' ;;
+    --strategy) _choices='auto sse poll' ;;
+    --format) _choices='pdf csv json' ;;
+    *) _choices='' ;;
+    esac
+}
+
+_jobctl() {
+    local cur=${COMP_WORDS[COMP_CWORD]} node=jobctl word i value=''
+    local _subs _flags _valued _args _choices
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        _jobctl_node "$node"
+        if [[ -n $value ]]; then
+            value=''
+        elif [[ " $_valued " == *" $word "* ]]; then
+            value=$word
+        elif [[ $word != -* && " $_subs " == *" $word "* ]]; then
+            node="$node $word"
+        fi
+    done
+    _jobctl_node "$node"
+    if [[ -n $value ]]; then
+        _jobctl_choices "$value"
+        COMPREPLY=($(compgen -W "$_choices" -- "$cur"))
+    elif [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$_flags" -- "$cur"))
+    else
+        COMPREPLY=($(compgen -W "$_subs $_args" -- "$cur"))
+    fi
+}
+
+complete -o default -F _jobctl jobctl

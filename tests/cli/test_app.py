@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -152,9 +154,85 @@ def test_cli_reference_is_current() -> None:
     )
 
 
-def test_shell_completion_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("_JOBCTL_COMPLETE", "complete_bash")
-    monkeypatch.setenv("COMP_WORDS", "jobctl submit --ti")
-    monkeypatch.setenv("COMP_CWORD", "2")
-    result = runner.invoke(app, [])
-    assert "--timeout" in result.stdout.split()
+def _bash_complete(*words: str) -> list[str]:
+    """What the committed bash script offers after ``words`` (the last one being typed)."""
+    script = Path(__file__).resolve().parents[2] / "completions" / "jobctl.bash"
+    probe = (
+        f'source {script}; COMP_WORDS=(jobctl "$@"); COMP_CWORD=$#; _jobctl; '
+        'printf "%s\\n" "${COMPREPLY[@]}"'
+    )
+    done = subprocess.run(
+        ["bash", "-c", probe, "bash", *words], capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize(
+    ("words", "offered"),
+    [
+        (["con"], ["config"]),
+        (["submit", "--ti"], ["--timeout"]),
+        (["status", "J", "--js"], ["--json"]),
+        (["--progress", ""], ["auto", "bar", "plain", "none"]),
+        (["--profile", "status", "sub"], ["submit"]),
+        (["config", ""], ["set", "get", "unset", "list", "path"]),
+        (["config", "set", "--pro"], ["--profile", "--progress"]),
+        (["wait", "--strategy", "p"], ["poll"]),
+        (["completion", ""], ["bash", "zsh", "fish"]),
+        (["result", "-o", ""], []),
+        (["server", "--"], []),
+    ],
+)
+def test_bash_completion_walks_the_command_tree(words: list[str], offered: list[str]) -> None:
+    assert _bash_complete(*words) == offered
+
+
+_ZSH_PROBE = """
+compdef() { }
+compadd() { shift; local a; for a; do print -rl -- ${(P)a}; done }
+_files() { print -r -- FILES }
+source $1; shift
+words=(jobctl "$@"); CURRENT=${#words}
+_jobctl
+"""
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="needs zsh")
+@pytest.mark.parametrize(
+    ("words", "offered"),
+    [
+        (["--profile", "status", ""], ["submit", "status", "wait", "events", "cancel", "retry"]),
+        (["--progress", ""], ["auto", "bar", "plain", "none"]),
+        (["webhook", ""], ["verify", "listen"]),
+        (["result", "-o", ""], ["FILES"]),
+    ],
+)
+def test_zsh_completion_walks_the_command_tree(words: list[str], offered: list[str]) -> None:
+    script = Path(__file__).resolve().parents[2] / "completions" / "_jobctl"
+    done = subprocess.run(
+        ["zsh", "-fc", _ZSH_PROBE, "zsh", str(script), *words],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split()[: len(offered)] == offered
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="needs fish")
+@pytest.mark.parametrize(
+    ("line", "offered"),
+    [
+        ("jobctl con", ["config"]),
+        ("jobctl --profile status sub", ["submit"]),
+        ("jobctl config set --pro", ["--profile", "--progress"]),
+        ("jobctl --progress ", ["auto", "bar", "none", "plain"]),
+    ],
+)
+def test_fish_completion_walks_the_command_tree(line: str, offered: list[str]) -> None:
+    script = Path(__file__).resolve().parents[2] / "completions" / "jobctl.fish"
+    probe = f"source {script}; complete -C {line!r}"
+    done = subprocess.run(
+        ["fish", "--no-config", "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert sorted(row.split("\t")[0] for row in done.stdout.splitlines()) == sorted(offered)

@@ -124,7 +124,7 @@ class TransportFailure(ServiceUnavailableError):
 
     Args:
         message: what happened, in one sentence.
-        kind: the failure kind (see ``jobctl._retry.FailureKind``).
+        kind: the failure kind (see ``jobctl._core.retry.FailureKind``).
     """
 
     def __init__(

@@ -1,20 +1,41 @@
 """The console script ``jobctl`` (``jobctl.cli.app:main``): a thin door to ``jobctl.cli.root``.
 
-``jobctl --version`` is answered here without importing Typer, rich or the SDK
-(it is what scripts call to check the tool is there), and so is help, from the
-text generated from the app (``helptext.py``); everything else is handed to the
-Typer application in ``root.py``, except the plain forms of ``jobctl status``
-(``oneshot.py``), which are run without Typer. ``app`` and ``get_command`` are
-re-exported lazily for tests and tools that import them from here.
+Every command line is parsed by the one Typer application in ``root.py``. Two
+things happen here first:
+
+- ``jobctl --version`` alone is answered without importing Typer (it is what
+  scripts call to check the tool is there). ``--version`` is an eager option of
+  the root: click would run its callback before anything else and exit, so for
+  exactly ``["--version"]`` this is the same answer, not a second grammar (a
+  test compares the two).
+- two process-wide settings for the jobctl process only (the SDK used as a
+  library is not affected): httpx's own command line (``httpx._main``: click,
+  rich, pygments; about 40 ms) is kept out of the import of httpx, which falls
+  back to a stub when it is missing; and pydantic's plugin discovery (a scan of
+  every installed distribution's entry points when the first validator is
+  built, 40 ms in a full environment) is switched off unless
+  ``PYDANTIC_DISABLE_PLUGINS`` is set. Typer validates option values with
+  pydantic, and jobctl's models have no use for plugins.
+
+``app`` and ``get_command`` are re-exported lazily for tests and tools that
+import them from here.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["main"]
+__all__ = ["main", "version_text"]
+
+
+def version_text() -> str:
+    """What ``jobctl --version`` prints."""
+    from .._version import __version__
+
+    return f"jobctl {__version__}\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,27 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--version"]:
-        from .._version import __version__
-
-        sys.stdout.write(f"jobctl {__version__}\n")
+        sys.stdout.write(version_text())
         return 0
-    if not args or "--help" in args or "-h" in args:
-        from .helptext import lookup
-
-        help_text = lookup(args)
-        if help_text is not None:
-            sys.stdout.write(help_text)
-            sys.stdout.flush()
-            return 0
     if "httpx" not in sys.modules:
-        # httpx/__init__ imports its own command line (httpx._main: click, rich, pygments;
-        # about 40 ms) and falls back to a stub when that import fails; jobctl never uses it.
         sys.modules["httpx._main"] = None  # type: ignore[assignment]
-    from .oneshot import run_fast
-
-    code = run_fast(args)
-    if code is not None:
-        return code
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from .root import main as run
 
     return run(args)

@@ -1,117 +1,143 @@
-"""The ``jobctl`` application: global options, the command tree, one-line errors, exit codes.
+"""The ``jobctl`` application: one parser (Typer's click), commands loaded from a table on use.
 
-``jobctl.cli.app.main`` (the console script) hands over to ``main`` here.
-``JobctlGroup`` (the root click group) does three things the stock Typer group
-does not:
+``JobctlGroup`` is the root group (Typer's ``cls=``, the LazyGroup pattern of
+click's documentation):
 
-- moves global options written after the command in front of it (``argv.py``);
-- turns every exception a command raises into one stderr line and the exit code
-  of the table in ``exitcodes.py`` (a traceback only with ``--verbose``);
-- prints usage errors as one line with exit code 2 instead of a rich panel.
+- it lists the commands of ``commands.COMMANDS`` and imports a command's module
+  only when the command is needed (``jobctl --help`` imports none of them,
+  ``jobctl status ID`` only ``commands/status.py``);
+- the global options are declared once, as the parameters of the root callback
+  ``root``; every command it loads (except ``server``, whose arguments are all
+  the server's) gets hidden copies of them, so click accepts them after the
+  command too. A copy's value is written into the run's ``GlobalOptions`` when it
+  is parsed, after the root callback made them: a value given after the
+  command wins over one given before it. A command's own option of the same
+  name (``config set --profile``) stays the command's;
+- every exception a command raises becomes one stderr line and the exit code of
+  ``exitcodes.py`` (a traceback only with ``--verbose``); usage errors are one
+  line too (``error: ... (see 'jobctl CMD --help')``, exit 2).
 
-Nothing here imports httpx, pydantic or the server: ``jobctl --version`` and
-``jobctl --help`` stay cheap. Commands import the SDK inside their bodies.
+Typer vendors click in a private module and exports of it only
+``TyperException`` (the base of click's errors), ``Exit``, ``Abort``,
+``TyperGroup`` and ``typer.main.get_command``: this module uses those, the
+public attributes of the commands they make, and nothing private.
 """
 
 from __future__ import annotations
 
-import os
+import copy
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
-from .._version import __version__
-from .argv import CommandSpec, hoist_global_options
-from .exitcodes import CliError, ExitCode
-from .failure import report_error, silence_stdout
-from .io import IOStreams
-from .state import AppState, GlobalOptions
+from .commands import BY_NAME, COMMANDS, PANELS, Entry
 
-__all__ = [
-    "GLOBAL_FLAGS",
-    "GLOBAL_VALUE_OPTIONS",
-    "JobctlGroup",
-    "app",
-    "get_command",
-    "main",
-    "report_error",
-]
+if TYPE_CHECKING:
+    from .state import AppState
 
-GLOBAL_VALUE_OPTIONS = frozenset({"--url", "--token", "--profile", "--progress", "--ca-bundle"})
-GLOBAL_FLAGS = frozenset({"--json", "--quiet", "-q", "--verbose", "-v", "--insecure"})
+__all__ = ["JobctlGroup", "app", "get_command", "main"]
+
+_ROOT_ONLY = frozenset({"version"})
+"""The root callback's parameters that are not global options (``GlobalOptions``' fields)."""
+
+_USAGE = 2
+"""``ExitCode.USAGE``, without importing ``exitcodes`` for ``--help``."""
 
 
-def _spec(command: Any) -> CommandSpec:
-    values: set[str] = set()
-    flags: set[str] = set()
-    for param in getattr(command, "params", []):
-        if getattr(param, "param_type_name", "") != "option":
-            continue
-        names = [*param.opts, *param.secondary_opts]
-        (flags if param.is_flag or param.count else values).update(names)
-    subcommands = frozenset(getattr(command, "commands", {}) or {})
-    passthrough = bool((command.context_settings or {}).get("ignore_unknown_options"))
-    return CommandSpec(frozenset(values), frozenset(flags), subcommands, passthrough)
+class _LazyCommands(MutableMapping[str, Any]):
+    """The root's commands: every name of the table, each built on first access."""
+
+    def __init__(self, load: Callable[[Entry], Any]) -> None:
+        self._load = load
+        self._loaded: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded:
+            self._loaded[name] = self._load(BY_NAME[name])
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*BY_NAME, *(n for n in self._loaded if n not in BY_NAME)])
+
+    def __len__(self) -> int:
+        return len(set(BY_NAME) | set(self._loaded))
+
+
+def _state(ctx: Any) -> AppState | None:
+    from .state import AppState
+
+    state = ctx.find_root().obj
+    return state if isinstance(state, AppState) else None
+
+
+def _given_after_command(ctx: Any, param: Any, value: Any) -> Any:
+    """The callback of a global option's copy on a command: its value replaces the earlier one."""
+    state = _state(ctx)
+    if value is not None and value is not False and state and not ctx.resilient_parsing:
+        state.options = replace(state.options, **{param.name: value})
+    return value
 
 
 class JobctlGroup(TyperGroup):
-    """The root group: global options anywhere, one-line errors, the exit-code table."""
+    """The root group: commands from the table, global options anywhere, one-line errors."""
 
-    def _lookup(self, path: tuple[str, ...]) -> CommandSpec | None:
-        command: Any = self
-        for name in path:
-            command = (getattr(command, "commands", None) or {}).get(name)
-            if command is None:
-                return None
-        return _spec(command)
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands(self._load)
 
-    def help_shortcut(self, args: Sequence[str]) -> str | None:
-        """The help text for ``jobctl CMD ... --help``, made without processing any option.
-
-        Typer coerces option values with pydantic, so letting click parse the
-        root options before a subcommand's ``--help`` would import pydantic;
-        help must stay cheap. Returns None when no subcommand help was asked for.
-
-        Args:
-            args: the command-line arguments.
-        """
-        words = list(args[: args.index("--")] if "--" in args else args)
-        if not any(w in ("--help", "-h") for w in words):
-            return None
-        command: Any = self
-        ctx: Any = self.context_class(self, info_name="jobctl")
-        path: list[str] = []
-        for word in words:
-            sub = (getattr(command, "commands", None) or {}).get(word)
-            if sub is None:
-                continue
-            if (sub.context_settings or {}).get("ignore_unknown_options"):
-                return None  # `jobctl server --help` is the server's own help
-            command, path = sub, [*path, word]
-            ctx = sub.context_class(sub, info_name=word, parent=ctx)
-        if not path:
-            return None
-        return str(command.get_help(ctx))
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        """Hoist global options, then parse as usual.
+    def list_commands(self, ctx: Any) -> list[str]:
+        """The command names, in the table's order (no module is imported).
 
         Args:
             ctx: the group's context.
-            args: the arguments after the program name.
         """
-        hoisted = hoist_global_options(
-            args,
-            global_value=GLOBAL_VALUE_OPTIONS,
-            global_flags=GLOBAL_FLAGS,
-            lookup=self._lookup,
-        )
-        return super().parse_args(ctx, hoisted)
+        return list(self.commands)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command ``cmd_name`` (its module is imported now), or None.
+
+        Args:
+            ctx: the group's context.
+            cmd_name: the name given on the command line.
+        """
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """List the commands with their help from the table, one section per panel.
+
+        Args:
+            ctx: the group's context.
+            formatter: click's help formatter.
+        """
+        width = max(len(e.name) for e in COMMANDS)  # one column for every section
+        for panel in PANELS:
+            with formatter.section(panel):
+                rows = [(e.name.ljust(width), e.help) for e in COMMANDS if e.panel == panel]
+                formatter.write_dl(rows)
+
+    def _load(self, entry: Entry) -> Any:
+        module = importlib.import_module(f"{__package__}.commands.{entry.module}")
+        target = getattr(module, entry.attr)
+        if not isinstance(target, typer.Typer):
+            function = target
+            target = typer.Typer(add_completion=False)
+            target.command(entry.name)(function)
+        command = typer.main.get_command(target)
+        globals_ = [p for p in self.params if p.name not in _ROOT_ONLY]
+        _adopt(command, globals_)
+        return command
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command; map anything it raises to one line and an exit code.
@@ -121,16 +147,20 @@ class JobctlGroup(TyperGroup):
         """
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, ClickException):
+        except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except BrokenPipeError:
+            from .failure import silence_stdout
+
             # The reader went away (`jobctl events | head -1`): stop quietly, like cat does.
             silence_stdout()
             raise typer.Exit(0) from None
         except (Exception, KeyboardInterrupt) as exc:
-            state = ctx.obj if isinstance(ctx.obj, AppState) else None
-            code = report_error(exc, state, verbose=bool(ctx.params.get("verbose")))
-            raise typer.Exit(code) from None
+            from .failure import report_error
+
+            state = _state(ctx)
+            verbose = state.options.verbose if state else bool(ctx.params.get("verbose"))
+            raise typer.Exit(report_error(exc, state, verbose=verbose)) from None
 
     def main(  # type: ignore[override]
         self,
@@ -149,48 +179,60 @@ class JobctlGroup(TyperGroup):
             standalone_mode: exit the process instead of returning the code.
             extra: passed to click's context.
         """
-        if os.environ.get("_JOBCTL_COMPLETE"):
-            from typer._completion_classes import completion_init
-
-            completion_init()
-        argv = list(sys.argv[1:] if args is None else args)
-        help_text = None if os.environ.get("_JOBCTL_COMPLETE") else self.help_shortcut(argv)
-        if help_text is not None:
-            sys.stdout.write(help_text + "\n")
-            if standalone_mode:
-                sys.exit(0)
-            return 0
         try:
             rv = super().main(
-                args=argv,
+                args=list(sys.argv[1:] if args is None else args),
                 prog_name=prog_name or "jobctl",
                 complete_var=complete_var,
                 standalone_mode=False,
                 **extra,
             )
             code = rv if isinstance(rv, int) else 0
-        except NoArgsIsHelpError as exc:
-            sys.stdout.write(exc.format_message() + "\n")
-            code = ExitCode.OK
-        except UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx else "jobctl"
-            message = exc.format_message().rstrip(".")
-            sys.stderr.write(f"error: {message} (see '{where} --help')\n")
-            code = ExitCode.USAGE
-        except ClickException as exc:
-            sys.stderr.write(f"error: {exc.format_message()}\n")
-            code = exc.exit_code or ExitCode.INTERNAL
+        except typer.TyperException as exc:
+            code = _parse_error(exc)
         except typer.Abort:
             sys.stderr.write("error: aborted\n")
-            code = ExitCode.INTERNAL
+            code = 1  # ExitCode.INTERNAL
         if standalone_mode:
             sys.exit(code)
         return code
 
 
+def _adopt(command: Any, globals_: list[Any]) -> None:
+    """Give ``command`` and its subcommands plain help and copies of the global options."""
+    command.rich_markup_mode = None
+    if (command.context_settings or {}).get("ignore_unknown_options"):
+        return  # `jobctl server`: every argument is the server's
+    taken = {name for p in command.params for name in (p.name, *p.opts, *p.secondary_opts)}
+    for param in globals_:
+        if taken.isdisjoint((param.name, *param.opts, *param.secondary_opts)):
+            after = copy.copy(param)
+            after.hidden, after.expose_value, after.callback = True, False, _given_after_command
+            command.params.append(after)
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _adopt(sub, globals_)
+
+
+def _parse_error(exc: typer.TyperException) -> int:
+    """Print one of click's errors the jobctl way; return the exit code."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a group without its command: its help
+        sys.stdout.write(exc.format_message() + "\n")
+        return 0
+    if exc.exit_code == _USAGE:
+        where = ctx.command_path if ctx is not None else "jobctl"
+        message = exc.format_message().rstrip(".")
+        sys.stderr.write(f"error: {message} (see '{where} --help')\n")
+        return _USAGE
+    sys.stderr.write(f"error: {exc.format_message()}\n")
+    return exc.exit_code or 1
+
+
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"jobctl {__version__}\n")
+        from .app import version_text
+
+        sys.stdout.write(version_text())
         raise typer.Exit(0)
 
 
@@ -233,7 +275,7 @@ def root(
             "--profile", metavar="NAME", help="A profile from the config file [env JOBCTL_PROFILE]."
         ),
     ] = None,
-    json_output: Annotated[
+    json: Annotated[
         bool, typer.Option("--json", help="Machine-readable output on stdout.")
     ] = False,
     quiet: Annotated[
@@ -265,13 +307,14 @@ def root(
     ] = False,
 ) -> None:
     """Submit jobs to an async job API, follow them to the end, and fetch their results."""
-    if progress is not None and progress not in ("auto", "bar", "plain", "none"):
-        raise CliError(f"invalid --progress {progress!r}: use auto, bar, plain or none")
+    from .io import IOStreams
+    from .state import AppState, GlobalOptions
+
     options = GlobalOptions(
         url=url,
         token=token,
         profile=profile,
-        json=json_output,
+        json=json,
         quiet=quiet,
         progress=progress,
         verbose=verbose,
@@ -281,22 +324,13 @@ def root(
     ctx.obj = AppState(options, IOStreams.system())
 
 
-def _register() -> None:
-    from .commands import register_all
-
-    register_all(app)
-
-
-_register()
-
-
 def get_command() -> Any:
     """The click command behind the app (for docs, completion and tests)."""
     return typer.main.get_command(app)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The console script: run jobctl with ``argv`` (default ``sys.argv[1:]``); return the code.
+    """Run jobctl with ``argv`` (default ``sys.argv[1:]``); return the exit code.
 
     Args:
         argv: the arguments, without the program name.

@@ -20,12 +20,18 @@ if TYPE_CHECKING:
     from .. import AsyncJobsClient, JobsClient
     from .ledger import Ledger
 
-__all__ = ["AppState", "GlobalOptions", "RedactingFilter"]
+__all__ = ["PROGRESS_MODES", "AppState", "GlobalOptions", "RedactingFilter"]
+
+PROGRESS_MODES = ("auto", "bar", "plain", "none")
 
 
 @dataclass(frozen=True)
 class GlobalOptions:
     """The options every command accepts (before or after the command name).
+
+    Made by the root callback from the options given before the command; each one
+    given after it replaces its field (``jobctl.cli.root``). A bad ``--progress``
+    is a usage error either way.
 
     Args:
         url: ``--url`` (None: env, profile, default).
@@ -48,6 +54,12 @@ class GlobalOptions:
     verbose: bool = False
     ca_bundle: Path | None = None
     insecure: bool = False
+
+    def __post_init__(self) -> None:
+        if self.progress is not None and self.progress not in PROGRESS_MODES:
+            from .exitcodes import CliError
+
+            raise CliError(f"invalid --progress {self.progress!r}: use auto, bar, plain or none")
 
 
 class RedactingFilter(logging.Filter):

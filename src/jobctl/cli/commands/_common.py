@@ -10,7 +10,6 @@ import typer
 
 from ..exitcodes import CliError, ExitCode, worst
 from ..failure import describe
-from ..oneshot import job_refs
 from ..state import AppState
 
 if TYPE_CHECKING:
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
     from ..waiting import Outcome
 
 __all__ = [
+    "JobArg",
     "JobsArg",
     "LastOpt",
     "Strategy",
@@ -33,6 +33,10 @@ __all__ = [
 
 T = TypeVar("T")
 
+JobArg = Annotated[
+    str | None,
+    typer.Argument(metavar="JOB", help="A job id or status URL.", show_default=False),
+]
 JobsArg = Annotated[
     list[str] | None,
     typer.Argument(metavar="JOB", help="Job ids or status URLs.", show_default=False),
@@ -60,6 +64,23 @@ def state_of(ctx: typer.Context) -> AppState:
     if not isinstance(root.obj, AppState):  # pragma: no cover - the callback always sets it
         raise RuntimeError("jobctl state missing")
     return root.obj
+
+
+def job_refs(state: AppState, jobs: Sequence[str] | None, last: bool) -> list[str]:
+    """JOB arguments with ``--last`` resolved from the ledger.
+
+    Args:
+        state: the run's state.
+        jobs: the JOB arguments.
+        last: whether ``--last`` was given.
+    """
+    from ..inputs import resolve_job_refs
+
+    newest = None
+    if last:
+        entry = state.ledger().last()
+        newest = (entry.status_url or entry.job_id) if entry else None
+    return resolve_job_refs(list(jobs or []), last=last, newest=newest)
 
 
 def check_strategy(strategy: str) -> str:

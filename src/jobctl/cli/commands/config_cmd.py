@@ -11,7 +11,7 @@ from ... import config as cfg
 from ..exitcodes import CliError, ExitCode
 from ._common import state_of
 
-__all__ = ["register"]
+__all__ = ["config_app"]
 
 ProfileOpt = Annotated[
     str | None,
@@ -23,16 +23,8 @@ config_app = typer.Typer(
     name="config",
     help="Read and edit the config file (keys: url, token, progress, timeout).",
     no_args_is_help=True,
+    add_completion=False,
 )
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``config`` group to the app.
-
-    Args:
-        app: the root app.
-    """
-    app.add_typer(config_app, name="config", rich_help_panel="Tools")
 
 
 @config_app.command("set")

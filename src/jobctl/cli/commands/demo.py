@@ -17,16 +17,7 @@ from ..download import check_destination, plan_destination
 from ..exitcodes import CliError, ExitCode
 from ._common import exit_with, state_of
 
-__all__ = ["register"]
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``demo`` to the app.
-
-    Args:
-        app: the root app.
-    """
-    app.command("demo", rich_help_panel="Tools")(demo)
+__all__ = ["demo"]
 
 
 def demo(

@@ -1,4 +1,4 @@
-"""``jobctl status``, ``wait`` and ``events``: look at jobs, follow them to their end."""
+"""``jobctl wait`` and ``jobctl events``: follow jobs to their end."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ..inputs import parse_timeout
 from ..progress import make_job_progress
 from ..signals import SignalTrap, exit_code_for_signal, signal_name
 from ._common import (
+    JobArg,
     JobsArg,
     LastOpt,
     Strategy,
@@ -28,32 +29,7 @@ from ._common import (
 if TYPE_CHECKING:
     from ... import AsyncJobsClient
 
-__all__ = ["register"]
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``status``, ``wait`` and ``events`` to the app.
-
-    Args:
-        app: the root app.
-    """
-    app.command("status", rich_help_panel="Jobs")(status)
-    app.command("wait", rich_help_panel="Jobs")(wait)
-    app.command("events", rich_help_panel="Jobs")(events)
-
-
-def status(
-    ctx: typer.Context,
-    job: Annotated[
-        str | None,
-        typer.Argument(metavar="JOB", help="A job id or status URL.", show_default=False),
-    ] = None,
-    last: LastOpt = False,
-) -> None:
-    """Show one status snapshot of a job (exit 0 whatever its state)."""
-    from ..oneshot import show_status
-
-    show_status(state_of(ctx), job, last)
+__all__ = ["events", "wait"]
 
 
 def wait(
@@ -118,10 +94,7 @@ def wait(
 
 def events(
     ctx: typer.Context,
-    job: Annotated[
-        str | None,
-        typer.Argument(metavar="JOB", help="A job id or status URL.", show_default=False),
-    ] = None,
+    job: JobArg = None,
     last: LastOpt = False,
     last_event_id: Annotated[
         str | None,

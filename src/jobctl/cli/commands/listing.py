@@ -10,16 +10,7 @@ import typer
 from ..exitcodes import CliError
 from ._common import state_of
 
-__all__ = ["register"]
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``list`` to the app.
-
-    Args:
-        app: the root app.
-    """
-    app.command("list", rich_help_panel="Jobs")(list_jobs)
+__all__ = ["list_jobs"]
 
 
 def list_jobs(

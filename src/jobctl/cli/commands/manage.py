@@ -26,17 +26,7 @@ if TYPE_CHECKING:
     from ... import AsyncJobsClient
     from ...models import Job
 
-__all__ = ["register"]
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``cancel`` and ``retry`` to the app.
-
-    Args:
-        app: the root app.
-    """
-    app.command("cancel", rich_help_panel="Jobs")(cancel)
-    app.command("retry", rich_help_panel="Jobs")(retry)
+__all__ = ["cancel", "retry"]
 
 
 def cancel(

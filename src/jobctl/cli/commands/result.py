@@ -12,16 +12,7 @@ from ._common import job_refs, run_with_client, state_of
 if TYPE_CHECKING:
     from ... import AsyncJobsClient
 
-__all__ = ["register"]
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``result`` to the app.
-
-    Args:
-        app: the root app.
-    """
-    app.command("result", rich_help_panel="Jobs")(result)
+__all__ = ["result"]
 
 
 def result(

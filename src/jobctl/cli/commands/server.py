@@ -7,27 +7,9 @@ import typer
 from ..exitcodes import CliError, ExitCode
 from ._common import exit_with
 
-__all__ = ["register"]
+__all__ = ["app", "server"]
 
 _MISSING = "the reference server is not installed; install it with: pip install 'jobctl[server]'"
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``server`` to the app.
-
-    Args:
-        app: the root app.
-    """
-    app.command(
-        "server",
-        rich_help_panel="Tools",
-        context_settings={
-            "allow_extra_args": True,
-            "ignore_unknown_options": True,
-            "help_option_names": [],
-        },
-        add_help_option=False,
-    )(server)
 
 
 def server(ctx: typer.Context) -> None:
@@ -40,3 +22,16 @@ def server(ctx: typer.Context) -> None:
             raise CliError(_MISSING, ExitCode.USAGE) from None
         raise
     exit_with(server_main(list(ctx.args)))
+
+
+# Every argument, --help included, goes to the server: click neither parses nor answers them.
+app = typer.Typer(add_completion=False)
+app.command(
+    "server",
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": [],
+    },
+    add_help_option=False,
+)(server)

@@ -21,16 +21,7 @@ if TYPE_CHECKING:
     from ...models import Job
     from ..state import AppState
 
-__all__ = ["announce", "follow_and_save", "register"]
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``submit`` to the app.
-
-    Args:
-        app: the root app.
-    """
-    app.command("submit", rich_help_panel="Jobs")(submit)
+__all__ = ["announce", "follow_and_save", "submit"]
 
 
 def submit(

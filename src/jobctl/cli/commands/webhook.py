@@ -16,10 +16,13 @@ import typer
 from ..exitcodes import CliError
 from ._common import state_of
 
-__all__ = ["event_json", "parse_headers", "register", "summary"]
+__all__ = ["event_json", "parse_headers", "summary", "webhook_app"]
 
 webhook_app = typer.Typer(
-    name="webhook", help="Verify and receive webhook deliveries.", no_args_is_help=True
+    name="webhook",
+    help="Verify and receive webhook deliveries.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 
 SecretOpt = Annotated[
@@ -32,15 +35,6 @@ SecretOpt = Annotated[
         show_default=False,
     ),
 ]
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``webhook`` group to the app.
-
-    Args:
-        app: the root app.
-    """
-    app.add_typer(webhook_app, name="webhook", rich_help_panel="Tools")
 
 
 def parse_headers(items: list[str]) -> dict[str, str]:
