@@ -27,6 +27,7 @@ from ..errors import (
     TLSVerificationError,
 )
 from .exitcodes import CliError, code_for_exception
+from .urls import url_passwords
 
 if TYPE_CHECKING:
     from .state import AppState
@@ -156,12 +157,17 @@ def report_error(exc: BaseException, state: AppState | None, *, verbose: bool) -
         verbose: print the traceback too.
     """
     settings = state.resolved_settings if state else None
-    token = (settings.token if settings else None) or (state.options.token if state else None)
-    line = describe(exc, url=settings.url if settings else None, token=token)
+    line = state.error_line(exc) if state else describe(exc)
     stderr = state.io.stderr if state else sys.stderr
     if verbose and not isinstance(exc, CliError | KeyboardInterrupt):
+        secrets = [
+            (settings.token if settings else None) or (state.options.token if state else None)
+        ]
+        secrets += url_passwords(settings.url) if settings else []
         text = "".join(traceback.format_exception(exc))
-        stderr.write(text.replace(token, "***") if token else text)
+        for secret in secrets:
+            text = text.replace(secret, "***") if secret else text
+        stderr.write(text)
     stderr.write(f"error: {line}\n")
     stderr.flush()
     return int(code_for_exception(exc))

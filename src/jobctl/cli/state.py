@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Settings, resolve_settings
 from .io import IOStreams
+from .urls import server_key, url_passwords
 
 if TYPE_CHECKING:
     from .. import AsyncJobsClient, JobsClient
@@ -122,6 +123,29 @@ class AppState:
         """The settings if a command already resolved them, else None (never resolves)."""
         return self._settings
 
+    @property
+    def server(self) -> str:
+        """The API base URL without any ``user:password@`` (shown, and keys the ledger)."""
+        return server_key(self.settings.url)
+
+    def error_line(self, exc: BaseException) -> str:
+        """The one stderr line for ``exc`` (no ``error:`` prefix), naming the server.
+
+        Never raises, and never contains the token or a password from the URL.
+
+        Args:
+            exc: what went wrong.
+        """
+        from .failure import describe
+
+        settings = self._settings
+        token = (settings.token if settings else None) or self.options.token
+        url = server_key(settings.url) if settings else None
+        line = describe(exc, url=url, token=token)
+        for secret in url_passwords(settings.url) if settings else []:
+            line = line.replace(secret, "***")
+        return line
+
     def safe_settings(self) -> Settings | None:
         """The settings if they resolve, else None (for error messages)."""
         try:
@@ -193,9 +217,10 @@ class AppState:
             return
         handler = logging.StreamHandler(self.io.stderr)
         handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
-        handler.addFilter(
-            RedactingFilter([(self._settings.token if self._settings else None) or ""])
-        )
+        secrets = [self._settings.token or ""] if self._settings else []
+        if self._settings is not None:
+            secrets += url_passwords(self._settings.url)
+        handler.addFilter(RedactingFilter(secrets))
         for name in ("jobctl", "httpx"):
             logger = logging.getLogger(name)
             logger.setLevel(logging.DEBUG)

@@ -32,12 +32,14 @@ class Outcome:
     """How following one job ended.
 
     Args:
-        ref: the JOB as given (id or status URL).
+        ref: the JOB as given (an id or status URL the user typed), or the ``Job`` the
+            command submitted (so its server-given URLs stay subject to the SDK's
+            origin rules instead of passing for URLs the user chose).
         job: the last snapshot (terminal unless the wait ran out or failed).
         error: what went wrong, if anything (WaitTimeoutError, APIError, ...).
     """
 
-    ref: str
+    ref: Job | str
     job: Job | None = None
     error: BaseException | None = None
 
@@ -54,19 +56,21 @@ class Outcome:
         return self.job.job_id if self.job is not None else display_id(self.ref)
 
 
-def display_id(ref: str) -> str:
+def display_id(ref: Job | str) -> str:
     """The job id inside a JOB reference (the last path segment of a status URL).
 
     Args:
-        ref: an id or a status URL.
+        ref: an id, a status URL or a ``Job``.
     """
+    if not isinstance(ref, str):
+        return ref.job_id
     if "://" in ref:
         path = ref.split("?", 1)[0].rstrip("/")
         return path.rsplit("/", 1)[-1]
     return ref
 
 
-def resume_command(refs: Sequence[str]) -> str:
+def resume_command(refs: Sequence[Job | str]) -> str:
     """``jobctl wait ID [ID ...]``.
 
     Args:
@@ -98,7 +102,7 @@ async def _ticker(display: NullProgress) -> None:
 async def follow_jobs(
     state: AppState,
     client: AsyncJobsClient,
-    refs: Sequence[str],
+    refs: Sequence[Job | str],
     *,
     deadline: Deadline,
     strategy: str = "auto",
@@ -111,12 +115,12 @@ async def follow_jobs(
     Args:
         state: the run's state (for hints).
         client: the async SDK client.
-        refs: job ids or status URLs.
+        refs: job ids or status URLs as given, or submitted ``Job``s.
         deadline: the one deadline for all of them.
         strategy: ``auto``, ``sse`` or ``poll``.
         display: the progress display.
         cancel_on_interrupt: cancel unfinished jobs on Ctrl-C / SIGTERM.
-        labels: a short label per ref (e.g. the job type) for the live display.
+        labels: a short label per job id (e.g. the job type) for the live display.
 
     Raises:
         CliError: with code 130 or 143 when interrupted (after the hints are printed).
@@ -131,7 +135,7 @@ async def follow_jobs(
     async def one(outcome: Outcome) -> None:
         ref = outcome.ref
         key = display_id(ref)
-        display.add(key, (labels or {}).get(ref))
+        display.add(key, (labels or {}).get(key))
 
         def on_progress(update: Any) -> None:
             status, progress, job = snapshot_of(update)
@@ -187,7 +191,7 @@ async def _interrupted(
     import asyncio
 
     pending = [o for o in outcomes if not (o.job is not None and o.job.is_terminal)]
-    cancelled: list[str] = []
+    cancelled: list[Job | str] = []
     if cancel:
         for outcome in pending:
             try:
@@ -196,7 +200,7 @@ async def _interrupted(
                 state.hint(f"cancelled job {outcome.job_id}")
             except (JobctlError, TimeoutError) as exc:
                 state.io.write_err(f"error: could not cancel job {outcome.job_id}: {exc}")
-    running = [o.ref for o in pending if o.ref not in cancelled]
+    running = [o.ref for o in pending if not any(o.ref is c for c in cancelled)]
     how = signal_name(signum)
     if running:
         raise CliError(

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from ..exitcodes import CliError, ExitCode, worst
-from ..failure import describe
 from ..state import AppState
 
 if TYPE_CHECKING:
@@ -78,9 +77,26 @@ def job_refs(state: AppState, jobs: Sequence[str] | None, last: bool) -> list[st
 
     newest = None
     if last:
-        entry = state.ledger().last()
-        newest = (entry.status_url or entry.job_id) if entry else None
-    return resolve_job_refs(list(jobs or []), last=last, newest=newest)
+        ledger = state.ledger()
+        entry = ledger.last(state.server)
+        if entry is None and (other := ledger.last()) is not None:
+            raise CliError(
+                f"--last: no job submitted to {state.server} in the local ledger; the newest "
+                f"({other.job_id}) went to {other.base_url}: use --url {other.base_url} "
+                "(with that server's token) to follow it",
+                ExitCode.USAGE,
+            )
+        if entry is not None:
+            from ..urls import same_origin
+
+            url = entry.status_url
+            newest = url if url and same_origin(url, state.server) else entry.job_id
+    refs = resolve_job_refs(list(jobs or []), last=last, newest=newest)
+    from ..._core.refs import parse_ref
+
+    for ref in refs:  # a bad reference is a usage error before anything is sent or written
+        parse_ref(ref)
+    return refs
 
 
 def check_strategy(strategy: str) -> str:
@@ -148,8 +164,6 @@ def report_outcomes(
 
     if stdout:
         print_jobs(state, [o.job for o in outcomes if o.job is not None], single=single)
-    settings = state.safe_settings()
-    url, token = (settings.url, settings.token) if settings else (None, None)
     for outcome in outcomes:
         exc = outcome.error
         if exc is None and outcome.job is not None:
@@ -158,7 +172,7 @@ def report_outcomes(
             elif outcome.job.status == JobStatus.CANCELLED:
                 exc = JobCancelledError(outcome.job)
         if exc is not None:
-            line = describe(exc, url=url, token=token)
+            line = state.error_line(exc)
             prefix = "" if outcome.job_id in line else f"job {outcome.job_id}: "
             state.io.write_err(f"error: {prefix}{line}")
     return worst(o.code for o in outcomes)

@@ -9,7 +9,6 @@ import typer
 from ...errors import JobctlError
 from ..download import check_destination, plan_destination
 from ..exitcodes import ExitCode, code_for_exception, worst
-from ..failure import describe
 from ..inputs import parse_timeout
 from ._common import (
     JobsArg,
@@ -46,7 +45,6 @@ def cancel(
     done: list[Job] = []
     codes: list[int] = []
     with state.client() as client:  # one-shot: the sync client, no event loop
-        s = state.settings
         deadline = client.deadline(seconds)  # one deadline for every job
         for ref in refs:
             try:
@@ -54,7 +52,7 @@ def cancel(
                 if wait and not job.is_terminal:
                     job = client.wait(ref, timeout=deadline)
             except JobctlError as exc:
-                state.io.write_err(f"error: {describe(exc, url=s.url, token=s.token)}")
+                state.io.write_err(f"error: {state.error_line(exc)}")
                 codes.append(code_for_exception(exc))
                 continue
             done.append(job)

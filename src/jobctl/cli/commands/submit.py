@@ -94,7 +94,7 @@ def submit(
 
     # A key made here (not in the SDK) can be named if we are interrupted mid-submit.
     key = idempotency_key or f"jobctl-{uuid.uuid4()}"
-    prior = state.ledger().find_key(key, state.settings.url) if idempotency_key else None
+    prior = state.ledger().find_key(key, state.server) if idempotency_key else None
 
     async def body(client: AsyncJobsClient) -> int:
         import asyncio
@@ -166,7 +166,7 @@ def announce(
         state.ledger().record(
             job_id=job.job_id,
             status_url=job.status_url,
-            base_url=state.settings.url,
+            base_url=state.server,
             type=type,
             idempotency_key=job.idempotency_key,
         )
@@ -206,19 +206,18 @@ async def follow_and_save(
     Returns:
         The exit code.
     """
-    ref = job.status_url or job.job_id
     display = make_job_progress(
         state.progress_mode, stderr=state.io.stderr, console=lambda: state.io.err
     )
     outcomes = await follow_jobs(
         state,
         client,
-        [ref],
+        [job],
         deadline=deadline,
         strategy=strategy,
         display=display,
         cancel_on_interrupt=cancel_on_interrupt,
-        labels={ref: label} if label else None,
+        labels={job.job_id: label} if label else None,
     )
     outcome = outcomes[0]
     if dest is None or not dest.stdout:
