@@ -1,21 +1,16 @@
 """The store's interface, in one place: records, typed write models, constants, Protocols.
 
-The engine and the HTTP layer import this module only, never an implementation.
-Two stores implement ``JobStore``: ``store.sqlite.SqliteStore`` (one process, the
-default) and ``store.redis.RedisStore`` (shared by several API and worker
-processes); each module ends with a line that makes mypy check it conforms.
-
-Reads return frozen records (``JobRecord``, ``Delivery``, ``KeyState``). Writes are
-typed: ``NewJob`` and ``NewDelivery`` say what to create (the caller passes the id
-and the time next to them), ``JobChanges`` and ``DeliveryChanges`` (TypedDicts for
+The engine and the HTTP layer import this module only, never an implementation;
+``store.sqlite.SqliteStore`` (one process, the default) and
+``store.redis.RedisStore`` (shared by several processes) implement ``JobStore``,
+and each ends with a line that makes mypy check it. Reads return frozen records;
+writes are typed: ``NewJob``/``NewDelivery`` say what to create (the id and the
+time are passed beside them), ``JobChanges``/``DeliveryChanges`` (TypedDicts of
 keyword arguments) what to change, so a misspelt or mistyped field is a mypy error.
 
-``JobStore`` is five concerns, each its own Protocol: the jobs table, worker
-claims, event logs, idempotency keys and webhook deliveries. Every method is
-synchronous: on SQLite a method is atomic because it runs on the event loop's
-thread without an ``await``; on Redis each method that must be atomic is one
-script or one ``WATCH``/``MULTI`` transaction, because other processes write the
-same keys.
+``JobStore`` is five concerns, one Protocol each. Every method is synchronous and
+one atomic step: on SQLite because it runs on the event loop's thread without an
+``await``; on Redis because it is one script or one ``WATCH``/``MULTI`` transaction.
 """
 
 from __future__ import annotations
@@ -256,11 +251,7 @@ class JobTable(Protocol):
         """
 
     def get_job(self, job_id: str) -> JobRecord | None:
-        """The job, or None.
-
-        Args:
-            job_id: its id.
-        """
+        """The job, or None."""
 
     def update_job(
         self, job_id: str, *, where_status: tuple[str, ...] = (), **changes: Unpack[JobChanges]
@@ -312,11 +303,7 @@ class JobTable(Protocol):
         """
 
     def delete_job(self, job_id: str) -> None:
-        """Remove a job with its events and deliveries (purge).
-
-        Args:
-            job_id: the job.
-        """
+        """Remove a job with its events and deliveries (purge)."""
 
 
 class WorkerClaims(Protocol):
@@ -326,25 +313,13 @@ class WorkerClaims(Protocol):
         """Give up the claims this process holds; returns ids of jobs made runnable again."""
 
     def claim_next(self, now: float) -> JobRecord | None:
-        """Claim the next runnable job (one whose claim was lost first, then by priority, age).
-
-        Args:
-            now: the current time.
-        """
+        """Claim the next runnable job (one whose claim was lost first, then by priority, age)."""
 
     def renew_claim(self, job_id: str) -> bool:
-        """Extend this process's claim on a running job; False when the claim was lost.
-
-        Args:
-            job_id: the job.
-        """
+        """Extend this process's claim on a running job; False when the claim was lost."""
 
     def release_claim(self, job_id: str) -> None:
-        """Drop this process's claim after the job stopped running here.
-
-        Args:
-            job_id: the job.
-        """
+        """Drop this process's claim after the job stopped running here."""
 
 
 class EventLog(Protocol):
@@ -361,11 +336,7 @@ class EventLog(Protocol):
         """
 
     def last_event_id(self, job_id: str) -> int:
-        """The newest event id of the job (0 when none).
-
-        Args:
-            job_id: the job.
-        """
+        """The newest event id of the job (0 when none)."""
 
     def events_after(self, job_id: str, after: int) -> list[tuple[int, str, str]]:
         """``(id, event, data)`` of the held events after ``after``, oldest first.
@@ -376,11 +347,7 @@ class EventLog(Protocol):
         """
 
     def complete_event_id(self, job_id: str) -> int | None:
-        """The id of the job's ``complete`` event, if it has one.
-
-        Args:
-            job_id: the job.
-        """
+        """The id of the job's ``complete`` event, if it has one."""
 
 
 class IdempotencyKeys(Protocol):
@@ -415,11 +382,7 @@ class IdempotencyKeys(Protocol):
         """
 
     def purge_keys(self, now: float) -> int:
-        """Drop expired keys and abandoned reservations; returns how many.
-
-        Args:
-            now: the current time.
-        """
+        """Drop expired keys and abandoned reservations; returns how many."""
 
     def drop_in_flight_keys(self) -> None:
         """At start-up of a single-process store: no request survived, none is in flight."""
@@ -438,11 +401,7 @@ class WebhookDeliveries(Protocol):
         """
 
     def get_delivery(self, delivery_id: str) -> Delivery | None:
-        """The delivery, or None.
-
-        Args:
-            delivery_id: its id.
-        """
+        """The delivery, or None."""
 
     def update_delivery(self, delivery_id: str, **changes: Unpack[DeliveryChanges]) -> None:
         """Record an attempt's outcome.
@@ -477,11 +436,7 @@ class JobStore(JobTable, WorkerClaims, EventLog, IdempotencyKeys, WebhookDeliver
         """Raise when the store cannot be reached (start-up checks)."""
 
     def secret(self, name: str) -> bytes:
-        """A random secret kept in the store, the same for every process and restart.
-
-        Args:
-            name: which secret.
-        """
+        """A random secret kept in the store, the same for every process and restart."""
 
     async def follow_changes(
         self, notify: Callable[[str], None], notify_all: Callable[[], None]
