@@ -27,7 +27,7 @@ from ..errors import (
     TLSVerificationError,
 )
 from .exitcodes import CliError, code_for_exception
-from .urls import url_passwords
+from .urls import server_key
 
 if TYPE_CHECKING:
     from .state import AppState
@@ -148,6 +148,22 @@ def _describe(exc: BaseException, url: str | None) -> str:
     return f"unexpected error: {type(exc).__name__}: {exc} (run with --verbose for details)"
 
 
+def error_line(state: AppState, exc: BaseException) -> str:
+    """The one stderr line for ``exc`` (no ``error:`` prefix), naming the server in use.
+
+    Never contains the token or a password from the URL.
+
+    Args:
+        state: the run's state.
+        exc: what went wrong.
+    """
+    settings = state.resolved_settings
+    line = describe(exc, url=server_key(settings.url) if settings else None)
+    for secret in state.secrets():
+        line = line.replace(secret, "***")
+    return line
+
+
 def report_error(exc: BaseException, state: AppState | None, *, verbose: bool) -> int:
     """Print one line for ``exc`` on stderr (and the traceback with --verbose); return its code.
 
@@ -156,17 +172,12 @@ def report_error(exc: BaseException, state: AppState | None, *, verbose: bool) -
         state: the run's state, when it was made.
         verbose: print the traceback too.
     """
-    settings = state.resolved_settings if state else None
-    line = state.error_line(exc) if state else describe(exc)
+    line = error_line(state, exc) if state else describe(exc)
     stderr = state.io.stderr if state else sys.stderr
     if verbose and not isinstance(exc, CliError | KeyboardInterrupt):
-        secrets = [
-            (settings.token if settings else None) or (state.options.token if state else None)
-        ]
-        secrets += url_passwords(settings.url) if settings else []
         text = "".join(traceback.format_exception(exc))
-        for secret in secrets:
-            text = text.replace(secret, "***") if secret else text
+        for secret in state.secrets() if state else []:
+            text = text.replace(secret, "***")
         stderr.write(text)
     stderr.write(f"error: {line}\n")
     stderr.flush()

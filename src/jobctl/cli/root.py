@@ -230,7 +230,7 @@ def _parse_error(exc: typer.TyperException) -> int:
 
 def _version(value: bool) -> None:
     if value:
-        from .app import version_text
+        from .._version import version_text
 
         sys.stdout.write(version_text())
         raise typer.Exit(0)

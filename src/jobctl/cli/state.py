@@ -128,23 +128,12 @@ class AppState:
         """The API base URL without any ``user:password@`` (shown, and keys the ledger)."""
         return server_key(self.settings.url)
 
-    def error_line(self, exc: BaseException) -> str:
-        """The one stderr line for ``exc`` (no ``error:`` prefix), naming the server.
-
-        Never raises, and never contains the token or a password from the URL.
-
-        Args:
-            exc: what went wrong.
-        """
-        from .failure import describe
-
+    def secrets(self) -> list[str]:
+        """The token and any password in the URL: never shown, logged or written."""
         settings = self._settings
         token = (settings.token if settings else None) or self.options.token
-        url = server_key(settings.url) if settings else None
-        line = describe(exc, url=url, token=token)
-        for secret in url_passwords(settings.url) if settings else []:
-            line = line.replace(secret, "***")
-        return line
+        found = [token] if token else []
+        return found + (url_passwords(settings.url) if settings else [])
 
     def safe_settings(self) -> Settings | None:
         """The settings if they resolve, else None (for error messages)."""
@@ -217,10 +206,7 @@ class AppState:
             return
         handler = logging.StreamHandler(self.io.stderr)
         handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
-        secrets = [self._settings.token or ""] if self._settings else []
-        if self._settings is not None:
-            secrets += url_passwords(self._settings.url)
-        handler.addFilter(RedactingFilter(secrets))
+        handler.addFilter(RedactingFilter(self.secrets()))
         for name in ("jobctl", "httpx"):
             logger = logging.getLogger(name)
             logger.setLevel(logging.DEBUG)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from ..exitcodes import CliError, ExitCode, worst
+from ..failure import error_line
 from ..state import AppState
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ def report_outcomes(
             elif outcome.job.status == JobStatus.CANCELLED:
                 exc = JobCancelledError(outcome.job)
         if exc is not None:
-            line = state.error_line(exc)
+            line = error_line(state, exc)
             prefix = "" if outcome.job_id in line else f"job {outcome.job_id}: "
             state.io.write_err(f"error: {prefix}{line}")
     return worst(o.code for o in outcomes)

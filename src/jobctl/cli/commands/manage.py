@@ -9,6 +9,7 @@ import typer
 from ...errors import JobctlError
 from ..download import check_destination, plan_destination
 from ..exitcodes import ExitCode, code_for_exception, worst
+from ..failure import error_line
 from ..inputs import parse_timeout
 from ._common import (
     JobsArg,
@@ -52,7 +53,7 @@ def cancel(
                 if wait and not job.is_terminal:
                     job = client.wait(ref, timeout=deadline)
             except JobctlError as exc:
-                state.io.write_err(f"error: {state.error_line(exc)}")
+                state.io.write_err(f"error: {error_line(state, exc)}")
                 codes.append(code_for_exception(exc))
                 continue
             done.append(job)
