@@ -47,7 +47,17 @@ __all__ = [
 
 
 class JobctlError(Exception):
-    """The base of every error jobctl raises."""
+    """The base of every error jobctl raises.
+
+    ``idempotency_key`` is set on every error raised by ``submit`` and ``retry``:
+    the key the call sent. When the request may have reached the server (no
+    answer, a 5xx, a garbled answer), calling again with that key returns the job
+    the server stored instead of making a second one; ``resume_hint`` is then the
+    sentence of the message that says so.
+    """
+
+    idempotency_key: str | None = None
+    resume_hint: str | None = None
 
 
 class APIError(JobctlError):

@@ -20,6 +20,7 @@ from ..errors import (
     ConflictError,
     DownloadError,
     InvalidArgumentError,
+    JobctlError,
     NotFoundError,
     ProtocolError,
     RequestRejectedError,
@@ -158,7 +159,16 @@ def error_line(state: AppState, exc: BaseException) -> str:
         exc: what went wrong.
     """
     settings = state.resolved_settings
+    hint = exc.resume_hint if isinstance(exc, JobctlError) else None
+    if hint is not None and isinstance(exc, APIError):
+        # the SDK's sentence speaks Python (idempotency_key=...): say it as a command line
+        exc.message = exc.message.replace("; " + hint, "")
     line = describe(exc, url=server_key(settings.url) if settings else None)
+    if hint is not None and isinstance(exc, JobctlError):
+        line += (
+            f"; the server may have stored the job: re-run the same command with "
+            f"--idempotency-key {exc.idempotency_key} to resume it without making a second one"
+        )
     for secret in state.secrets():
         line = line.replace(secret, "***")
     return line

@@ -14,7 +14,6 @@ from ..state import AppState
 
 if TYPE_CHECKING:
     from ... import AsyncJobsClient
-    from ...models import Job
     from ..waiting import Outcome
 
 __all__ = [
@@ -128,22 +127,36 @@ def run_with_client(state: AppState, body: Callable[[AsyncJobsClient], Awaitable
     return asyncio.run(main())
 
 
-def print_jobs(state: AppState, jobs: Sequence[Job], *, single: bool) -> None:
-    """Final output on stdout: the job document(s) with ``--json``, else ``ID STATUS`` lines.
+def print_jobs(state: AppState, outcomes: Sequence[Outcome], *, single: bool) -> None:
+    """Final output on stdout, one entry per JOB in the order given.
+
+    ``--json``: the job document of each (an object for one job, else a list); a
+    job never seen (not found, unreachable, a bad reference) is
+    ``{"jobId", "status": null, "problem": {"exitCode", "message"}}`` so no JOB
+    drops out of the array. Otherwise ``ID STATUS`` lines (``ID unknown`` for a
+    job never seen; the error line is on stderr).
 
     Args:
         state: the run's state.
-        jobs: the jobs.
+        outcomes: how each job ended.
         single: one job was asked for (``--json`` prints an object, not a list).
     """
     from ..render import status_text, to_jsonable
 
     if state.options.json:
-        docs: Any = [to_jsonable(j) for j in jobs]
+        docs: list[Any] = []
+        for o in outcomes:
+            if o.job is not None:
+                docs.append(to_jsonable(o.job))
+            else:
+                message = error_line(state, o.error) if o.error else "no answer"
+                problem = {"exitCode": int(o.code), "message": message}
+                docs.append({"jobId": o.job_id, "status": None, "problem": problem})
         state.io.write_out(json.dumps(docs[0] if single and docs else docs))
         return
-    for job in jobs:
-        state.io.write_out(f"{job.job_id} {status_text(job.status)}")
+    for o in outcomes:
+        status = status_text(o.job.status) if o.job is not None else "unknown"
+        state.io.write_out(f"{o.job_id} {status}")
 
 
 def report_outcomes(
@@ -164,7 +177,7 @@ def report_outcomes(
     from ...models import JobStatus
 
     if stdout:
-        print_jobs(state, [o.job for o in outcomes if o.job is not None], single=single)
+        print_jobs(state, outcomes, single=single)
     for outcome in outcomes:
         exc = outcome.error
         if exc is None and outcome.job is not None:
