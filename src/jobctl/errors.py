@@ -16,6 +16,9 @@ Every error the SDK raises derives from ``JobctlError``::
     ├── WaitTimeoutError            the deadline passed first (``.job``: the last  ┘ beside the Job
     │                               snapshot)                                        they carry
     ├── DownloadError               a result download was cut short or did not verify
+    ├── OutputError                 the result can't be written where asked (permissions,
+    │   │                           no such directory, disk full, another download on it)
+    │   └── OutputExistsError       another file is there and ``overwrite=False``
     └── InvalidArgumentError        a bad argument (also a ``ValueError``): a job reference
                                     that is no id or status URL, a malformed key, a bad limit
 
@@ -39,6 +42,8 @@ __all__ = [
     "InvalidArgumentError",
     "JobctlError",
     "NotFoundError",
+    "OutputError",
+    "OutputExistsError",
     "ProtocolError",
     "RequestRejectedError",
     "ServiceUnavailableError",
@@ -135,6 +140,26 @@ class ProtocolError(APIError):
 
 class DownloadError(JobctlError):
     """A result download was cut short or did not verify (length or sha256)."""
+
+
+class OutputError(JobctlError):
+    """The result could not be written where asked: no permission, no such directory,
+    no space left, or another download writing the same file (the message names it)."""
+
+
+class OutputExistsError(OutputError):
+    """A different file is already where the result should go, and ``overwrite=False``.
+
+    Args:
+        path: the file that is there.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} exists and differs from the result; not replacing it "
+            "(pass overwrite=True to replace it, or choose another path)"
+        )
+        self.path = path
 
 
 class InvalidArgumentError(JobctlError, ValueError):

@@ -333,15 +333,15 @@ def test_result_resumes_a_partial_download(
     full = httpx.get(url, headers=auth)
     etag = full.headers["etag"]
     # What an interrupted earlier `jobctl result ID -o out/blob.bin` leaves behind:
-    staging = isolated_env / "out" / f".jobctl-{job['jobId']}.d"
-    staging.mkdir(parents=True)
-    (staging / "blob.bin.part").write_bytes(full.content[:100_000])
-    (staging / "blob.bin.part.etag").write_text(etag)
+    out = isolated_env / "out"
+    out.mkdir()
+    (out / "blob.bin.part").write_bytes(full.content[:100_000])
+    (out / "blob.bin.part.etag").write_text(etag)
     resumed = cli("-v", "result", job["jobId"], "-o", "out/blob.bin")
     assert resumed.code == 0, resumed.err
     assert "bytes=100000-" in resumed.err
-    assert (isolated_env / "out" / "blob.bin").read_bytes() == full.content
-    assert not staging.exists()
+    assert (out / "blob.bin").read_bytes() == full.content
+    assert sorted(p.name for p in out.iterdir()) == ["blob.bin"]
 
 
 def test_wait_on_a_terminal_draws_a_live_bar(cli: Cli) -> None:

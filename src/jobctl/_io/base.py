@@ -22,7 +22,7 @@ import httpx
 from .._core.context import Context, Runtime
 from .._core.deadline import Deadline
 from .._core.effects import Flow
-from .._core.flows.download import DownloadProgress, download_flow
+from .._core.flows.download import DownloadProgress, Sink, download_flow
 from .._core.flows.follow import Strategy, Update, follow_flow
 from .._core.flows.jobs import (
     cancel_flow,
@@ -358,14 +358,18 @@ class ClientBase:
         return iter_jobs_flow(self._ctx, **kwargs)
 
     def _download(
-        self, job: JobRef, dest: str | os.PathLike[str] | IO[bytes], resume: bool
+        self,
+        job: JobRef,
+        dest: str | os.PathLike[str] | IO[bytes],
+        resume: bool,
+        overwrite: bool,
     ) -> Flow[Path | None]:
         ctx, target = target_of(self._ctx, job)
-        return (
-            yield from download_flow(
-                ctx, target, lambda found: make_sink(dest, found.job_id, resume)
-            )
-        )
+
+        def open_sink(found: Job) -> Sink:
+            return make_sink(dest, found.job_id, resume, overwrite)
+
+        return (yield from download_flow(ctx, target, open_sink))
 
     def _run(
         self,

@@ -26,6 +26,8 @@ from ..errors import (
     DownloadError,
     InvalidArgumentError,
     NotFoundError,
+    OutputError,
+    OutputExistsError,
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
@@ -47,6 +49,7 @@ class ExitCode(IntEnum):
     TIMEOUT = 7
     UNAVAILABLE = 8
     REFUSED = 9
+    LOCAL = 10
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -70,6 +73,7 @@ _ORDER: tuple[ExitCode, ...] = (
     ExitCode.INTERRUPTED,
     ExitCode.INTERNAL,
     ExitCode.USAGE,
+    ExitCode.LOCAL,
     ExitCode.UNAVAILABLE,
     ExitCode.AUTH,
     ExitCode.NOT_FOUND,
@@ -92,7 +96,13 @@ _TABLE: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (ServiceUnavailableError, ExitCode.UNAVAILABLE),
     (ProtocolError, ExitCode.UNAVAILABLE),
     (DownloadError, ExitCode.UNAVAILABLE),
+    (OutputExistsError, ExitCode.USAGE),  # choose another path, or --force
+    (OutputError, ExitCode.LOCAL),
     (KeyboardInterrupt, ExitCode.INTERRUPTED),
+    # An OSError that reaches the top is this machine's: a file or directory that
+    # can't be read or written, a full disk, a closed stdout (never a network error:
+    # the SDK maps those). It is the environment's doing, not a bug in jobctl.
+    (OSError, ExitCode.LOCAL),
 )
 
 

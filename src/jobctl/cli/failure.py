@@ -22,6 +22,8 @@ from ..errors import (
     InvalidArgumentError,
     JobctlError,
     NotFoundError,
+    OutputError,
+    OutputExistsError,
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
@@ -144,9 +146,30 @@ def _describe(exc: BaseException, url: str | None) -> str:
         return f"download failed: {exc}; run the same command again to resume"
     if isinstance(exc, APIError):
         return f"request failed: {exc.message}"
+    if isinstance(exc, OutputExistsError):
+        return (
+            f"{exc.path} exists and differs from the result; not replacing it: "
+            "use --force to replace it, or -o another path"
+        )
+    if isinstance(exc, OutputError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return _local_problem(exc)
     if type(exc).__name__ == "InvalidSignatureError":
         return f"invalid webhook delivery: {exc}"
     return f"unexpected error: {type(exc).__name__}: {exc} (run with --verbose for details)"
+
+
+def _local_problem(exc: OSError) -> str:
+    """One line for an ``OSError`` of this machine: what, and which file."""
+    import errno
+
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "no space left on the device"
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    where = f": {' -> '.join(names)}" if names else ""
+    return f"local problem: {reason}{where}"
 
 
 def error_line(state: AppState, exc: BaseException) -> str:
