@@ -10,7 +10,7 @@ Every error the SDK raises derives from ``JobctlError``::
     │   ├── RequestRejectedError    400 / 413 and other 4xx
     │   ├── ServiceUnavailableError network errors, 5xx, 429 after the retries ran out
     │   │   └── TLSVerificationError the server's certificate did not verify (not retried)
-    │   └── ProtocolError           the server's answer does not follow PROTOCOL.md
+    │   └── ProtocolError           the server's answer does not follow docs/protocol.md
     ├── JobFailedError              the job ended ``failed`` (``.job``)            ┐ in
     ├── JobCancelledError           the job ended ``cancelled`` (``.job``)         │ jobctl.models,
     ├── WaitTimeoutError            the deadline passed first (``.job``: the last  ┘ beside the Job

@@ -1,4 +1,4 @@
-"""Pydantic models of the wire format in PROTOCOL.md.
+"""Pydantic models of the wire format in docs/protocol.md.
 
 Field names on the wire are camelCase; in Python they are snake_case (aliases
 carry the wire names, and models accept either). Unknown fields are ignored so

@@ -50,8 +50,8 @@ def test_server_without_the_extra_says_what_to_install(monkeypatch: pytest.Monke
     result = CliRunner().invoke(app, ["server", "--port", "0"])
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "error: the reference server is not installed; "
-        "install it with: pip install 'jobctl[server]'"
+        "error: the reference server is not installed: in your jobctl checkout, run "
+        "pip install -e '.[server]' (not from PyPI: the name jobctl there is another project's)"
     )
 
 

@@ -66,7 +66,7 @@ class _Stream:
 
 
 class AsyncJobsClient(ClientBase):
-    """An asyncio client for async job APIs (see SDK.md); an async context manager.
+    """An asyncio client for async job APIs (see docs/sdk.md); an async context manager.
 
     Args:
         base_url: the API base URL; falls back to ``JOBCTL_URL`` / the config file.

@@ -17,7 +17,10 @@ from ..exitcodes import CliError, ExitCode
 
 __all__ = ["MISSING", "app", "server", "server_installed"]
 
-MISSING = "the reference server is not installed; install it with: pip install 'jobctl[server]'"
+MISSING = (
+    "the reference server is not installed: in your jobctl checkout, run "
+    "pip install -e '.[server]' (not from PyPI: the name jobctl there is another project's)"
+)
 _NEEDS = ("mock_server", "fastapi", "starlette", "uvicorn", "redis")
 
 
