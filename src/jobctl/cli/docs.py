@@ -42,7 +42,7 @@ profile in the config file > default. `JOB` is a job id, a status URL, or
 | 7 | `--timeout` ran out while the job is still running |
 | 8 | the service is unavailable after retries (network errors, 5xx, 429, a broken answer) |
 | 9 | the request was refused for another reason (400/409/413/422) |
-| 10 | a local problem, named in the error line: a file here can't be written (no permission, disk full), or another download writes the same `-o` |
+| 10 | a local problem, named in the line: a file can't be written here, the disk is full |
 | 130 / 143 | Ctrl-C / SIGTERM; the job keeps running unless `--cancel-on-interrupt` |
 
 Several jobs: the worst outcome wins, in the order
