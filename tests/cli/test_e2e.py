@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -237,6 +238,23 @@ def test_sigint_stops_waiting_leaves_the_job_running_and_says_how_to_resume(cli:
     assert proc.returncode == 130
     assert f"resume with: jobctl wait {job_id}" in err
     assert cli("status", job_id, "-q").out.strip() in ("pending", "processing")
+    assert cli("cancel", job_id).code == 0
+
+
+@pytest.mark.parametrize("name", ["result.json", "my dir/with space.json"])
+def test_the_resume_hint_keeps_the_output(cli: Cli, isolated_env: Path, name: str) -> None:
+    (isolated_env / "my dir").mkdir()
+    output = str(isolated_env / name)
+    proc, job_id = _start_waiting(cli, "-o", output)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    hint = err.split("resume with: ", 1)[1].splitlines()[0]
+    assert shlex.split(hint) == ["jobctl", "wait", job_id, "-o", output]
+    timed_out = cli("wait", job_id, "--timeout", "0", "-o", output)
+    assert timed_out.code == 7 and shlex.split(
+        timed_out.err.split("resume with: ", 1)[1].splitlines()[0]
+    ) == ["jobctl", "wait", job_id, "-o", output]
     assert cli("cancel", job_id).code == 0
 
 

@@ -187,6 +187,12 @@ def error_line(state: AppState, exc: BaseException) -> str:
         # the SDK's sentence speaks Python (idempotency_key=...): say it as a command line
         exc.message = exc.message.replace("; " + hint, "")
     line = describe(exc, url=server_key(settings.url) if settings else None)
+    job = getattr(exc, "job", None)
+    if state.resume_args and job is not None and type(exc).__name__ == "WaitTimeoutError":
+        from .waiting import resume_command
+
+        plain = f"resume with: jobctl wait {job.job_id}"
+        line = line.replace(plain, "resume with: " + resume_command([job], state.resume_args))
     if hint is not None and isinstance(exc, JobctlError):
         line += (
             f"; the server may have stored the job: re-run the same command with "

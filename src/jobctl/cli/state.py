@@ -105,6 +105,8 @@ class AppState:
 
     options: GlobalOptions
     io: IOStreams
+    resume_args: tuple[str, ...] = ()
+    """What a resume hint adds after ``jobctl wait ID`` (``-o PATH`` of the command)."""
     _settings: Settings | None = field(default=None, init=False, repr=False)
 
     @property

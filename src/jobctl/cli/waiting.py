@@ -70,13 +70,17 @@ def display_id(ref: Job | str) -> str:
     return ref
 
 
-def resume_command(refs: Sequence[Job | str]) -> str:
-    """``jobctl wait ID [ID ...]``.
+def resume_command(refs: Sequence[Job | str], extra: Sequence[str] = ()) -> str:
+    """``jobctl wait ID [ID ...] [EXTRA ...]``, quoted for a shell.
 
     Args:
         refs: the jobs to resume.
+        extra: what the interrupted command also asked for (``-o PATH``).
     """
-    return "jobctl wait " + " ".join(display_id(r) for r in refs)
+    import shlex
+
+    words = ["jobctl", "wait", *(display_id(r) for r in refs), *extra]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def snapshot_of(update: Any) -> tuple[object, Progress | None, Job | None]:
@@ -206,7 +210,7 @@ async def _interrupted(
         raise CliError(
             f"{how}: stopped waiting; {'the job keeps' if len(running) == 1 else 'the jobs keep'}"
             f" running; resume with: "
-            f"{resume_command(running)}",
+            f"{resume_command(running, state.resume_args)}",
             exit_code_for_signal(signum),
         )
     raise CliError(f"{how}: stopped waiting", exit_code_for_signal(signum))

@@ -14,6 +14,7 @@ from ..state import AppState
 
 if TYPE_CHECKING:
     from ... import AsyncJobsClient
+    from ..download import Destination
     from ..waiting import Outcome
 
 __all__ = [
@@ -97,6 +98,24 @@ def job_refs(state: AppState, jobs: Sequence[str] | None, last: bool) -> list[st
     for ref in refs:  # a bad reference is a usage error before anything is sent or written
         parse_ref(ref)
     return refs
+
+
+def output_destination(state: AppState, output: str | None) -> Destination | None:
+    """``-o``: where the result goes, checked before anything is submitted; resume hints
+    of this run will repeat it (``jobctl wait ID -o PATH``).
+
+    Args:
+        state: the run's state.
+        output: the ``-o`` value, or None.
+    """
+    from ..download import check_destination, plan_destination
+
+    if output is None:
+        return None
+    dest = plan_destination(output)
+    check_destination(dest)
+    state.resume_args = ("-o", output)
+    return dest
 
 
 def check_strategy(strategy: str) -> str:

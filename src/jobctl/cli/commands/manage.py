@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ...errors import JobctlError
-from ..download import check_destination, plan_destination
 from ..exitcodes import ExitCode, worst
 from ..failure import error_line
 from ..inputs import parse_timeout
@@ -17,6 +16,7 @@ from ._common import (
     TimeoutOpt,
     exit_with,
     job_refs,
+    output_destination,
     print_jobs,
     run_with_client,
     state_of,
@@ -89,9 +89,7 @@ def retry(
     state = state_of(ctx)
     ref = job_refs(state, [job] if job else [], last)[0]
     seconds = parse_timeout(timeout, state.settings.timeout if (wait or output) else None)
-    dest = plan_destination(output) if output is not None else None
-    if dest is not None:
-        check_destination(dest)
+    dest = output_destination(state, output)
     from .submit import announce, follow_and_save
 
     async def body(client: AsyncJobsClient) -> int:

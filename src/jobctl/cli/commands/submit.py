@@ -7,14 +7,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..download import Destination, check_destination, plan_destination, save_result
+from ..download import Destination, save_result
 from ..exitcodes import CliError, ExitCode
 from ..inputs import parse_input, parse_timeout
 from ..progress import make_job_progress
 from ..render import job_json, status_text
 from ..signals import SignalTrap, exit_code_for_signal, signal_name
 from ..waiting import follow_jobs
-from ._common import Strategy, TimeoutOpt, check_strategy, exit_with, report_outcomes, state_of
+from ._common import (
+    Strategy,
+    TimeoutOpt,
+    check_strategy,
+    exit_with,
+    output_destination,
+    report_outcomes,
+    state_of,
+)
 
 if TYPE_CHECKING:
     from ... import AsyncJobsClient, Deadline
@@ -79,9 +87,7 @@ def submit(
     payload = parse_input(input, param or [], stdin=state.io.stdin)
     seconds = parse_timeout(timeout, state.settings.timeout if (wait or output) else None)
     check_strategy(strategy)
-    dest = plan_destination(output) if output is not None else None
-    if dest is not None:
-        check_destination(dest)
+    dest = output_destination(state, output)
     hook: dict[str, Any] | None = None
     if (webhook_secret or webhook_event) and not webhook:
         raise CliError("--webhook-secret and --webhook-event need --webhook URL")
