@@ -20,6 +20,7 @@ from jobctl._core.deadline import NO_DEADLINE, Deadline, check_timeout
 from jobctl._core.effects import Emit, Send, Sleep
 from jobctl._core.flows.requests import request, send_keyed
 from jobctl._core.http import Reply, Request, TransportFailure
+from jobctl._core.notices import ConnectionEvent
 from jobctl._core.polling import PollPolicy
 from jobctl.errors import ConflictError, InvalidArgumentError
 
@@ -81,8 +82,11 @@ failure = st.one_of(
 )
 
 
-def run(flow: Any, script: list[Any], clock: Clock) -> tuple[Any, list[float], int]:
+def run(
+    flow: Any, script: list[Any], clock: Clock, notices: list[ConnectionEvent] | None = None
+) -> tuple[Any, list[float], int]:
     """Drive ``flow`` answering each Send from ``script`` (then 200); count sends, sleeps."""
+    notices = [] if notices is None else notices
     sleeps: list[float] = []
     sends = 0
     value: Any = None
@@ -105,8 +109,9 @@ def run(flow: Any, script: list[Any], clock: Clock) -> tuple[Any, list[float], i
                 assert effect.seconds >= 0
                 sleeps.append(effect.seconds)
                 clock.now += effect.seconds
+            elif isinstance(effect, Emit) and isinstance(effect.value, ConnectionEvent):
+                notices.append(effect.value)
             else:
-                assert not isinstance(effect, Emit)
                 raise AssertionError(f"unexpected effect {effect!r}")
     except StopIteration as stop:
         return stop.value, sleeps, sends
@@ -135,7 +140,13 @@ def test_the_retry_loop_keeps_its_promises(
     ctx = Context(API, PollPolicy(), Runtime(clock.clock, clock.wall, lambda: rand), max_retries)
     deadline = Deadline.after(timeout, 0.0)
     req = Request(method, f"{API}/x", idempotent_key=keyed, deadline=deadline)
-    outcome, sleeps, sends = run(request(ctx, req), script, clock)
+    notices: list[ConnectionEvent] = []
+    outcome, sleeps, sends = run(request(ctx, req), script, clock, notices)
+    # every retry is announced with the pause that follows; an answer after them says so
+    lost = [n for n in notices if not n.ok]
+    assert [n.retry_in for n in lost] == sleeps and all(n.reason for n in lost)
+    back = isinstance(outcome, Reply) and outcome.status < 400 and sends > 1
+    assert [n for n in notices if n.ok] == ([ConnectionEvent(ok=True)] if back else [])
     # retries: at most max_retries, and every one of them paused by a Sleep effect
     assert sends <= max_retries + 1
     assert len(sleeps) == sends - 1
