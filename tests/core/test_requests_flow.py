@@ -182,3 +182,17 @@ def test_no_deadline_means_the_table_alone_bounds_retries() -> None:
     outcome, sleeps, sends = run(request(ctx, req), [("status", (503, None))] * 10, clock)
     assert isinstance(outcome, Reply) and outcome.status == 503
     assert sends == 5 and sleeps == [0.375, 0.75, 1.5, 3.0]
+
+
+@given(st.lists(st.booleans(), max_size=40))
+def test_callers_hear_every_loss_and_one_return_per_outage(oks: list[bool]) -> None:
+    from jobctl._core.notices import Outages
+
+    outages = Outages()
+    heard = [outages.feed(ConnectionEvent(ok=ok, reason="" if ok else "down")) for ok in oks]
+    passed = [e for e in heard if e is not None]
+    assert [e for e in passed if not e.ok] == [e for e in heard if e is not None and not e.ok]
+    # a return is heard only right after losses, never twice in a row, never first
+    for before, after in zip([None, *passed], passed, strict=False):
+        if after.ok:
+            assert before is not None and not before.ok

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ConnectionEvent"]
+__all__ = ["ConnectionEvent", "Outages"]
 
 
 @dataclass(frozen=True)
@@ -29,3 +29,29 @@ class ConnectionEvent:
     reason: str = ""
     retry_in: float | None = None
     deadline_left: float | None = None
+
+
+class Outages:
+    """What a caller hears of the emitted events: every loss, and one return per outage.
+
+    Several layers may see the same return (a request's retry that got through, and
+    the wait that had given up a poll), so "ok" is passed on only when a loss came
+    before it.
+    """
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def feed(self, event: ConnectionEvent) -> ConnectionEvent | None:
+        """The event to pass on, or None for a return nobody heard the loss of.
+
+        Args:
+            event: what a flow emitted.
+        """
+        if not event.ok:
+            self.down = True
+            return event
+        if self.down:
+            self.down = False
+            return event
+        return None

@@ -40,7 +40,7 @@ from .._core.http import (
     log,
     redact_headers,
 )
-from .._core.notices import ConnectionEvent
+from .._core.notices import ConnectionEvent, Outages
 from .._core.polling import PollPolicy
 from .._core.refs import JobRef, target_of
 from .._core.retry import FailureKind
@@ -162,14 +162,16 @@ def callbacks(
     """
     if progress is None and download is None and connection is None:
         return None
+    outages = Outages()
 
     def route(value: object) -> Any:
         if isinstance(value, Update):
             return progress(value.job) if progress is not None and value.changed else None
         if isinstance(value, DownloadProgress):
             return download(value.done, value.total) if download is not None else None
-        if isinstance(value, ConnectionEvent):
-            return connection(value) if connection is not None else None
+        if isinstance(value, ConnectionEvent) and connection is not None:
+            heard = outages.feed(value)
+            return connection(heard) if heard is not None else None
         return None
 
     return route
