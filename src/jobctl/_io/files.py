@@ -393,7 +393,9 @@ def make_sink(
         overwrite: replace an existing file with other bytes.
     """
     if hasattr(dest, "write"):
-        return FileObjectSink(dest)  # type: ignore[arg-type]
+        name = getattr(dest, "name", None)
+        label = name if isinstance(name, str) else "the output"
+        return FileObjectSink(dest, label)  # type: ignore[arg-type]
     path = Path(os.fspath(dest))
     try:
         mode = os.stat(path).st_mode  # follows symlinks (/dev/stdout, /dev/fd/N)
