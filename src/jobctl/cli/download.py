@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .exitcodes import CliError
+from .text import clean
 
 if TYPE_CHECKING:
     from .. import AsyncJobsClient
@@ -131,13 +132,13 @@ class _Bar:
             if now - self.last >= 1.0:
                 self.last = now
                 of = f" of {total} bytes" if total else " bytes"
-                self.state.io.write_err(f"downloading {self.job_id}: {done}{of}")
+                self.state.io.write_err(f"downloading {clean(self.job_id)}: {done}{of}")
 
     def close(self) -> None:
         if self.live is not None:
             self.live.stop()
         elif self.mode == "plain" and self.total is not None and self.done >= self.total:
-            self.state.io.write_err(f"downloaded {self.job_id}: {self.done} bytes")
+            self.state.io.write_err(f"downloaded {clean(self.job_id)}: {self.done} bytes")
 
 
 async def save_result(
@@ -182,7 +183,7 @@ async def save_result(
     if final.exists() and not force:
         if final.is_file() and filecmp.cmp(final, written, shallow=False):
             shutil.rmtree(staging, ignore_errors=True)
-            state.hint(f"{final} already holds this result; left unchanged")
+            state.hint(f"{clean(str(final))} already holds this result; left unchanged")
             return final
         raise CliError(
             f"{final} exists and differs from the result; not overwriting it "

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .render import format_duration, plain_line, status_text
+from .text import clean
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -198,15 +199,15 @@ class LiveProgress(NullProgress):
             TimeRemainingColumn,
         )
 
-        self._progress = Progress(
-            TextColumn("{task.description}"),
+        self._progress = Progress(  # server text: escaped, and never parsed as markup
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
+            TextColumn("{task.fields[status]}", markup=False),
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[message]}"),
+            TextColumn("{task.fields[message]}", markup=False),
             console=console,
             transient=False,
             refresh_per_second=8,
@@ -224,7 +225,7 @@ class LiveProgress(NullProgress):
             label: a short label shown before the id.
         """
         if job_id not in self._tasks:
-            text = f"{label} {job_id[:8]}" if label else job_id[:8]
+            text = clean(f"{label} {job_id[:8]}" if label else job_id[:8])
             self._tasks[job_id] = self._progress.add_task(
                 text, total=None, status="pending", message=""
             )
@@ -240,7 +241,7 @@ class LiveProgress(NullProgress):
         self.add(job_id)
         fields: dict[str, Any] = {"status": status_text(status)}
         if progress is not None:
-            fields["message"] = (progress.message or "")[:60]
+            fields["message"] = clean((progress.message or "")[:60])
             if progress.total > 0:
                 fields["total"] = progress.total
                 fields["completed"] = progress.current

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .commands.webhook import event_json, summary
 from .exitcodes import CliError, ExitCode
+from .text import clean
 
 if TYPE_CHECKING:
     from .state import AppState
@@ -64,11 +65,11 @@ class _Receiver(BaseHTTPRequestHandler):
             text = body.decode("utf-8", "replace")
             if self.state.options.json:
                 return 200, json.dumps({"verified": False, "body": text})
-            return 200, f"unverified delivery (no --secret): {text[:200]}"
+            return 200, f"unverified delivery (no --secret): {clean(text[:200])}"
         try:
             event = verify_webhook(body, headers, self.secrets, tolerance=self.tolerance)
         except (InvalidSignatureError, ValueError) as exc:
-            return 401, f"error: rejected delivery: {exc}"
+            return 401, f"error: rejected delivery: {clean(str(exc))}"
         return 200, event_json(event) if self.state.options.json else summary(event)
 
     def _forward(self, body: bytes, headers: dict[str, str]) -> None:

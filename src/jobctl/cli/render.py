@@ -2,7 +2,9 @@
 
 Commands decide *what* to show; these functions decide *how* it reads, so the
 same line is used by the plain progress printer, ``status`` and ``events``, and
-tests can check the text without a terminal.
+tests can check the text without a terminal. Every string that came from a
+server goes through ``text.clean`` here (ids, types, statuses, messages, error
+codes, event names, URLs), and the table hands rich ``Text`` cells, never markup.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .text import clean
+
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from ..models import Job, JobEvent, Progress
+    from ..models import Job, JobError, JobEvent, Progress
 
 __all__ = [
+    "error_text",
     "event_json",
     "event_line",
     "format_duration",
@@ -28,16 +33,37 @@ __all__ = [
     "progress_text",
     "status_text",
     "to_jsonable",
+    "wire_status",
 ]
 
 
-def status_text(status: object) -> str:
-    """A status as its wire string (``JobStatus`` or a raw unknown string).
+def wire_status(status: object) -> str:
+    """A status as its raw wire string (``JobStatus`` or an unknown string), for comparing.
 
     Args:
         status: the status.
     """
     return str(getattr(status, "value", status) or "unknown")
+
+
+def status_text(status: object) -> str:
+    """A status as shown: its wire string, escaped (unknown statuses are free strings).
+
+    Args:
+        status: the status.
+    """
+    return clean(wire_status(status))
+
+
+def error_text(error: JobError | None) -> str:
+    """``code: message`` of a job's error, raw (escape it where it is shown), or ``""``.
+
+    Args:
+        error: the job's error.
+    """
+    if error is None:
+        return ""
+    return f"{error.code}: {error.message}" if error.message else str(error.code)
 
 
 def format_duration(seconds: float) -> str:
@@ -55,7 +81,7 @@ def format_duration(seconds: float) -> str:
 
 
 def progress_text(progress: Progress | None) -> str:
-    """``3/10 (30%) rendering page 3``, or ``""`` without progress.
+    """``3/10 (30%) rendering page 3``, or ``""`` without progress (the message escaped).
 
     Args:
         progress: the job's progress.
@@ -69,7 +95,7 @@ def progress_text(progress: Progress | None) -> str:
     elif progress.current:
         parts.append(str(progress.current))
     if progress.message:
-        parts.append(progress.message)
+        parts.append(clean(progress.message))
     return " ".join(parts)
 
 
@@ -96,7 +122,7 @@ def plain_line(
     """
     stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     state = ("still " if heartbeat else "") + status_text(status)
-    body = " ".join(p for p in (job_id, state, progress_text(progress)) if p)
+    body = " ".join(p for p in (clean(job_id), state, progress_text(progress)) if p)
     return f"{stamp} {body} [{format_duration(elapsed)}]"
 
 
@@ -135,16 +161,16 @@ def event_line(event: JobEvent, when: datetime) -> str:
         event: the event.
         when: when it arrived.
     """
-    parts = [when.strftime("%H:%M:%S"), event.event]
+    parts = [when.strftime("%H:%M:%S"), clean(event.event)]
     if event.status is not None:
         parts.append(status_text(event.status))
     text = progress_text(event.progress)
     if text:
         parts.append(text)
     if event.result_url:
-        parts.append(f"result: {event.result_url}")
+        parts.append(f"result: {clean(event.result_url)}")
     if event.error is not None:
-        parts.append(f"error: {event.error.code}: {event.error.message}")
+        parts.append(f"error: {clean(error_text(event.error))}")
     return " ".join(parts)
 
 
@@ -154,7 +180,7 @@ def job_summary(job: Job) -> list[str]:
     Args:
         job: the job.
     """
-    lines = [f"job:      {job.job_id}", f"type:     {job.type or '?'}"]
+    lines = [f"job:      {clean(job.job_id)}", f"type:     {clean(job.type or '?')}"]
     lines.append(f"status:   {status_text(job.status)}")
     text = progress_text(job.progress)
     if text:
@@ -168,22 +194,23 @@ def job_summary(job: Job) -> list[str]:
         if value is not None:
             lines.append(f"{label + ':':<10}{value.isoformat().replace('+00:00', 'Z')}")
     if job.result_url:
-        lines.append(f"result:   {job.result_url}")
+        lines.append(f"result:   {clean(job.result_url)}")
     if job.error is not None:
-        retry = f" (retryable: jobctl retry {job.job_id})" if job.error.retryable else ""
-        lines.append(f"error:    {job.error.code}: {job.error.message}{retry}")
+        retry = f" (retryable: jobctl retry {clean(job.job_id)})" if job.error.retryable else ""
+        lines.append(f"error:    {clean(error_text(job.error))}{retry}")
     if job.output is not None:
         lines.append(f"output:   {json.dumps(job.output, separators=(',', ':'))[:200]}")
     return lines
 
 
 def jobs_table(jobs: Iterable[Job]) -> Table:
-    """A rich table of jobs for ``jobctl list``.
+    """A rich table of jobs for ``jobctl list`` (cells are ``Text``: no markup is parsed).
 
     Args:
         jobs: the jobs, newest first.
     """
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for column in ("ID", "TYPE", "STATUS", "PROGRESS", "CREATED"):
@@ -191,10 +218,10 @@ def jobs_table(jobs: Iterable[Job]) -> Table:
     for job in jobs:
         created = job.created_at.strftime("%Y-%m-%d %H:%M:%S") if job.created_at else ""
         table.add_row(
-            job.job_id,
-            job.type or "",
-            status_text(job.status),
-            progress_text(job.progress),
-            created,
+            Text(clean(job.job_id)),
+            Text(clean(job.type or "")),
+            Text(status_text(job.status)),
+            Text(progress_text(job.progress)),
+            Text(created),
         )
     return table

@@ -18,6 +18,7 @@ from ..errors import JobctlError
 from .exitcodes import CliError, ExitCode, code_for_exception, code_for_status
 from .progress import NullProgress
 from .signals import SignalTrap, exit_code_for_signal, signal_name
+from .text import clean
 
 if TYPE_CHECKING:
     from .. import AsyncJobsClient, Deadline
@@ -193,9 +194,11 @@ async def _interrupted(
             try:
                 await asyncio.wait_for(client.cancel(outcome.ref), timeout=15.0)
                 cancelled.append(outcome.ref)
-                state.hint(f"cancelled job {outcome.job_id}")
+                state.hint(f"cancelled job {clean(outcome.job_id)}")
             except (JobctlError, TimeoutError) as exc:
-                state.io.write_err(f"error: could not cancel job {outcome.job_id}: {exc}")
+                state.io.write_err(
+                    f"error: could not cancel job {clean(outcome.job_id)}: {clean(str(exc))}"
+                )
     running = [o.ref for o in pending if o.ref not in cancelled]
     how = signal_name(signum)
     if running:

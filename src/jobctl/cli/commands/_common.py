@@ -120,13 +120,14 @@ def print_jobs(state: AppState, jobs: Sequence[Job], *, single: bool) -> None:
         single: one job was asked for (``--json`` prints an object, not a list).
     """
     from ..render import status_text, to_jsonable
+    from ..text import clean
 
     if state.options.json:
         docs: Any = [to_jsonable(j) for j in jobs]
         state.io.write_out(json.dumps(docs[0] if single and docs else docs))
         return
     for job in jobs:
-        state.io.write_out(f"{job.job_id} {status_text(job.status)}")
+        state.io.write_out(f"{clean(job.job_id)} {status_text(job.status)}")
 
 
 def report_outcomes(
@@ -145,6 +146,7 @@ def report_outcomes(
     """
     from ... import JobCancelledError, JobFailedError
     from ...models import JobStatus
+    from ..text import clean
 
     if stdout:
         print_jobs(state, [o.job for o in outcomes if o.job is not None], single=single)
@@ -158,8 +160,9 @@ def report_outcomes(
             elif outcome.job.status == JobStatus.CANCELLED:
                 exc = JobCancelledError(outcome.job)
         if exc is not None:
-            line = describe(exc, url=url, token=token)
-            prefix = "" if outcome.job_id in line else f"job {outcome.job_id}: "
+            line = describe(exc, url=url, token=token)  # escaped
+            shown = clean(outcome.job_id)
+            prefix = "" if shown in line else f"job {shown}: "
             state.io.write_err(f"error: {prefix}{line}")
     return worst(o.code for o in outcomes)
 

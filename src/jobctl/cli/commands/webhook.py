@@ -58,8 +58,10 @@ def summary(event: Any) -> str:
     Args:
         event: the ``WebhookEvent``.
     """
+    from ..text import clean
+
     status = getattr(event.data.status, "value", event.data.status)
-    return (
+    return clean(
         f"valid {event.scheme} delivery {event.delivery_id or '-'}: "
         f"{event.event} job {event.job_id} ({status})"
     )
