@@ -120,6 +120,8 @@ def test_failed_job_text_is_escaped_in_every_command(
     assert_safe(out + err, tty=tty)
     visible = RICH_OWN.sub("", err)
     assert shown in visible.splitlines()[-1]
+    if tty:  # the live row says why, too (code: message, shortened)
+        assert clean(text[:100])[:20] in visible
 
     code, out, err = run(*common, "events", job_id, tty=tty)
     assert code == 3, err

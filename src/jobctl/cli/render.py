@@ -10,6 +10,7 @@ codes, event names, URLs), and the table hands rich ``Text`` cells, never markup
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,13 @@ if TYPE_CHECKING:
     from ..models import Job, JobError, JobEvent, Progress
 
 __all__ = [
+    "counts_text",
     "error_text",
     "event_json",
     "event_line",
     "format_duration",
+    "format_size",
+    "is_byte_progress",
     "job_json",
     "job_summary",
     "jobs_table",
@@ -80,21 +84,81 @@ def format_duration(seconds: float) -> str:
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
+_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+# A message that only restates the counts in bytes: what the reference server's blob says.
+_BYTES_MESSAGE = re.compile(r"\s*(\d+)\s*(?:of|/)\s*(\d+)\s*bytes\s*", re.IGNORECASE)
+
+
+def _unit(size: float) -> tuple[int, str]:
+    for power, suffix in enumerate(_UNITS):
+        if size < 1024 ** (power + 1) or power == len(_UNITS) - 1:
+            return 1024**power, suffix
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def format_size(size: float) -> str:
+    """``512 bytes``, ``190.7 MiB`` — binary units, as rich's ``DownloadColumn(binary_units=True)``.
+
+    Args:
+        size: a number of bytes.
+    """
+    unit, suffix = _unit(size)
+    return f"{size:,.0f} {suffix}" if unit == 1 else f"{size / unit:,.1f} {suffix}"
+
+
+def is_byte_progress(progress: Progress | None) -> bool:
+    """Whether a job's progress counts bytes: its message only restates the counts in bytes.
+
+    ``5 of 10 bytes`` (the reference server's ``blob``) with current 5 and total 10.
+
+    Args:
+        progress: the job's progress.
+    """
+    if progress is None or not progress.message:
+        return False
+    match = _BYTES_MESSAGE.fullmatch(progress.message)
+    if match is None:
+        return False
+    return (int(match[1]), int(match[2])) == (progress.current, progress.total)
+
+
+def counts_text(current: float, total: float | None, *, as_bytes: bool = False) -> str:
+    """``3/10``, ``5``, or in bytes ``95.4/190.7 MiB`` (``190.7 MiB`` without a total).
+
+    Args:
+        current: steps (or bytes) done.
+        total: steps (or bytes) in all; None or 0 when unknown.
+        as_bytes: show sizes in binary units.
+    """
+    if not as_bytes:
+        return f"{current:.0f}/{total:.0f}" if total else f"{current:.0f}"
+    if not total:
+        return format_size(current)
+    unit, suffix = _unit(total)
+    if unit == 1:
+        return f"{current:,.0f}/{total:,.0f} {suffix}"
+    return f"{current / unit:,.1f}/{total / unit:,.1f} {suffix}"
+
+
 def progress_text(progress: Progress | None) -> str:
     """``3/10 (30%) rendering page 3``, or ``""`` without progress (the message escaped).
+
+    Byte counts read ``95.4/190.7 MiB (50%)``, without a message that only restated them.
 
     Args:
         progress: the job's progress.
     """
     if progress is None:
         return ""
+    as_bytes = is_byte_progress(progress)
     parts: list[str] = []
     if progress.total > 0:
         pct = int(100 * (progress.fraction or 0.0))
-        parts.append(f"{progress.current}/{progress.total} ({pct}%)")
+        counts = counts_text(progress.current, progress.total, as_bytes=as_bytes)
+        parts.append(f"{counts} ({pct}%)")
     elif progress.current:
-        parts.append(str(progress.current))
-    if progress.message:
+        parts.append(counts_text(progress.current, None, as_bytes=as_bytes))
+    if progress.message and not as_bytes:
         parts.append(clean(progress.message))
     return " ".join(parts)
 
