@@ -102,7 +102,7 @@ class _Bar:
         self.total: int | None = None
         self.live: Any = None
         if self.mode == "bar":
-            from .progress import LiveProgress
+            from .live import LiveProgress
 
             self.live = LiveProgress(state.io.err, as_bytes=True)
             self.live.add(job_id, "download")
