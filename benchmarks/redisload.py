@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from jobctl.testing_redis import RedisServer, ReferenceWorker
+from jobctl.testing import RedisServer, ReferenceWorker
 
 from .capacity import SAME_RUN, Deployment, follower_rows, hold_followers, load_rate
 from .common import Row, Settings, fmt_ratio, median, spread

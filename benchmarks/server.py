@@ -1,17 +1,16 @@
-"""The reference server under benchmark: a subprocess on loopback with the flags a row needs.
+"""The reference server under benchmark: ``jobctl.testing.ReferenceServer`` with bench settings.
 
-``jobctl.testing.ReferenceServer`` is made for tests; the benchmarks start
-``python -m mock_server`` themselves because they need the server's process id
-(to read its memory) and flags such as many workers and no request log.
+The launcher is the tests' one (a subprocess started through ``python -m
+mock_server``, its ready line, SIGTERM/SIGKILL); a row adds what it measures
+with: a user and an admin token of its own, many workers, no request log, extra
+flags, a shared Redis store, the process id (to read its memory and CPU), and a
+scratch directory under the run's workdir for downloads.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -21,17 +20,18 @@ from typing import Any
 
 import httpx
 
+from jobctl.testing import ReferenceServer
+
 __all__ = ["ADMIN_TOKEN", "USER_TOKEN", "BenchServer", "server_cpu_seconds"]
 
 USER_TOKEN = "bench-user-token"
 ADMIN_TOKEN = "bench-admin-token"
-_READY = "jobctl reference server listening on "
 SERVER_MODULE = "mock_server"
 """The module run as the server (named in the report's environment)."""
 
 
 class BenchServer:
-    """``python -m mock_server`` on a free loopback port with a temporary database.
+    """The reference server on a free loopback port with a temporary database.
 
     Args:
         workers: jobs the server runs at once (0 with ``store``: an API-only process).
@@ -50,81 +50,44 @@ class BenchServer:
         store: str | None = None,
         results_dir: Path | None = None,
     ) -> None:
-        self.workers = workers
-        self.extra = tuple(extra)
-        self.store = store
-        self.results_dir = results_dir
         self.dir = Path(tempfile.mkdtemp(prefix="jobctl-bench-", dir=workdir))
-        self.url = ""
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = self.dir / "server.log"
+        args = ["--workers", str(workers), "--quiet", *extra]
+        if store is not None:
+            args += ["--results-dir", str(results_dir or self.dir / "results")]
+        self.server = ReferenceServer(
+            db=self.dir / "jobs.db",
+            args=args,
+            tokens={"user": USER_TOKEN, "admin": ADMIN_TOKEN},
+            admins=("admin",),
+            store=store,
+            redis_prefix="",  # the deployment's workers use no prefix either
+        )
 
     @property
-    def pid(self) -> int:
-        """The server's process id."""
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self) -> BenchServer:
-        """Start the server and wait for its ready line (20 s at most)."""
-        cmd = [
-            sys.executable,
-            "-m",
-            SERVER_MODULE,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            *self._store_flags(),
-            "--token",
-            f"user:{USER_TOKEN}",
-            "--token",
-            f"admin:{ADMIN_TOKEN}",
-            "--admin",
-            "admin",
-            "--workers",
-            str(self.workers),
-            "--quiet",
-            *self.extra,
-        ]
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + 20.0
-        while time.monotonic() < deadline:
-            for line in self.log.read_text("utf-8", "replace").splitlines():
-                if line.startswith(_READY):
-                    self.url = line[len(_READY) :].strip().rstrip("/")
-                    return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        tail = self.log.read_text("utf-8", "replace")[-1500:]
-        self.stop()
-        raise RuntimeError(f"the reference server did not start:\n{tail}")
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (once started)."""
+        return self.server.url
 
     @property
     def port(self) -> int:
         """The port the server listens on (once started)."""
-        return int(self.url.rsplit(":", 1)[1])
+        return self.server.port
 
-    def _store_flags(self) -> list[str]:
-        if self.store is None:
-            return ["--db", str(self.dir / "jobs.db")]
-        results = self.results_dir or self.dir / "results"
-        return ["--store", self.store, "--results-dir", str(results)]
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        pid = self.server.pid
+        assert pid is not None
+        return pid
+
+    def start(self) -> BenchServer:
+        """Start the server and wait for its ready line (20 s at most)."""
+        self.server.start()
+        return self
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL) and delete its directory."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        self.server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> BenchServer:

@@ -84,7 +84,7 @@ complete -c jobctl -n '__jobctl_at jobctl' -f -a cancel -d 'Cancel jobs (a cance
 complete -c jobctl -n '__jobctl_at jobctl' -f -a retry -d 'Retry a failed, retryable job; print the new job\'s id.'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a list -d 'List jobs, newest first (a table, or --json).'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a result -d 'Download a completed job\'s result; print where it went.'
-complete -c jobctl -n '__jobctl_at jobctl' -f -a demo -d 'Start a reference server in-process, run a report job with progress, download it.'
+complete -c jobctl -n '__jobctl_at jobctl' -f -a demo -d 'Start a reference server on loopback, run a report job with progress, download it.'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a server -d 'Run the reference server; all arguments go to it (see `jobctl server --help`).'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a config -d 'Read and edit the config file (keys: url, token, progress, timeout).'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a webhook -d 'Verify and receive webhook deliveries.'

@@ -14,12 +14,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 import sys
-import threading
 from collections.abc import Sequence
-from typing import Any
 
 from .config import (
     DEV_TOKEN,
@@ -231,14 +228,6 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-def _exit_on_stdin_eof(server: Any, loop: asyncio.AbstractEventLoop) -> None:
-    """Block reading stdin (in a daemon thread); at EOF ask the server to exit."""
-    with contextlib.suppress(OSError, ValueError):
-        while os.read(sys.stdin.fileno(), 4096):  # raw: no buffer lock at exit
-            pass
-    loop.call_soon_threadsafe(setattr, server, "should_exit", True)
-
-
 async def serve(
     config: ServerConfig,
     sock: socket.socket,
@@ -256,6 +245,7 @@ async def serve(
     import uvicorn
 
     from .app import create_app
+    from .engine.runtime import watch_stdin
 
     app = create_app(config)
     uv = uvicorn.Config(
@@ -274,10 +264,7 @@ async def serve(
     server = uvicorn.Server(uv)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     if stop_on_stdin_eof:
-        loop = asyncio.get_running_loop()
-        threading.Thread(
-            target=_exit_on_stdin_eof, args=(server, loop), name="stdin-watch", daemon=True
-        ).start()
+        watch_stdin(asyncio.get_running_loop(), lambda: setattr(server, "should_exit", True))
     while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.01)
     if server.started and announce:
@@ -287,21 +274,10 @@ async def serve(
                 f"no --token given: use the development token {DEV_TOKEN!r} (user 'dev', an admin)",
                 flush=True,
             )
-        from .runtime import store_label
+        from .store.factory import store_label
 
         print(store_label(config), flush=True)
     await task
-
-
-def check_database(db: str) -> str | None:
-    """Why the SQLite database (and the results directory beside it) cannot be used, or None.
-
-    Args:
-        db: the ``--db`` value.
-    """
-    from .runtime import check_store
-
-    return check_store(ServerConfig(db=db))
 
 
 def _worker_main(argv: list[str]) -> int:
@@ -317,7 +293,8 @@ def _worker_main(argv: list[str]) -> int:
     if config.workers < 1:
         print("error: a worker process needs --workers 1 or more", file=sys.stderr)
         return 2
-    from .runtime import check_store, run_worker, store_label
+    from .engine.runtime import check_store, run_worker
+    from .store.factory import store_label
 
     problem = check_store(config)
     if problem is not None:
@@ -356,7 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
-    from .runtime import check_store, store_label
+    from .engine.runtime import check_store
+    from .store.factory import store_label
 
     problem = check_store(config)
     if problem is not None:

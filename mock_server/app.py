@@ -1,108 +1,37 @@
-"""The FastAPI application of the reference server: wiring, lifespan and error handlers.
+"""The FastAPI application of the reference server: the engine behind the HTTP layer.
 
-``create_app(config)`` builds everything; the store, workers and webhook
-sender start in the lifespan (so an in-process server works the same as the
-``python -m mock_server`` one). Every error answer is problem+json.
+``create_app(config)`` builds the app from the ``http`` layer: its routers,
+problem+json handlers, the corrected OpenAPI document and the middleware. The
+engine (store, workers, webhook sender) opens and starts in the lifespan, so an
+app served by any ASGI server works the same as ``python -m mock_server``, and
+reaches the routes as ``app.state.server`` through the dependencies of
+``http.deps``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
+from fastapi import FastAPI
 
 from .config import ServerConfig
-from .faults import FaultMiddleware, FaultSettings
-from .lifecycle import Lifecycle
-from .middleware import AccessMiddleware, AuthMiddleware, BodyLimitMiddleware, RequestStats
-from .openapi import install_openapi
-from .problems import ProblemError, problem_response
-from .ratelimit import RateLimitMiddleware
-from .routes_jobs import router as jobs_router
-from .routes_ops import router as ops_router
-from .routes_results import router as results_router
-from .runtime import make_hub, open_store, results_dir_of
-from .views import Server
-from .webhooks import WebhookSender
-from .worker import WorkerPool
+from .engine.runtime import Engine
+from .http.deps import ServerState
+from .http.faults import FaultMiddleware, FaultSettings
+from .http.middleware import AccessMiddleware, AuthMiddleware, BodyLimitMiddleware, RequestStats
+from .http.openapi import install_openapi
+from .http.problems import install_problem_handlers
+from .http.ratelimit import RateLimitMiddleware
+from .http.routes_jobs import router as jobs_router
+from .http.routes_ops import router as ops_router
+from .http.routes_results import router as results_router
+from .store.factory import unavailable_errors
 
-__all__ = ["create_app", "results_dir_for"]
+__all__ = ["create_app"]
 
 log = logging.getLogger("mock_server")
-
-
-def results_dir_for(db: str) -> Path:
-    """Where results of a SQLite server live: ``results/`` beside the database file
-    (a temp dir for :memory:).
-
-    Args:
-        db: the ``--db`` value.
-    """
-    return results_dir_of(ServerConfig(db=db))
-
-
-def _loc(loc: Any) -> list[str | int]:
-    return [p if isinstance(p, int) else str(p) for p in loc]
-
-
-def _install_handlers(app: FastAPI, routes: list[BaseRoute]) -> None:
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        details = exc.details if isinstance(exc, ProblemError) else None
-        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        if exc.status_code == 404 and detail == "Not Found":
-            detail = f"no route matches {request.url.path}"
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            detail = f"method {request.method} is not allowed on {request.url.path}"
-            allowed: set[str] = set()
-            for route in routes:
-                if route.matches(request.scope)[0] != Match.NONE:
-                    allowed |= set(getattr(route, "methods", None) or ())
-            if allowed:
-                headers["Allow"] = ", ".join(sorted(allowed))
-        return problem_response(exc.status_code, detail, details=details, headers=headers)
-
-    async def validation_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        details = [
-            {"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", "invalid"))}
-            for e in exc.errors()
-        ]
-        first = details[0] if details else {"loc": [], "msg": "invalid request"}
-        where = ".".join(str(p) for p in first["loc"])
-        return problem_response(
-            400, f"the request is not valid: {where}: {first['msg']}", details=details
-        )
-
-    async def crash(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem_response(500, "internal server error")
-
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(Exception, crash)
-
-
-def _install_store_handler(app: FastAPI) -> None:
-    from redis.exceptions import RedisError
-
-    async def store_down(request: Request, exc: Exception) -> Response:
-        log.error("store error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        return problem_response(
-            503, "the job store is unavailable; try again", headers={"Retry-After": "1"}
-        )
-
-    app.add_exception_handler(RedisError, store_down)
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -114,22 +43,13 @@ def create_app(config: ServerConfig) -> FastAPI:
     config.validate()
     stats = RequestStats()
     faults = FaultSettings(config.fault_rate, config.faults, config.fault_seed, config.slow_delay)
-    holder: dict[str, Server] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(config)
-        store.drop_in_flight_keys()
-        hub = await make_hub(config, store)
-        lifecycle = Lifecycle(store, hub, config)
-        results = results_dir_of(config)
-        pool = WorkerPool(lifecycle, results, config.workers)
-        sender = WebhookSender(lifecycle)
-        lifecycle.webhooks = sender
-        server = Server(config, store, hub, lifecycle, pool, sender, faults, stats, results)
-        app.state.server = holder["server"] = server
-        requeued = pool.start()
-        resumed = sender.start()
+        engine = await Engine.open(config)
+        engine.store.drop_in_flight_keys()
+        app.state.server = ServerState(engine, faults, stats)
+        requeued, resumed = engine.start()
         if requeued:
             log.info("re-queued %d job(s) interrupted by the last shutdown", len(requeued))
         if resumed:
@@ -137,16 +57,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         try:
             yield
         finally:
-            await pool.stop()
-            await sender.stop()
-            stop_hub = getattr(hub, "stop", None)
-            if stop_hub is not None:
-                await stop_hub()
-            store.close()
-            if (
-                config.store is None and config.db == ":memory:" and config.results_dir is None
-            ):  # a throwaway store: its results go with it
-                shutil.rmtree(results, ignore_errors=True)
+            await engine.stop()
 
     app = FastAPI(
         title="jobctl reference server",
@@ -155,13 +66,11 @@ def create_app(config: ServerConfig) -> FastAPI:
         "with fault injection.",
         lifespan=lifespan,
     )
-    app.include_router(jobs_router)
-    app.include_router(results_router)
-    app.include_router(ops_router)
-    routes = [*jobs_router.routes, *results_router.routes, *ops_router.routes]
-    _install_handlers(app, routes)
-    if config.store is not None:
-        _install_store_handler(app)
+    routers = (jobs_router, results_router, ops_router)
+    for router in routers:
+        app.include_router(router)
+    routes = [route for router in routers for route in router.routes]
+    install_problem_handlers(app, routes, unavailable_errors(config))
     install_openapi(app, config)
     app.add_middleware(FaultMiddleware, settings=faults)
     app.add_middleware(RateLimitMiddleware, rate=config.rate_limit)

@@ -15,6 +15,7 @@ __all__ = [
     "DEV_TOKEN",
     "DEV_USER",
     "FAULT_KINDS",
+    "RESULT_GRACE_MIN",
     "ConfigError",
     "ServerConfig",
     "parse_faults",
@@ -26,6 +27,8 @@ __all__ = [
 DEV_USER = "dev"
 DEV_TOKEN = "dev-token"  # noqa: S105 - public, documented development token
 FAULT_KINDS: tuple[str, ...] = ("503", "429", "reset", "reset-after", "slow", "sse-drop")
+RESULT_GRACE_MIN = 60.0
+"""The shortest time a finished job's record outlives its ``expiresAt`` (410 meanwhile)."""
 """``reset`` drops a request before the handler runs (a random half of the time for a
 write) or after it stored its work; ``reset-after`` always drops after the work was done."""
 
@@ -105,6 +108,11 @@ class ServerConfig:
             f"store={redact_url(self.store)!r}, users={users!r}, "
             f"admins={sorted(self.admins)!r}, workers={self.workers})"
         )
+
+    @property
+    def result_grace(self) -> float:
+        """Seconds a job record outlives its ``expiresAt``: its result answers 410, then 404."""
+        return max(self.job_ttl, RESULT_GRACE_MIN)
 
     @property
     def effective_tokens(self) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """jobctl: a typed SDK (sync and async) and CLI for async job APIs.
 
-The public names are those in ``__all__`` (SDK.md); everything else is private.
+The public names are those in ``__all__`` (docs/sdk.md); everything else is private.
 Everything but the exceptions is imported lazily (PEP 562), so ``import jobctl``
 (and so ``jobctl --version``, which imports the ``jobctl.cli`` subpackage) pulls in
 neither httpx nor pydantic.
@@ -20,6 +20,8 @@ from .errors import (
     InvalidArgumentError,
     JobctlError,
     NotFoundError,
+    OutputError,
+    OutputExistsError,
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
@@ -61,6 +63,8 @@ __all__ = [
     "JobctlError",
     "JobsClient",
     "NotFoundError",
+    "OutputError",
+    "OutputExistsError",
     "PollPolicy",
     "Progress",
     "ProtocolError",

@@ -10,12 +10,15 @@ Every error the SDK raises derives from ``JobctlError``::
     │   ├── RequestRejectedError    400 / 413 and other 4xx
     │   ├── ServiceUnavailableError network errors, 5xx, 429 after the retries ran out
     │   │   └── TLSVerificationError the server's certificate did not verify (not retried)
-    │   └── ProtocolError           the server's answer does not follow PROTOCOL.md
+    │   └── ProtocolError           the server's answer does not follow docs/protocol.md
     ├── JobFailedError              the job ended ``failed`` (``.job``)            ┐ in
     ├── JobCancelledError           the job ended ``cancelled`` (``.job``)         │ jobctl.models,
     ├── WaitTimeoutError            the deadline passed first (``.job``: the last  ┘ beside the Job
     │                               snapshot)                                        they carry
     ├── DownloadError               a result download was cut short or did not verify
+    ├── OutputError                 the result can't be written where asked (permissions,
+    │   │                           no such directory, disk full, another download on it)
+    │   └── OutputExistsError       another file is there and ``overwrite=False``
     └── InvalidArgumentError        a bad argument (also a ``ValueError``): a job reference
                                     that is no id or status URL, a malformed key, a bad limit
 
@@ -39,6 +42,8 @@ __all__ = [
     "InvalidArgumentError",
     "JobctlError",
     "NotFoundError",
+    "OutputError",
+    "OutputExistsError",
     "ProtocolError",
     "RequestRejectedError",
     "ServiceUnavailableError",
@@ -47,7 +52,17 @@ __all__ = [
 
 
 class JobctlError(Exception):
-    """The base of every error jobctl raises."""
+    """The base of every error jobctl raises.
+
+    ``idempotency_key`` is set on every error raised by ``submit`` and ``retry``:
+    the key the call sent. When the request may have reached the server (no
+    answer, a 5xx, a garbled answer), calling again with that key returns the job
+    the server stored instead of making a second one; ``resume_hint`` is then the
+    sentence of the message that says so.
+    """
+
+    idempotency_key: str | None = None
+    resume_hint: str | None = None
 
 
 class APIError(JobctlError):
@@ -125,6 +140,26 @@ class ProtocolError(APIError):
 
 class DownloadError(JobctlError):
     """A result download was cut short or did not verify (length or sha256)."""
+
+
+class OutputError(JobctlError):
+    """The result could not be written where asked: no permission, no such directory,
+    no space left, or another download writing the same file (the message names it)."""
+
+
+class OutputExistsError(OutputError):
+    """A different file is already where the result should go, and ``overwrite=False``.
+
+    Args:
+        path: the file that is there.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} exists and differs from the result; not replacing it "
+            "(pass overwrite=True to replace it, or choose another path)"
+        )
+        self.path = path
 
 
 class InvalidArgumentError(JobctlError, ValueError):

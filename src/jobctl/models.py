@@ -1,4 +1,4 @@
-"""Pydantic models of the wire format in PROTOCOL.md.
+"""Pydantic models of the wire format in docs/protocol.md.
 
 Field names on the wire are camelCase; in Python they are snake_case (aliases
 carry the wire names, and models accept either). Unknown fields are ignored so
@@ -9,9 +9,11 @@ kept as a plain ``str``, treated as non-terminal, and logged once.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
@@ -29,6 +31,7 @@ __all__ = [
     "JobStatus",
     "Progress",
     "WaitTimeoutError",
+    "job_id_problem",
 ]
 
 log = logging.getLogger("jobctl")
@@ -68,6 +71,37 @@ def _coerce_status(value: Any) -> JobStatus | str:
             _unknown_logged.add(value)
             log.warning("unknown job status %r from server; treating it as non-terminal", value)
         return value
+
+
+_UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f-\x9f]")
+
+
+def job_id_problem(job_id: str) -> str | None:
+    """Why a string cannot be a job id, or None when it can.
+
+    Ids are opaque, but they become a path segment (``/api/jobs/{id}``), so an id
+    that would name another resource is refused before anything is sent: empty,
+    ``.`` or ``..``, containing ``/`` or ``\\``, or control characters — also
+    when percent-escaped (``%2F``, ``%2e%2E``), however many times.
+
+    Args:
+        job_id: the candidate id.
+    """
+    if not job_id.strip():
+        return "it is empty"
+    if len(job_id) > 1024:
+        return "it is longer than 1024 characters"
+    seen = job_id
+    for _ in range(5):  # %252F -> %2F -> /
+        if seen in (".", "..") or seen.strip() in (".", ".."):
+            return "it names a directory, not a job"
+        if _UNSAFE_ID.search(seen):
+            return "it contains a slash, a backslash or a control character"
+        decoded = unquote(seen) if "%" in seen else seen
+        if decoded == seen:
+            return None
+        seen = decoded
+    return "it is percent-escaped too many times"
 
 
 class _Wire(BaseModel):
@@ -154,6 +188,14 @@ class Job(_Wire):
     @classmethod
     def _status(cls, value: Any) -> JobStatus | str:
         return _coerce_status(value)
+
+    @field_validator("job_id", "original_job_id")
+    @classmethod
+    def _job_id(cls, value: str | None) -> str | None:
+        problem = None if value is None else job_id_problem(value)
+        if problem is not None:
+            raise ValueError(f"not a usable job id: {problem}")
+        return value
 
     @property
     def id(self) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mock_server.reports import write_report
+from mock_server.engine.reports import write_report
 
 BLOB_CHUNK = 1 << 20
 

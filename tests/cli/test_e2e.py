@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -240,6 +241,23 @@ def test_sigint_stops_waiting_leaves_the_job_running_and_says_how_to_resume(cli:
     assert cli("cancel", job_id).code == 0
 
 
+@pytest.mark.parametrize("name", ["result.json", "my dir/with space.json"])
+def test_the_resume_hint_keeps_the_output(cli: Cli, isolated_env: Path, name: str) -> None:
+    (isolated_env / "my dir").mkdir()
+    output = str(isolated_env / name)
+    proc, job_id = _start_waiting(cli, "-o", output)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    hint = err.split("resume with: ", 1)[1].splitlines()[0]
+    assert shlex.split(hint) == ["jobctl", "wait", job_id, "-o", output]
+    timed_out = cli("wait", job_id, "--timeout", "0", "-o", output)
+    assert timed_out.code == 7 and shlex.split(
+        timed_out.err.split("resume with: ", 1)[1].splitlines()[0]
+    ) == ["jobctl", "wait", job_id, "-o", output]
+    assert cli("cancel", job_id).code == 0
+
+
 def test_sigterm_with_cancel_on_interrupt_cancels_the_job(cli: Cli) -> None:
     proc, job_id = _start_waiting(cli, "--cancel-on-interrupt")
     proc.send_signal(signal.SIGTERM)
@@ -333,15 +351,15 @@ def test_result_resumes_a_partial_download(
     full = httpx.get(url, headers=auth)
     etag = full.headers["etag"]
     # What an interrupted earlier `jobctl result ID -o out/blob.bin` leaves behind:
-    staging = isolated_env / "out" / f".jobctl-{job['jobId']}.d"
-    staging.mkdir(parents=True)
-    (staging / "blob.bin.part").write_bytes(full.content[:100_000])
-    (staging / "blob.bin.part.etag").write_text(etag)
+    out = isolated_env / "out"
+    out.mkdir()
+    (out / "blob.bin.part").write_bytes(full.content[:100_000])
+    (out / "blob.bin.part.etag").write_text(etag)
     resumed = cli("-v", "result", job["jobId"], "-o", "out/blob.bin")
     assert resumed.code == 0, resumed.err
     assert "bytes=100000-" in resumed.err
-    assert (isolated_env / "out" / "blob.bin").read_bytes() == full.content
-    assert not staging.exists()
+    assert (out / "blob.bin").read_bytes() == full.content
+    assert sorted(p.name for p in out.iterdir()) == ["blob.bin"]
 
 
 def test_wait_on_a_terminal_draws_a_live_bar(cli: Cli) -> None:

@@ -244,10 +244,17 @@ def test_config_set_profile_is_the_commands_own_option() -> None:
 def test_server_passes_every_argument_through(
     monkeypatch: pytest.MonkeyPatch, args: list[str], forwarded: list[str]
 ) -> None:
-    import mock_server.__main__
+    import os
+    import sys
 
     calls: list[list[str]] = []
-    monkeypatch.setattr(mock_server.__main__, "main", lambda argv: calls.append(argv) or 0)
+
+    def execv(path: str, argv: list[str]) -> None:
+        assert path == sys.executable and argv[:3] == [sys.executable, "-m", "mock_server"]
+        calls.append(argv[3:])
+        raise SystemExit(0)  # a real execv never returns
+
+    monkeypatch.setattr(os, "execv", execv)
     assert invoke(*args) == (0, "", "")
     assert calls == [forwarded]
 

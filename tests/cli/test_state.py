@@ -37,16 +37,39 @@ def test_redacting_filter_hides_token_and_bearer_values() -> None:
     assert record.getMessage() == "sent *** with Bearer ***"
 
 
+def _no_execv(path: str, argv: list[str]) -> None:
+    raise AssertionError(f"jobctl server handed over to {argv}")
+
+
 def test_server_without_the_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
     import sys
 
-    monkeypatch.setitem(sys.modules, "mock_server.__main__", None)
+    monkeypatch.setitem(sys.modules, "mock_server", None)  # find_spec: not installed
+    monkeypatch.setattr(os, "execv", _no_execv)
     result = CliRunner().invoke(app, ["server", "--port", "0"])
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "error: the reference server is not installed; "
-        "install it with: pip install 'jobctl[server]'"
+        "error: the reference server is not installed: in your jobctl checkout, run "
+        "pip install -e '.[server]' (not from PyPI: the name jobctl there is another project's)"
     )
+
+
+def test_server_hands_over_to_python_m_mock_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import sys
+
+    calls: list[tuple[str, list[str]]] = []
+
+    def execv(path: str, argv: list[str]) -> None:
+        calls.append((path, argv))
+        raise SystemExit(0)  # a real execv never returns
+
+    monkeypatch.setattr(os, "execv", execv)
+    result = CliRunner().invoke(app, ["server", "--port", "0", "--token", "a:b", "-v"])
+    assert result.exit_code == 0
+    argv = [sys.executable, "-m", "mock_server", "--port", "0", "--token", "a:b", "-v"]
+    assert calls == [(sys.executable, argv)]
 
 
 def test_quiet_suppresses_hints_but_not_errors() -> None:

@@ -22,7 +22,7 @@ from jobctl import (
     PollPolicy,
 )
 from jobctl.testing import ReferenceServer
-from mock_server.jobtypes import blob_bytes
+from mock_server.engine.jobtypes import blob_bytes
 
 pytestmark = pytest.mark.integration
 

@@ -66,13 +66,22 @@ def test_events_fall_back_to_polls(
     assert events[-1].job is not None and events[-1].job.status == "cancelled"
 
 
-def test_a_status_url_is_used_as_given(client: JobsClient, mock: respx.MockRouter) -> None:
+def test_a_status_url_is_used_as_given_but_the_token_stays_home(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
     route = mock.get("https://other.test/v2/jobs/abc").mock(
         return_value=httpx.Response(200, json=job_body("abc", statusUrl=None))
     )
     job = client.get("https://other.test/v2/jobs/abc")
     assert job.id == "abc" and job.status_url == "https://other.test/v2/jobs/abc"
-    assert route.calls[0].request.headers["authorization"] == f"Bearer {TOKEN}"
+    # the token was configured for the base URL's origin: naming another origin's URL
+    # does not send it there (point base_url at that server instead)
+    assert "authorization" not in route.calls[0].request.headers
+    home = mock.get(f"{API}/v2/jobs/abc").mock(
+        return_value=httpx.Response(200, json=job_body("abc", statusUrl=None))
+    )
+    client.get(f"{API}/v2/jobs/abc")
+    assert home.calls[0].request.headers["authorization"] == f"Bearer {TOKEN}"
 
 
 def test_ids_are_quoted_into_the_path(client: JobsClient, mock: respx.MockRouter) -> None:

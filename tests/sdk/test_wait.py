@@ -344,11 +344,56 @@ def test_bad_arguments(client: JobsClient) -> None:
 def test_transport_retries_inside_a_wait_stop_at_the_deadline(
     client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
 ) -> None:
+    from jobctl import ServiceUnavailableError
+
     route = mock.get(STATUS).mock(return_value=httpx.Response(503, headers={"Retry-After": "30"}))
-    with pytest.raises(WaitTimeoutError):
+    with pytest.raises(ServiceUnavailableError):
+        # never seen running: the deadline is judged after one more look, and the
+        # look says the service is unavailable (exit 8), not "still running" (7)
         client.wait("j1", timeout=5, strategy="poll")
-    assert fake_time.sleeps == [5.0] and route.call_count == 2
+    assert fake_time.sleeps == [5.0] and route.call_count == 3
     assert route.calls[0].request.extensions["timeout"]["read"] == 6.0
+
+
+@pytest.mark.parametrize("strategy", ["auto", "poll", "sse"])
+@pytest.mark.parametrize("status", ["completed", "failed", "cancelled"])
+def test_timeout_zero_looks_once_and_reports_what_it_saw(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime, strategy: str, status: str
+) -> None:
+    route = mock.get(STATUS).mock(return_value=httpx.Response(200, json=job_body(status=status)))
+    events = mock.get(f"{STATUS}/events")
+    job = client.wait("j1", timeout=0, strategy=strategy)  # type: ignore[arg-type]
+    assert job.status == status and route.call_count == 1 and events.call_count == 0
+    assert fake_time.sleeps == []
+
+
+def test_timeout_zero_on_a_running_job_times_out_with_the_snapshot(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    mock.get(STATUS).mock(return_value=httpx.Response(200, json=job_body(status="processing")))
+    with pytest.raises(WaitTimeoutError) as info:
+        client.wait("j1", timeout=0)
+    assert info.value.job is not None and info.value.job.status == "processing"
+
+
+def test_a_deadline_that_passes_before_the_first_answer_still_looks(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    answers = [httpx.Response(503, headers={"Retry-After": "9"}), done()]
+    route = mock.get(STATUS).mock(side_effect=answers)
+    assert client.wait("j1", timeout=2, strategy="poll").status == "completed"
+    assert route.call_count == 2 and fake_time.sleeps == [2.0]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1, -0.5, "5", True, [1]])
+def test_a_timeout_that_is_not_seconds_is_one_value_error_in_wait_and_run(
+    client: JobsClient, mock: respx.MockRouter, bad: object
+) -> None:
+    for call in (lambda: client.wait("j1", timeout=bad), lambda: client.run("echo", timeout=bad)):  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"^timeout must be") as info:
+            call()
+        assert "\n" not in str(info.value)
+    assert mock.calls.call_count == 0
 
 
 def test_a_wait_rides_out_an_outage_longer_than_one_requests_retries(

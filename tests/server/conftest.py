@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobctl.testing import ReferenceServer
-from jobctl.testing_redis import RedisServer, redis_server_available
+from jobctl.testing import RedisServer, ReferenceServer, redis_server_available
 
 
 @dataclass

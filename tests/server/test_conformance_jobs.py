@@ -257,6 +257,18 @@ def test_authentication_errors(srv: ReferenceServer) -> None:
         assert_problem(alice.put("/api/_faults", json={"faultRate": 0}), 403)
 
 
+def test_admin_endpoints_refuse_non_admins_before_reading_the_body(srv: ReferenceServer) -> None:
+    """docs/server.md: admin endpoints answer 403 to non-admins (the admin dependency runs
+    before FastAPI validates the body, so a bad body does not tell them more)."""
+    with client(srv, "alice") as alice:
+        assert_problem(alice.put("/api/_faults", json={"faultRate": 5}), 403)
+        assert_problem(alice.put("/api/_faults", content=b"{not json"), 403)
+        assert_problem(alice.post("/api/webhooks/failed/dlv_x/redeliver"), 403)
+    with client(srv, "admin") as admin:
+        assert_problem(admin.put("/api/_faults", json={"faultRate": 5}), 400)
+        assert_problem(admin.post("/api/webhooks/failed/dlv_x/redeliver"), 404)
+
+
 def test_unknown_route_and_method_are_problems(c: httpx.Client) -> None:
     assert_problem(c.get("/api/nothing-here"), 404)
     r = c.put("/api/jobs")

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobctl.testing import ReferenceServer
-from jobctl.testing_redis import RedisServer, ReferenceWorker
+from jobctl.testing import RedisServer, ReferenceServer, ReferenceWorker
 
 from .conftest import assert_problem, client, submit, wait_terminal
 

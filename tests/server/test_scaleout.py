@@ -19,8 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jobctl.testing import ReferenceServer
-from jobctl.testing_redis import ReferenceWorker
+from jobctl.testing import ReferenceServer, ReferenceWorker
 
 from .conftest import Event, client, parse_sse, wait_terminal
 

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from mock_server.events import EventHub, event_stream
-from mock_server.store import Store
-from mock_server.store_api import JobStore
-from mock_server.store_redis import RedisStore
+from mock_server.engine.hub import EventHub
+from mock_server.http.sse import event_stream
+from mock_server.store.base import JobStore, NewDelivery, NewJob
+from mock_server.store.redis import RedisStore
+from mock_server.store.sqlite import SqliteStore
 
 T0 = 1_800_000_000.0
 
@@ -35,23 +36,20 @@ def pair(redis_url: str) -> Iterator[tuple[RedisStore, RedisStore]]:
 
 
 def _insert(store: JobStore, n: int, **over: Any) -> str:
+    job_id = over.pop("id", str(uuid.uuid4()))
     fields: dict[str, Any] = {
-        "id": over.pop("id", str(uuid.uuid4())),
         "owner": "alice",
         "type": "echo",
         "input": {"n": n},
-        "status": "pending",
-        "created_at": T0 + n,
-        "updated_at": T0 + n,
         "base_url": "http://127.0.0.1:1",
     }
     fields.update(over)
-    return store.insert_job(**fields).id
+    return store.insert_job(job_id, NewJob(**fields), T0 + n).id
 
 
 def test_lists_match_sqlite_filters_before_paging(pair: tuple[RedisStore, RedisStore]) -> None:
     redis_store, _ = pair
-    sqlite_store = Store(":memory:")
+    sqlite_store = SqliteStore(":memory:")
     for store in (redis_store, sqlite_store):
         for n in range(40):
             job_id = _insert(store, n, id=f"job-{n:02d}", type="echo" if n % 3 else "sleep")
@@ -193,7 +191,8 @@ def test_finished_jobs_expire_with_their_ttl_and_are_purged(
     pair: tuple[RedisStore, RedisStore],
 ) -> None:
     a, b = pair
-    job = _insert(a, 1, status="processing")
+    job = _insert(a, 1)
+    assert a.update_job(job, status="processing")
     far = 4_000_000_000.0
     a.update_job(job, status="completed", expires_at=far, result_path="/tmp/x")
     ttl_ms = a._r.pttl(a._k("job:", job))
@@ -215,14 +214,16 @@ def test_secret_and_deliveries_are_shared(pair: tuple[RedisStore, RedisStore]) -
     assert a.secret("result-signing") == b.secret("result-signing")
     job = _insert(a, 1)
     a.add_delivery(
-        id="dlv_1",
-        job_id=job,
-        owner="alice",
-        url="http://127.0.0.1:9/",
-        secret="whsec_x",
-        event="completed",
-        payload=b'{"event":"completed"}',
-        created_at=T0,
+        "dlv_1",
+        NewDelivery(
+            job_id=job,
+            owner="alice",
+            url="http://127.0.0.1:9/",
+            secret="whsec_x",
+            event="completed",
+            payload=b'{"event":"completed"}',
+        ),
+        T0,
     )
     assert [d.id for d in b.deliveries("pending")] == ["dlv_1"]
     b.update_delivery("dlv_1", state="failed", attempts=5, last_error="boom", updated_at=T0 + 1)

@@ -29,12 +29,14 @@ def test_session_fixture_is_shared(reference_server_session: ReferenceServer) ->
     assert httpx.get(f"{reference_server_session.url}/healthz").status_code == 200
 
 
-def test_in_process_server_keeps_state_across_restart() -> None:
-    server = ReferenceServer(in_process=True)
+def test_server_keeps_state_and_port_across_restart() -> None:
+    server = ReferenceServer()
     with server as s, client(s) as c:
         job = submit(c, "echo", hi=1)
         wait_terminal(c, job)
+        url = s.url
         s.restart()
+        assert s.url == url
         assert c.get(f"/api/jobs/{job}").json()["output"] == {"hi": 1}
     assert not server.running
 
@@ -81,10 +83,13 @@ def test_dev_token_when_no_token_is_given() -> None:
         proc.wait(timeout=10)
 
 
-def test_importing_the_plugin_does_not_import_fastapi() -> None:
-    code = "import sys, jobctl.testing; print('fastapi' in sys.modules, 'uvicorn' in sys.modules)"
+def test_importing_the_plugin_does_not_import_fastapi_or_the_server() -> None:
+    code = (
+        "import sys, jobctl.testing\n"
+        "print(*(m in sys.modules for m in ('fastapi', 'uvicorn', 'mock_server')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False False"
+    assert out.stdout.strip() == "False False False"
 
 
 def test_server_does_not_outlive_the_process_that_started_it() -> None:
@@ -93,7 +98,7 @@ def test_server_does_not_outlive_the_process_that_started_it() -> None:
 
     code = (
         "import os; from jobctl.testing import ReferenceServer\n"
-        "s = ReferenceServer(); s.start(); print(s._proc.pid, flush=True)\n"
+        "s = ReferenceServer(); s.start(); print(s.pid, flush=True)\n"
         "os._exit(0)  # dies without stopping the server\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -12,18 +12,18 @@ from standardwebhooks import Webhook
 
 from mock_server.__main__ import build_parser, config_from_args, main
 from mock_server.config import ConfigError, ServerConfig, parse_faults, parse_rate, parse_token
-from mock_server.events import EventHub
-from mock_server.faults import FaultSettings
-from mock_server.jobaccess import fingerprint
-from mock_server.jobtypes import BLOB_CHUNK, JOB_TYPES, JobOutcome, blob_bytes
-from mock_server.lifecycle import Lifecycle, iso
-from mock_server.openapi import webhook_url_pattern
-from mock_server.ratelimit import TokenBucket
-from mock_server.routes_results import parse_range
-from mock_server.store import Store
-from mock_server.store_keys import IDEMPOTENCY_TTL
-from mock_server.webhooks import check_target, sign
-from mock_server.worker import WorkerPool
+from mock_server.engine.hub import EventHub
+from mock_server.engine.jobtypes import BLOB_CHUNK, JOB_TYPES, JobFailure, JobOutcome, blob_bytes
+from mock_server.engine.lifecycle import Lifecycle, iso
+from mock_server.engine.webhooks import check_target, sign
+from mock_server.engine.worker import WorkerPool
+from mock_server.http.faults import FaultSettings
+from mock_server.http.jobaccess import fingerprint
+from mock_server.http.openapi import webhook_url_pattern
+from mock_server.http.ratelimit import TokenBucket
+from mock_server.http.routes_results import parse_range
+from mock_server.store.base import IDEMPOTENCY_TTL, NewJob
+from mock_server.store.sqlite import SqliteStore
 
 
 class Clock:
@@ -36,18 +36,18 @@ class Clock:
 
 def _lifecycle(tmp_path: Path, ttl: float = 10.0) -> tuple[Lifecycle, Clock]:
     clock = Clock()
-    store = Store(":memory:")
+    store = SqliteStore(":memory:")
     cfg = ServerConfig(db=":memory:", job_ttl=ttl)
     return Lifecycle(store, EventHub(), cfg, clock), clock
 
 
-def _job(lc: Lifecycle, **extra: object) -> str:
-    fields = {"owner": "alice", "type": "echo", "input": {}, "base_url": "http://x"}
-    return lc.create(**{**fields, **extra}).id
+def _job(lc: Lifecycle, priority: int = 0) -> str:
+    new = NewJob(owner="alice", type="echo", input={}, base_url="http://x", priority=priority)
+    return lc.create(new).id
 
 
 def test_idempotency_keys_per_user_in_flight_replay_and_expiry() -> None:
-    store = Store(":memory:")
+    store = SqliteStore(":memory:")
     now = 1000.0
     assert store.reserve_key("alice", "k", "fp1", now).outcome == "reserved"
     assert store.reserve_key("alice", "k", "fp1", now).outcome == "in_flight"
@@ -132,20 +132,13 @@ def test_purge_deletes_expired_results_then_jobs(tmp_path: Path) -> None:
 
 def test_signed_result_urls(tmp_path: Path) -> None:
     clock = Clock()
-    store = Store(":memory:")
+    store = SqliteStore(":memory:")
     cfg = ServerConfig(db=":memory:", result_base_url="http://files.test:9")
     lc = Lifecycle(store, EventHub(), cfg, clock)
-    job = lc.store.insert_job(
-        id="j1",
-        owner="a",
-        type="echo",
-        input={},
-        status="completed",
-        created_at=1,
-        updated_at=1,
-        base_url="http://x",
-        expires_at=2e9,
-    )
+    lc.store.insert_job("j1", NewJob(owner="a", type="echo", input={}, base_url="http://x"), 1)
+    assert lc.store.update_job("j1", status="completed", expires_at=2e9)
+    job = lc.store.get_job("j1")
+    assert job is not None
     url = lc.result_url(job, "http://api")
     assert url.startswith("http://files.test:9/api/jobs/j1/result?expires=2000000000&sig=")
     sig = url.rsplit("sig=", 1)[1]
@@ -320,8 +313,6 @@ def test_reports_are_deterministic(tmp_path: Path) -> None:
 
 
 def test_flaky_counts_attempts_along_the_chain(tmp_path: Path) -> None:
-    from mock_server.jobtypes import JobFailure
-
     with pytest.raises(JobFailure) as info:
         _run("flaky", {"failTimes": 1}, tmp_path / "f", attempt=1)
     assert info.value.retryable

@@ -1,9 +1,11 @@
 """What every flow knows about its client: the API, the clock, the pacing, the retry table.
 
 ``Context`` is made once per client (``jobctl._io.base``) and handed to every
-flow; a flow that follows a status URL on another trusted origin gets a copy with
-that origin added (``refs.target_of``). ``Runtime`` is the clock and randomness,
-injected by tests.
+flow. ``Runtime`` is the clock and randomness, injected by tests. ``Context.auth``
+is the credentials rule: the token (or the base URL's own user and password) goes
+only to the origin of the base URL it was configured with — never to another
+origin, whether a server named it (a ``Location``, a status, events or result
+URL, a redirect) or the caller passed a status URL on it.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .deadline import NO_DEADLINE, Deadline
-from .http import Request, origin, resolve_url
+from .http import Request
 from .polling import PollPolicy
 from .retry import RetryPolicy
+from .urls import origin, resolve_url
 
 __all__ = ["Context", "Runtime"]
 
@@ -67,14 +70,12 @@ class Context:
         policy: the poll pacing.
         runtime: clocks and randomness.
         max_retries: transport retries per request.
-        trusted: origins the API token may be sent to besides the base URL's.
     """
 
     base_url: str
     policy: PollPolicy = field(default_factory=PollPolicy)
     runtime: Runtime = field(default_factory=Runtime)
     max_retries: int = 4
-    trusted: frozenset[tuple[str, str, int | None]] = frozenset()
     retry: RetryPolicy = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -97,16 +98,15 @@ class Context:
         return resolve_url(self.base_url, ref)
 
     def auth(self, url: str) -> bool:
-        """Whether the API token may go to this URL (only to trusted origins).
+        """Whether the credentials may go to this URL: only to the base URL's origin.
 
         Args:
             url: an absolute URL.
         """
         try:
-            where = origin(url)
+            return origin(url) == origin(self.base_url)
         except ValueError:
             return False
-        return where == origin(self.base_url) or where in self.trusted
 
     def request(self, method: str, url: str, **kwargs: Any) -> Request:
         """A ``Request`` with ``auth`` decided by the origin rule.

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote
 
 import httpx
 from pydantic import ValidationError
@@ -34,6 +34,7 @@ from ..errors import (
 from ..models import Job, JobPage
 from .deadline import NO_DEADLINE, Deadline
 from .retry import FailureKind
+from .urls import safe_url
 
 __all__ = [
     "MAX_DEPTH",
@@ -45,12 +46,10 @@ __all__ = [
     "error_from_reply",
     "filename_from_disposition",
     "log",
-    "origin",
     "parse_job",
     "parse_json",
     "parse_page",
     "redact_headers",
-    "resolve_url",
     "too_deep",
 ]
 
@@ -76,7 +75,7 @@ class Request:
         headers: extra headers (the client adds ``Authorization`` when ``auth``).
         params: query parameters.
         json: a JSON body, or None.
-        auth: send the API token (only ever honoured for trusted origins).
+        auth: send the credentials (decided by ``Context.auth``: the base URL's origin only).
         idempotent_key: the request carries an ``Idempotency-Key`` (POST retries allowed).
         read_timeout: a per-request read timeout in seconds (long polls, streams).
         deadline: the operation's deadline: no retry waits past it, and the
@@ -132,45 +131,6 @@ class TransportFailure(ServiceUnavailableError):
     ) -> None:
         super().__init__(message, method=method, url=url)
         self.kind: FailureKind = kind
-
-
-def safe_url(url: str) -> str:
-    """The URL without user-info and without its query (which may hold a signature).
-
-    Args:
-        url: any URL.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid url>"
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    query = "?…" if parts.query else ""
-    return f"{parts.scheme}://{host}{parts.path}{query}" if parts.scheme else url[:200]
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """The (scheme, host, port) origin of a URL, default ports made explicit.
-
-    Args:
-        url: an absolute URL.
-    """
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    return (scheme, (parts.hostname or "").lower(), port)
-
-
-def resolve_url(base: str, ref: str) -> str:
-    """Resolve a URL from the server (maybe relative) against the API base URL.
-
-    Args:
-        base: the API base URL.
-        ref: an absolute or relative URL.
-    """
-    return urljoin(base.rstrip("/") + "/", ref)
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Pure polling logic: ``PollPolicy``, the next poll delay, status interpretation.
 
-The rules of SDK.md: a computed delay is ``min(max_interval, initial * factor**n)``
+The rules of docs/sdk.md: a computed delay is ``min(max_interval, initial * factor**n)``
 with jitter; a server hint (``Retry-After`` header, then body ``retryAfter``)
 replaces it; ``estimatedCompletion`` bounds it from above; the result is clamped
 to ``[MIN_DELAY, max_interval]`` and never reaches past the deadline. No clock and

@@ -250,7 +250,7 @@ class SSEReconnectState:
     ``stream_drop`` row of the retry table (``jobctl._core.retry``), fed with
     ``failures`` and ``retry_seconds``.
 
-    Ids that are all ASCII digits are compared as integers (PROTOCOL.md: ids
+    Ids that are all ASCII digits are compared as integers (docs/protocol.md: ids
     increase per job), so an id not above the highest seen is a duplicate.
     Other ids are duplicates when they were seen before in this session. An
     event without an id is always accepted and leaves ``last_event_id`` alone:

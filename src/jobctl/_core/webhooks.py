@@ -1,4 +1,4 @@
-"""Sign and verify webhook deliveries (both schemes of PROTOCOL.md; docs/protocol.md has more).
+"""Sign and verify webhook deliveries (both schemes of docs/protocol.md; docs/protocol.md has more).
 
 ``verify_webhook(body, headers, secret)`` returns a typed ``WebhookEvent`` or raises
 ``InvalidSignatureError`` saying what failed; ``verify_signature`` checks without
@@ -10,7 +10,7 @@ decoding the body; ``sign_webhook`` makes both schemes' headers. The schemes:
   ``whsec_`` when the secret has that prefix, else the secret's UTF-8 bytes.
 - ``X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret's UTF-8 bytes, body)>``.
 
-Decisions where PROTOCOL.md is silent:
+Decisions where docs/protocol.md is silent:
 
 - When ``webhook-signature`` is present, Standard Webhooks alone decides: no
   fallback to ``sha256=``, which signs no timestamp, so falling back would let an

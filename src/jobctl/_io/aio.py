@@ -66,7 +66,7 @@ class _Stream:
 
 
 class AsyncJobsClient(ClientBase):
-    """An asyncio client for async job APIs (see SDK.md); an async context manager.
+    """An asyncio client for async job APIs (see docs/sdk.md); an async context manager.
 
     Args:
         base_url: the API base URL; falls back to ``JOBCTL_URL`` / the config file.
@@ -295,6 +295,7 @@ class AsyncJobsClient(ClientBase):
         path_or_file: str | os.PathLike[str] | IO[bytes],
         *,
         resume: bool = True,
+        overwrite: bool = True,
         on_progress: Callable[[int, int | None], Any] | None = None,
     ) -> Path | None:
         """Download a completed job's result, verified and atomically written.
@@ -304,12 +305,14 @@ class AsyncJobsClient(ClientBase):
             path_or_file: a file path, a directory (the file name then comes from
                 ``Content-Disposition``) or a binary file object.
             resume: continue a ``.part`` file left by an earlier, broken download.
+            overwrite: replace an existing file with other bytes; False raises
+                ``OutputExistsError`` instead (the same bytes count as success).
             on_progress: called with ``(bytes_done, total_or_None)``.
 
         Returns:
             The path written, or None when writing to a file object.
         """
-        flow = self._download(job, path_or_file, resume)
+        flow = self._download(job, path_or_file, resume, overwrite)
         return await self._drive(flow, download_callback(on_progress))
 
     async def run(

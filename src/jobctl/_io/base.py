@@ -10,6 +10,7 @@ and the clients send each attempt once.
 
 from __future__ import annotations
 
+import base64
 import os
 import ssl
 from collections.abc import Callable, Mapping
@@ -21,7 +22,7 @@ import httpx
 from .._core.context import Context, Runtime
 from .._core.deadline import Deadline
 from .._core.effects import Flow
-from .._core.flows.download import DownloadProgress, download_flow
+from .._core.flows.download import DownloadProgress, Sink, download_flow
 from .._core.flows.follow import Strategy, Update, follow_flow
 from .._core.flows.jobs import (
     cancel_flow,
@@ -38,11 +39,11 @@ from .._core.http import (
     TransportFailure,
     log,
     redact_headers,
-    safe_url,
 )
 from .._core.polling import PollPolicy
 from .._core.refs import JobRef, target_of
 from .._core.retry import FailureKind
+from .._core.urls import redact_url, safe_url, split_credentials
 from .._version import __version__
 from ..errors import APIError, InvalidArgumentError, ProtocolError, TLSVerificationError
 from ..models import Job, JobPage
@@ -79,9 +80,15 @@ def tls_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
     if isinstance(verify, str):
         if not os.path.exists(verify):
             raise InvalidArgumentError(f"CA bundle not found: {verify}")
-        if os.path.isdir(verify):
-            return ssl.create_default_context(capath=verify)
-        return ssl.create_default_context(cafile=verify)
+        try:
+            if os.path.isdir(verify):
+                return ssl.create_default_context(capath=verify)
+            return ssl.create_default_context(cafile=verify)
+        except (ssl.SSLError, OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or "unreadable"
+            raise InvalidArgumentError(
+                f"CA bundle {verify}: not a readable PEM file of certificates ({reason})"
+            ) from None
     return verify
 
 
@@ -201,11 +208,18 @@ class ClientBase:
         from ..config import resolve_settings
 
         settings = resolve_settings(url=base_url, token=token, profile=profile)
-        url = settings.url.rstrip("/")
+        url = settings.url.strip().rstrip("/")
         if not url.lower().startswith(("http://", "https://")):
             raise InvalidArgumentError(
-                f"the API URL must start with http:// or https://, got {url!r}"
+                f"the API URL must start with http:// or https://, got {redact_url(url)!r}"
             )
+        try:
+            # user:password@ in the URL are credentials like the token: kept out of every
+            # URL the SDK makes (and so out of Job.status_url, logs and errors), and sent
+            # as Basic auth to the base URL's origin only.
+            url, self._basic = split_credentials(url)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"the API URL {exc}") from None
         if settings.token is not None and not (
             settings.token.isascii() and settings.token.isprintable() and " " not in settings.token
         ):
@@ -232,6 +246,10 @@ class ClientBase:
         headers.update(req.headers)
         if req.auth and self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        elif req.auth and self._basic is not None:
+            user, password = self._basic
+            raw = f"{user}:{password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
         return headers
 
     def _httpx_request(
@@ -340,14 +358,18 @@ class ClientBase:
         return iter_jobs_flow(self._ctx, **kwargs)
 
     def _download(
-        self, job: JobRef, dest: str | os.PathLike[str] | IO[bytes], resume: bool
+        self,
+        job: JobRef,
+        dest: str | os.PathLike[str] | IO[bytes],
+        resume: bool,
+        overwrite: bool,
     ) -> Flow[Path | None]:
         ctx, target = target_of(self._ctx, job)
-        return (
-            yield from download_flow(
-                ctx, target, lambda found: make_sink(dest, found.job_id, resume)
-            )
-        )
+
+        def open_sink(found: Job) -> Sink:
+            return make_sink(dest, found.job_id, resume, overwrite)
+
+        return (yield from download_flow(ctx, target, open_sink))
 
     def _run(
         self,

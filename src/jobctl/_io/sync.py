@@ -290,6 +290,7 @@ class JobsClient(ClientBase):
         path_or_file: str | os.PathLike[str] | IO[bytes],
         *,
         resume: bool = True,
+        overwrite: bool = True,
         on_progress: Callable[[int, int | None], Any] | None = None,
     ) -> Path | None:
         """Download a completed job's result, verified and atomically written.
@@ -299,12 +300,14 @@ class JobsClient(ClientBase):
             path_or_file: a file path, a directory (the file name then comes from
                 ``Content-Disposition``) or a binary file object.
             resume: continue a ``.part`` file left by an earlier, broken download.
+            overwrite: replace an existing file with other bytes; False raises
+                ``OutputExistsError`` instead (the same bytes count as success).
             on_progress: called with ``(bytes_done, total_or_None)``.
 
         Returns:
             The path written, or None when writing to a file object.
         """
-        flow = self._download(job, path_or_file, resume)
+        flow = self._download(job, path_or_file, resume, overwrite)
         return self._drive(flow, download_callback(on_progress))
 
     def run(

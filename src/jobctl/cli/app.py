@@ -28,14 +28,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["main", "version_text"]
-
-
-def version_text() -> str:
-    """What ``jobctl --version`` prints."""
-    from .._version import __version__
-
-    return f"jobctl {__version__}\n"
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--version"]:
+        from .._version import version_text
+
         sys.stdout.write(version_text())
         return 0
     if "httpx" not in sys.modules:

@@ -20,8 +20,8 @@ _INTRO = """\
 # jobctl command-line reference
 
 Generated from the code by `python -m jobctl.cli.docs --write docs/cli.md`; a
-test fails when this page and the code disagree. The contract scripts rely on
-(commands, flags, exit codes, streams) is `CLI.md`; this page is the full detail.
+test fails when this page and the code disagree. Scripts may rely on the
+commands, flags, exit codes and streams described here: they only ever grow.
 
 Global options may come before or after the command (`jobctl --json status ID`
 and `jobctl status ID --json` are the same). Precedence: flag > environment >
@@ -42,10 +42,11 @@ profile in the config file > default. `JOB` is a job id, a status URL, or
 | 7 | `--timeout` ran out while the job is still running |
 | 8 | the service is unavailable after retries (network errors, 5xx, 429, a broken answer) |
 | 9 | the request was refused for another reason (400/409/413/422) |
+| 10 | a local problem, named in the line: a file can't be written here, the disk is full |
 | 130 / 143 | Ctrl-C / SIGTERM; the job keeps running unless `--cancel-on-interrupt` |
 
 Several jobs: the worst outcome wins, in the order
-130/143 > 1 > 2 > 8 > 4 > 6 > 9 > 7 > 3 > 5 > 0.
+143 > 130 > 1 > 2 > 10 > 8 > 4 > 6 > 9 > 7 > 3 > 5 > 0.
 `status` exits 0 whatever the job's state (it only looks); `cancel` exits 0 when
 the job ends up cancelled (that is what was asked).
 

@@ -1,27 +1,27 @@
 """Saving a job's result for ``result`` and ``-o``: a bar, resume, and no silent overwrite.
 
-The SDK downloads (atomic ``.part`` file, ``Range`` resume, length/sha256
-checks). This module decides *where*:
+The SDK downloads (a locked ``.part`` file beside the target, ``Range`` resume,
+length/sha256 checks, symlinks followed, devices and pipes written straight
+through; see ``jobctl._io.files``). This module decides *where*:
 
 - ``-o -``: the bytes go to stdout (nothing else is written there);
 - no ``-o`` or ``-o DIR``: into that directory (default: the current one) under
   the name from ``Content-Disposition``;
-- ``-o FILE``: that file.
+- ``-o FILE``: that file; ``-o /dev/null``, ``-o /dev/stdout``, ``-o >(cmd)``
+  (any existing file that is not a regular file) are written straight through.
 
-The SDK always downloads into a staging directory beside the target
-(``.jobctl-<id>.d``), which is where a partial file waits to be resumed by the
-next run. The finished file is then moved into place — unless a *different*
-file already sits there and ``--force`` was not given: then the download stays
-in the staging directory and the command fails with exit code 2 and a line
-saying so. An identical existing file counts as success (re-runs are safe).
+``-o`` is checked before anything is submitted (its directory must exist and be
+writable). A *different* file already at the target is left alone without
+``--force``: the command fails with exit code 2 and a line saying so, and
+nothing is left behind; an identical file counts as success (re-runs are safe).
+A download cut short by the network leaves ``FILE.part`` for the next run to
+resume; a local failure (no space, no permission) leaves nothing.
 """
 
 from __future__ import annotations
 
-import filecmp
 import os
-import re
-import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +53,20 @@ class Destination:
     directory: Path = Path()
     name: str | None = None
 
+    @property
+    def target(self) -> Path:
+        """What to hand the SDK: the file, or the directory."""
+        return self.directory / self.name if self.name else self.directory
+
+    @property
+    def special(self) -> bool:
+        """The target exists and is not a regular file or a directory (a device, a pipe)."""
+        try:
+            mode = os.stat(self.target).st_mode
+        except OSError:
+            return False
+        return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
 
 def plan_destination(output: str | None) -> Destination:
     """Interpret ``-o``: ``-``, a directory, a file path, or nothing (current directory).
@@ -76,17 +90,14 @@ def check_destination(dest: Destination) -> None:
     Args:
         dest: the planned destination.
     """
-    if dest.stdout:
+    if dest.stdout or dest.special:
         return
+    if dest.directory.exists() and not dest.directory.is_dir():
+        raise CliError(f"-o: {dest.directory} is not a directory")
     if not dest.directory.is_dir():
         raise CliError(f"-o: directory {dest.directory} does not exist; create it first")
     if not os.access(dest.directory, os.W_OK | os.X_OK):
         raise CliError(f"-o: directory {dest.directory} is not writable")
-
-
-def _staging(dest: Destination, job_id: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", job_id)[:80]
-    return dest.directory / f".jobctl-{safe}.d"
 
 
 class _Bar:
@@ -149,7 +160,8 @@ async def save_result(
         force: replace an existing, different file.
 
     Raises:
-        CliError: a different file exists at the target and ``force`` is False.
+        OutputExistsError: a different file is at the target and ``force`` is False.
+        OutputError: the target can't be written (another download on it, no space).
     """
     job_id = job if isinstance(job, str) else job.job_id
     from .waiting import display_id
@@ -158,27 +170,21 @@ async def save_result(
     bar = _Bar(state, job_id)
     try:
         if dest.stdout:
-            out = state.io.stdout_binary
-            await client.download(job, out, on_progress=bar)
-            out.flush()
+            await client.download(job, state.io.stdout_binary, on_progress=bar)
             return None
-        staging = _staging(dest, job_id)
-        staging.mkdir(exist_ok=True)
-        target_in_staging: Path | os.PathLike[str] = staging / dest.name if dest.name else staging
-        got = await client.download(job, target_in_staging, on_progress=bar)
-        written = Path(got) if got is not None else staging
+        before = _identity(dest.target)
+        path = await client.download(job, dest.target, on_progress=bar, overwrite=force)
     finally:
         bar.close()
-    final = dest.directory / (dest.name or written.name)
-    if final.exists() and not force:
-        if final.is_file() and filecmp.cmp(final, written, shallow=False):
-            shutil.rmtree(staging, ignore_errors=True)
-            state.hint(f"{clean(str(final))} already holds this result; left unchanged")
-            return final
-        raise CliError(
-            f"{final} exists and differs from the result; not overwriting it "
-            f"(the download is kept in {written}); use --force to replace it or -o another path"
-        )
-    os.replace(written, final)
-    shutil.rmtree(staging, ignore_errors=True)
-    return final
+    if path is not None and not force and before is not None and _identity(path) == before:
+        state.hint(f"{clean(str(path))} already holds this result; left unchanged")
+    return path
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """(device, inode, mtime) of an existing regular file: a rename into place changes it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None

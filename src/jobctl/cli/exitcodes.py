@@ -1,13 +1,15 @@
-"""The exit codes of CLI.md, and the ONE table that maps errors and job states to them.
+"""The exit codes of docs/cli.md, and the ONE table that maps errors and job states to them.
 
 Scripts rely on these numbers, so every command takes its exit code from here:
 ``code_for_exception`` for anything raised, ``code_for_status`` for a job that
 ended (or did not end in time), and ``worst`` to combine several jobs.
 
 Several outcomes combine to the worst one in the order
-130/143 > 1 > 2 > 8 > 4 > 6 > 9 > 7 > 3 > 5 > 0 (CLI.md fixes 1 > 8 > 4 > 6 > 7 >
-3 > 5 > 0; interrupts, usage errors and refusals are slotted in where a script
-most needs to see them).
+143 > 130 > 1 > 2 > 10 > 8 > 4 > 6 > 9 > 7 > 3 > 5 > 0 (the contract fixes 1 > 8 > 4 >
+6 > 7 > 3 > 5 > 0; interrupts, usage errors, local problems and refusals are slotted
+in where a script most needs to see them). 10 is ours, added to the contract's
+table: a problem of this machine (a file that can't be written, a full disk), which
+was exit 1, "a bug in jobctl", before.
 
 Only ``jobctl.errors`` is imported at module level (it is tiny); SDK modules that
 pull in httpx or pydantic are imported lazily so ``jobctl --help`` stays fast.
@@ -26,6 +28,8 @@ from ..errors import (
     DownloadError,
     InvalidArgumentError,
     NotFoundError,
+    OutputError,
+    OutputExistsError,
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
@@ -35,7 +39,7 @@ __all__ = ["CliError", "ExitCode", "code_for_exception", "code_for_status", "wor
 
 
 class ExitCode(IntEnum):
-    """The process exit codes of CLI.md."""
+    """The process exit codes of docs/cli.md."""
 
     OK = 0
     INTERNAL = 1
@@ -47,6 +51,7 @@ class ExitCode(IntEnum):
     TIMEOUT = 7
     UNAVAILABLE = 8
     REFUSED = 9
+    LOCAL = 10
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -70,6 +75,7 @@ _ORDER: tuple[ExitCode, ...] = (
     ExitCode.INTERRUPTED,
     ExitCode.INTERNAL,
     ExitCode.USAGE,
+    ExitCode.LOCAL,
     ExitCode.UNAVAILABLE,
     ExitCode.AUTH,
     ExitCode.NOT_FOUND,
@@ -92,7 +98,13 @@ _TABLE: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (ServiceUnavailableError, ExitCode.UNAVAILABLE),
     (ProtocolError, ExitCode.UNAVAILABLE),
     (DownloadError, ExitCode.UNAVAILABLE),
+    (OutputExistsError, ExitCode.USAGE),  # choose another path, or --force
+    (OutputError, ExitCode.LOCAL),
     (KeyboardInterrupt, ExitCode.INTERRUPTED),
+    # An OSError that reaches the top is this machine's: a file or directory that
+    # can't be read or written, a full disk, a closed stdout (never a network error:
+    # the SDK maps those). It is the environment's doing, not a bug in jobctl.
+    (OSError, ExitCode.LOCAL),
 )
 
 

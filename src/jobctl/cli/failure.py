@@ -24,7 +24,10 @@ from ..errors import (
     ConflictError,
     DownloadError,
     InvalidArgumentError,
+    JobctlError,
     NotFoundError,
+    OutputError,
+    OutputExistsError,
     ProtocolError,
     RequestRejectedError,
     ServiceUnavailableError,
@@ -32,6 +35,7 @@ from ..errors import (
 )
 from .exitcodes import CliError, code_for_exception
 from .text import clean
+from .urls import server_key
 
 if TYPE_CHECKING:
     from .state import AppState
@@ -146,9 +150,63 @@ def _describe(exc: BaseException, url: str | None) -> str:
         return f"download failed: {exc}; run the same command again to resume"
     if isinstance(exc, APIError):
         return f"request failed: {exc.message}"
+    if isinstance(exc, OutputExistsError):
+        return (
+            f"{exc.path} exists and differs from the result; not replacing it: "
+            "use --force to replace it, or -o another path"
+        )
+    if isinstance(exc, OutputError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return _local_problem(exc)
     if type(exc).__name__ == "InvalidSignatureError":
         return f"invalid webhook delivery: {exc}"
     return f"unexpected error: {type(exc).__name__}: {exc} (run with --verbose for details)"
+
+
+def _local_problem(exc: OSError) -> str:
+    """One line for an ``OSError`` of this machine: what, and which file."""
+    import errno
+
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "no space left on the device"
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    where = f": {' -> '.join(names)}" if names else ""
+    return f"local problem: {reason}{where}"
+
+
+def error_line(state: AppState, exc: BaseException) -> str:
+    """The one stderr line for ``exc`` (no ``error:`` prefix), naming the server in use.
+
+    Never contains the token or a password from the URL.
+
+    Args:
+        state: the run's state.
+        exc: what went wrong.
+    """
+    settings = state.resolved_settings
+    hint = exc.resume_hint if isinstance(exc, JobctlError) else None
+    if hint is not None and isinstance(exc, APIError):
+        # the SDK's sentence speaks Python (idempotency_key=...): say it as a command line
+        exc.message = exc.message.replace("; " + hint, "")
+    line = describe(exc, url=server_key(settings.url) if settings else None)
+    job = getattr(exc, "job", None)
+    if state.resume_args and job is not None and type(exc).__name__ == "WaitTimeoutError":
+        from .waiting import resume_command
+
+        plain = clean(f"resume with: jobctl wait {job.job_id}")  # the line is escaped
+        command = resume_command([job], state.resume_args)
+        line = line.replace(plain, "resume with: " + clean(command))
+    if hint is not None and isinstance(exc, JobctlError):
+        line += (
+            f"; the server may have stored the job: re-run the same command with "
+            f"--idempotency-key {clean(str(exc.idempotency_key))} to resume it without "
+            "making a second one"
+        )
+    for secret in state.secrets():
+        line = line.replace(secret, "***")
+    return line
 
 
 def report_error(exc: BaseException, state: AppState | None, *, verbose: bool) -> int:
@@ -159,14 +217,13 @@ def report_error(exc: BaseException, state: AppState | None, *, verbose: bool) -
         state: the run's state, when it was made.
         verbose: print the traceback too.
     """
-    settings = state.resolved_settings if state else None
-    token = (settings.token if settings else None) or (state.options.token if state else None)
-    line = describe(exc, url=settings.url if settings else None, token=token)
+    line = error_line(state, exc) if state else describe(exc)
     stderr = state.io.stderr if state else sys.stderr
     if verbose and not isinstance(exc, CliError | KeyboardInterrupt):
         text = "".join(traceback.format_exception(exc))
-        text = text.replace(token, "***") if token else text
-        stderr.write("".join(clean(line) + "\n" for line in text.rstrip("\n").split("\n")))
+        for secret in state.secrets() if state else []:
+            text = text.replace(secret, "***")
+        stderr.write("".join(clean(row) + "\n" for row in text.rstrip("\n").split("\n")))
     stderr.write(f"error: {line}\n")
     stderr.flush()
     return int(code_for_exception(exc))

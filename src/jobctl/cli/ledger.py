@@ -2,8 +2,14 @@
 
 Each ``jobctl submit`` (and ``retry``) appends one line: the job id, its status
 URL, the API base URL, the job type, the idempotency key and the time. It lets
-``--last`` find the newest job, and lets a re-run ``submit`` with the same
-``--idempotency-key`` say which job it resumed. Tokens are never written here.
+``--last`` find the newest job submitted to the server in use, and lets a re-run
+``submit`` with the same ``--idempotency-key`` say which job it resumed.
+
+Every entry belongs to the server it was submitted to: ``--last`` only ever
+looks at the entries of the configured base URL, so it can never send one
+server's token to another. Tokens and URL passwords are never written here, and
+a status URL is kept only when it is on the base URL's own origin (a server may
+name any URL; following it with the token would be a leak).
 
 The file lives at ``platformdirs.user_state_dir("jobctl")/jobs.jsonl``
 (``JOBCTL_STATE_DIR`` overrides the directory). Appends are single ``write``
@@ -20,6 +26,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from .urls import same_origin, server_key
 
 __all__ = ["Ledger", "LedgerEntry", "default_ledger_path"]
 
@@ -113,7 +121,10 @@ class Ledger:
             now: the time to record (default: now, UTC).
         """
         when = (now or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
-        entry = LedgerEntry(job_id, status_url, base_url.rstrip("/"), type, idempotency_key, when)
+        base_url = server_key(base_url)
+        if status_url is not None and not same_origin(status_url, base_url):
+            status_url = None
+        entry = LedgerEntry(job_id, status_url, base_url, type, idempotency_key, when)
         line = json.dumps(asdict(entry), separators=(",", ":")) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -149,8 +160,9 @@ class Ledger:
         Args:
             base_url: only consider jobs submitted to this base URL.
         """
+        key = None if base_url is None else server_key(base_url)
         for entry in reversed(self.entries()):
-            if base_url is None or entry.base_url == base_url.rstrip("/"):
+            if key is None or entry.base_url == key:
                 return entry
         return None
 
@@ -161,8 +173,9 @@ class Ledger:
             idempotency_key: the key.
             base_url: the API base URL.
         """
+        key = server_key(base_url)
         for entry in reversed(self.entries()):
-            if entry.idempotency_key == idempotency_key and entry.base_url == base_url.rstrip("/"):
+            if entry.idempotency_key == idempotency_key and entry.base_url == key:
                 return entry
         return None
 

@@ -3,7 +3,9 @@
 Binds 127.0.0.1 only. Each POST is verified with ``jobctl.webhooks.verify_webhook``
 when secrets are given, printed (stdout; JSON lines with ``--json``; rejections as
 ``error:`` lines on stderr), answered 200 or 401, and, when valid, forwarded to
-``--forward`` with its original headers. Imported only by ``listen``.
+``--forward`` with its original headers. It also says how a verified delivery
+prints (``summary``, ``event_json``), which ``webhook verify`` shares: the command
+module imports this one (lazily), never the other way round.
 """
 
 from __future__ import annotations
@@ -13,14 +15,35 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from .commands.webhook import event_json, summary
 from .exitcodes import CliError, ExitCode
 from .text import clean
 
 if TYPE_CHECKING:
     from .state import AppState
 
-__all__ = ["serve"]
+__all__ = ["event_json", "serve", "summary"]
+
+
+def summary(event: Any) -> str:
+    """One human line for a verified delivery.
+
+    Args:
+        event: the ``WebhookEvent``.
+    """
+    status = getattr(event.data.status, "value", event.data.status)
+    return clean(
+        f"valid {event.scheme} delivery {event.delivery_id or '-'}: "
+        f"{event.event} job {event.job_id} ({status})"
+    )
+
+
+def event_json(event: Any) -> str:
+    """A verified delivery as one line of JSON.
+
+    Args:
+        event: the ``WebhookEvent``.
+    """
+    return json.dumps(event.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
 class _Receiver(BaseHTTPRequestHandler):

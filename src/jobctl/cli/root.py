@@ -230,7 +230,7 @@ def _parse_error(exc: typer.TyperException) -> int:
 
 def _version(value: bool) -> None:
     if value:
-        from .app import version_text
+        from .._version import version_text
 
         sys.stdout.write(version_text())
         raise typer.Exit(0)
@@ -242,7 +242,7 @@ app = typer.Typer(
     help="Submit jobs to an async job API, follow them to the end, and fetch their results.",
     epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 job failed, 4 auth refused, "
     "5 job cancelled, 6 not found, 7 timed out, 8 service unavailable, 9 refused, "
-    "130 interrupted.",
+    "10 local problem, 130 interrupted, 143 terminated.",
     add_completion=False,
     no_args_is_help=True,
     rich_markup_mode=None,

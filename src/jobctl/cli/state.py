@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Settings, resolve_settings
 from .io import IOStreams
+from .urls import server_key, url_passwords
 
 if TYPE_CHECKING:
     from .. import AsyncJobsClient, JobsClient
@@ -109,6 +110,8 @@ class AppState:
 
     options: GlobalOptions
     io: IOStreams
+    resume_args: tuple[str, ...] = ()
+    """What a resume hint adds after ``jobctl wait ID`` (``-o PATH`` of the command)."""
     _settings: Settings | None = field(default=None, init=False, repr=False)
 
     @property
@@ -126,6 +129,18 @@ class AppState:
     def resolved_settings(self) -> Settings | None:
         """The settings if a command already resolved them, else None (never resolves)."""
         return self._settings
+
+    @property
+    def server(self) -> str:
+        """The API base URL without any ``user:password@`` (shown, and keys the ledger)."""
+        return server_key(self.settings.url)
+
+    def secrets(self) -> list[str]:
+        """The token and any password in the URL: never shown, logged or written."""
+        settings = self._settings
+        token = (settings.token if settings else None) or self.options.token
+        found = [token] if token else []
+        return found + (url_passwords(settings.url) if settings else [])
 
     def safe_settings(self) -> Settings | None:
         """The settings if they resolve, else None (for error messages)."""
@@ -198,9 +213,7 @@ class AppState:
             return
         handler = logging.StreamHandler(self.io.stderr)
         handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
-        handler.addFilter(
-            RedactingFilter([(self._settings.token if self._settings else None) or ""])
-        )
+        handler.addFilter(RedactingFilter(self.secrets()))
         for name in ("jobctl", "httpx"):
             logger = logging.getLogger(name)
             logger.setLevel(logging.DEBUG)

@@ -34,12 +34,14 @@ class Outcome:
     """How following one job ended.
 
     Args:
-        ref: the JOB as given (id or status URL).
+        ref: the JOB as given (an id or status URL the user typed), or the ``Job`` the
+            command submitted (so its server-given URLs stay subject to the SDK's
+            origin rules instead of passing for URLs the user chose).
         job: the last snapshot (terminal unless the wait ran out or failed).
         error: what went wrong, if anything (WaitTimeoutError, APIError, ...).
     """
 
-    ref: str
+    ref: Job | str
     job: Job | None = None
     error: BaseException | None = None
 
@@ -56,25 +58,31 @@ class Outcome:
         return self.job.job_id if self.job is not None else display_id(self.ref)
 
 
-def display_id(ref: str) -> str:
+def display_id(ref: Job | str) -> str:
     """The job id inside a JOB reference (the last path segment of a status URL).
 
     Args:
-        ref: an id or a status URL.
+        ref: an id, a status URL or a ``Job``.
     """
+    if not isinstance(ref, str):
+        return ref.job_id
     if "://" in ref:
         path = ref.split("?", 1)[0].rstrip("/")
         return path.rsplit("/", 1)[-1]
     return ref
 
 
-def resume_command(refs: Sequence[str]) -> str:
-    """``jobctl wait ID [ID ...]``.
+def resume_command(refs: Sequence[Job | str], extra: Sequence[str] = ()) -> str:
+    """``jobctl wait ID [ID ...] [EXTRA ...]``, quoted for a shell.
 
     Args:
         refs: the jobs to resume.
+        extra: what the interrupted command also asked for (``-o PATH``).
     """
-    return "jobctl wait " + " ".join(display_id(r) for r in refs)
+    import shlex
+
+    words = ["jobctl", "wait", *(display_id(r) for r in refs), *extra]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def snapshot_of(update: Any) -> tuple[object, Progress | None, Job | None]:
@@ -100,7 +108,7 @@ async def _ticker(display: NullProgress) -> None:
 async def follow_jobs(
     state: AppState,
     client: AsyncJobsClient,
-    refs: Sequence[str],
+    refs: Sequence[Job | str],
     *,
     deadline: Deadline,
     strategy: str = "auto",
@@ -113,12 +121,12 @@ async def follow_jobs(
     Args:
         state: the run's state (for hints).
         client: the async SDK client.
-        refs: job ids or status URLs.
+        refs: job ids or status URLs as given, or submitted ``Job``s.
         deadline: the one deadline for all of them.
         strategy: ``auto``, ``sse`` or ``poll``.
         display: the progress display.
         cancel_on_interrupt: cancel unfinished jobs on Ctrl-C / SIGTERM.
-        labels: a short label per ref (e.g. the job type) for the live display.
+        labels: a short label per job id (e.g. the job type) for the live display.
 
     Raises:
         CliError: with code 130 or 143 when interrupted (after the hints are printed).
@@ -133,7 +141,7 @@ async def follow_jobs(
     async def one(outcome: Outcome) -> None:
         ref = outcome.ref
         key = display_id(ref)
-        label = (labels or {}).get(ref)
+        label = (labels or {}).get(key)
         display.add(key, label)
 
         def learn(job: Job | None) -> None:
@@ -198,7 +206,7 @@ async def _interrupted(
     import asyncio
 
     pending = [o for o in outcomes if not (o.job is not None and o.job.is_terminal)]
-    cancelled: list[str] = []
+    cancelled: list[Job | str] = []
     if cancel:
         for outcome in pending:
             try:
@@ -209,13 +217,13 @@ async def _interrupted(
                 state.io.write_err(
                     f"error: could not cancel job {clean(outcome.job_id)}: {clean(str(exc))}"
                 )
-    running = [o.ref for o in pending if o.ref not in cancelled]
+    running = [o.ref for o in pending if not any(o.ref is c for c in cancelled)]
     how = signal_name(signum)
     if running:
         raise CliError(
             f"{how}: stopped waiting; {'the job keeps' if len(running) == 1 else 'the jobs keep'}"
             f" running; resume with: "
-            f"{resume_command(running)}",
+            f"{resume_command(running, state.resume_args)}",
             exit_code_for_signal(signum),
         )
     raise CliError(f"{how}: stopped waiting", exit_code_for_signal(signum))

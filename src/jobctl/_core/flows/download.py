@@ -66,8 +66,12 @@ class Sink(Protocol):
     def write(self, data: bytes) -> None:
         """Append ``data``."""
 
+    def flush(self) -> None:
+        """Write out what is buffered (between two attempts)."""
+
     def close(self) -> None:
-        """Release open files (the bytes stay for a resume)."""
+        """The download is over, done or not: release files and locks, keeping only
+        what a later call can resume."""
 
     def finish(self, disposition: str | None, job_id: str) -> Path | None:
         """Put the verified result in place; the final path, if there is one."""
@@ -211,7 +215,7 @@ def _fetch(ctx: Context, job: Job, url: str, sha: str | None, sink: Sink) -> Flo
             sink.write(chunk)
             hasher.update(chunk)
             yield from emit(DownloadProgress(sink.offset, total))
-        sink.close()
+        sink.flush()
         yield from close(reply.stream)
         if total is not None and sink.offset > total:
             sink.discard()

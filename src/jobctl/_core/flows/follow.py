@@ -70,6 +70,7 @@ class _State:
         self.deadline = deadline
         self.last: Job | None = target.job
         self.key: tuple[Any, ...] | None = None
+        self.observed = False  # a snapshot or event from the server arrived in this wait
 
     def remaining(self) -> float | None:
         """Seconds left; raises ``WaitTimeoutError`` once the deadline has passed."""
@@ -86,7 +87,7 @@ class _State:
             progress.total if progress else None,
         )
         changed = key != self.key
-        self.key, self.last = key, job
+        self.key, self.last, self.observed = key, job, True
         yield from emit(Update(event, job, changed))
 
     def merge(self, event: JobEvent) -> Job:
@@ -169,12 +170,34 @@ def follow_flow(
     st = _State(ctx, target, deadline)
     if final and st.last is not None and st.last.is_terminal and last_event_id is None:
         return st.last
+    try:
+        if deadline.passed(ctx.runtime.clock()):
+            raise WaitTimeoutError(st.last, deadline.seconds or 0.0)  # "tell me now"
+        return (yield from _follow(st, strategy, last_event_id, final))
+    except WaitTimeoutError:
+        if st.observed:
+            raise
+        # A deadline is judged only after looking: read the status once (one try,
+        # the deadline has passed) and answer with what it says.
+        job, _ = yield from get_flow(ctx, target, deadline=deadline)
+        event = event_from_job(job, None)
+        if event is not None:
+            yield from st.update(event, job)
+        if job.is_terminal:
+            return job if final else None
+        raise WaitTimeoutError(job, deadline.seconds or 0.0) from None
+
+
+def _follow(
+    st: _State, strategy: Strategy, last_event_id: str | None, final: bool
+) -> Flow[Job | None]:
+    ctx, target = st.ctx, st.target
     if strategy != "poll":
         ended = yield from _follow_stream(st, last_event_id, strict=strategy == "sse")
         if ended:
             if not final:
                 return None
-            job, _ = yield from get_flow(ctx, target)
+            job, _ = yield from get_flow(ctx, target, deadline=st.deadline)
             if job.is_terminal:
                 return job
     return (yield from _follow_polls(st, final))

@@ -14,7 +14,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from ...errors import ConflictError, InvalidArgumentError, ProtocolError
+from ...errors import (
+    APIError,
+    ConflictError,
+    InvalidArgumentError,
+    JobctlError,
+    ProtocolError,
+    ServiceUnavailableError,
+)
 from ...models import Job, JobPage
 from ..context import Context
 from ..deadline import NO_DEADLINE, Deadline
@@ -33,6 +40,22 @@ __all__ = [
     "retry_flow",
     "submit_flow",
 ]
+
+
+def _keyed(exc: JobctlError, key: str, call: str) -> None:
+    """``exc`` carrying the key the call sent; when the server may have stored the job,
+    its message says how to get it back without making a second one."""
+    exc.idempotency_key = key
+    maybe_stored = isinstance(exc, ServiceUnavailableError | ProtocolError) or (
+        isinstance(exc, APIError) and exc.status_code == 409
+    )
+    if maybe_stored and isinstance(exc, APIError) and exc.resume_hint is None:
+        exc.resume_hint = (
+            f"the server may have stored the job: {call} again with "
+            f"idempotency_key={key!r} to get it instead of a second one"
+        )
+        exc.message += "; " + exc.resume_hint
+        exc.args = (exc.message,)
 
 
 _VISIBLE = re.compile(r"[\x21-\x7e]{1,255}")
@@ -101,8 +124,12 @@ def submit_flow(
         idempotent_key=True,
         deadline=deadline,
     )
-    reply = yield from send_keyed(ctx, req, any_409_in_flight=True)
-    return _job_from_accept(ctx, reply, type=type, idempotency_key=key)
+    try:
+        reply = yield from send_keyed(ctx, req, any_409_in_flight=True)
+        return _job_from_accept(ctx, reply, type=type, idempotency_key=key)
+    except JobctlError as exc:
+        _keyed(exc, key, "submit")
+        raise
 
 
 def get_flow(
@@ -186,11 +213,15 @@ def retry_flow(
         idempotent_key=True,
         deadline=deadline,
     )
-    reply = yield from send_keyed(ctx, req, any_409_in_flight=False)
-    known_type = target.job.type if target.job else None
-    return _job_from_accept(
-        ctx, reply, type=known_type, idempotency_key=key, original_job_id=target.job_id
-    )
+    try:
+        reply = yield from send_keyed(ctx, req, any_409_in_flight=False)
+        known_type = target.job.type if target.job else None
+        return _job_from_accept(
+            ctx, reply, type=known_type, idempotency_key=key, original_job_id=target.job_id
+        )
+    except JobctlError as exc:
+        _keyed(exc, key, "retry")
+        raise
 
 
 def _list_params(

@@ -13,8 +13,9 @@ import re
 
 from ..context import Context
 from ..effects import Flow, open_once, send_once, sleep
-from ..http import Reply, Request, TransportFailure, error_from_reply, log, safe_url
+from ..http import Reply, Request, TransportFailure, error_from_reply, log
 from ..retry import Failure, RetryDecision, classify, decide, parse_retry_after
+from ..urls import safe_url
 
 __all__ = ["request", "send_checked", "send_keyed"]
 

@@ -95,7 +95,7 @@ COMMANDS: tuple[Entry, ...] = (
         "demo",
         "demo",
         "demo",
-        "Start a reference server in-process, run a report job with progress, download it.",
+        "Start a reference server on loopback, run a report job with progress, download it.",
         _TOOLS,
     ),
     Entry(

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from ..exitcodes import CliError, ExitCode, worst
-from ..failure import describe
+from ..failure import error_line
 from ..state import AppState
 
 if TYPE_CHECKING:
     from ... import AsyncJobsClient
-    from ...models import Job
+    from ..download import Destination
     from ..waiting import Outcome
 
 __all__ = [
@@ -78,9 +78,44 @@ def job_refs(state: AppState, jobs: Sequence[str] | None, last: bool) -> list[st
 
     newest = None
     if last:
-        entry = state.ledger().last()
-        newest = (entry.status_url or entry.job_id) if entry else None
-    return resolve_job_refs(list(jobs or []), last=last, newest=newest)
+        ledger = state.ledger()
+        entry = ledger.last(state.server)
+        if entry is None and (other := ledger.last()) is not None:
+            raise CliError(
+                f"--last: no job submitted to {state.server} in the local ledger; the newest "
+                f"({other.job_id}) went to {other.base_url}: use --url {other.base_url} "
+                "(with that server's token) to follow it",
+                ExitCode.USAGE,
+            )
+        if entry is not None:
+            from ..urls import same_origin
+
+            url = entry.status_url
+            newest = url if url and same_origin(url, state.server) else entry.job_id
+    refs = resolve_job_refs(list(jobs or []), last=last, newest=newest)
+    from ..._core.refs import parse_ref
+
+    for ref in refs:  # a bad reference is a usage error before anything is sent or written
+        parse_ref(ref)
+    return refs
+
+
+def output_destination(state: AppState, output: str | None) -> Destination | None:
+    """``-o``: where the result goes, checked before anything is submitted; resume hints
+    of this run will repeat it (``jobctl wait ID -o PATH``).
+
+    Args:
+        state: the run's state.
+        output: the ``-o`` value, or None.
+    """
+    from ..download import check_destination, plan_destination
+
+    if output is None:
+        return None
+    dest = plan_destination(output)
+    check_destination(dest)
+    state.resume_args = ("-o", output)
+    return dest
 
 
 def check_strategy(strategy: str) -> str:
@@ -111,23 +146,37 @@ def run_with_client(state: AppState, body: Callable[[AsyncJobsClient], Awaitable
     return asyncio.run(main())
 
 
-def print_jobs(state: AppState, jobs: Sequence[Job], *, single: bool) -> None:
-    """Final output on stdout: the job document(s) with ``--json``, else ``ID STATUS`` lines.
+def print_jobs(state: AppState, outcomes: Sequence[Outcome], *, single: bool) -> None:
+    """Final output on stdout, one entry per JOB in the order given.
+
+    ``--json``: the job document of each (an object for one job, else a list); a
+    job never seen (not found, unreachable, a bad reference) is
+    ``{"jobId", "status": null, "problem": {"exitCode", "message"}}`` so no JOB
+    drops out of the array. Otherwise ``ID STATUS`` lines (``ID unknown`` for a
+    job never seen; the error line is on stderr).
 
     Args:
         state: the run's state.
-        jobs: the jobs.
+        outcomes: how each job ended.
         single: one job was asked for (``--json`` prints an object, not a list).
     """
     from ..render import status_text, to_jsonable
     from ..text import clean
 
     if state.options.json:
-        docs: Any = [to_jsonable(j) for j in jobs]
+        docs: list[Any] = []
+        for o in outcomes:
+            if o.job is not None:
+                docs.append(to_jsonable(o.job))
+            else:
+                message = error_line(state, o.error) if o.error else "no answer"
+                problem = {"exitCode": int(o.code), "message": message}
+                docs.append({"jobId": o.job_id, "status": None, "problem": problem})
         state.io.write_out(json.dumps(docs[0] if single and docs else docs))
         return
-    for job in jobs:
-        state.io.write_out(f"{clean(job.job_id)} {status_text(job.status)}")
+    for o in outcomes:
+        status = status_text(o.job.status) if o.job is not None else "unknown"
+        state.io.write_out(f"{clean(o.job_id)} {status}")
 
 
 def report_outcomes(
@@ -149,9 +198,7 @@ def report_outcomes(
     from ..text import clean
 
     if stdout:
-        print_jobs(state, [o.job for o in outcomes if o.job is not None], single=single)
-    settings = state.safe_settings()
-    url, token = (settings.url, settings.token) if settings else (None, None)
+        print_jobs(state, outcomes, single=single)
     for outcome in outcomes:
         exc = outcome.error
         if exc is None and outcome.job is not None:
@@ -160,7 +207,7 @@ def report_outcomes(
             elif outcome.job.status == JobStatus.CANCELLED:
                 exc = JobCancelledError(outcome.job)
         if exc is not None:
-            line = describe(exc, url=url, token=token)  # escaped
+            line = error_line(state, exc)  # escaped
             shown = clean(outcome.job_id)
             prefix = "" if shown in line else f"job {shown}: "
             state.io.write_err(f"error: {prefix}{line}")

@@ -1,9 +1,10 @@
 """``jobctl demo``: the whole round trip on a fresh install, with no server and no config.
 
-Starts the reference server in-process on a free loopback port, submits a
-``report`` job, shows its progress, downloads the file, and prints its path on
-stdout. It ignores ``--url``/``--token``/profiles on purpose: it talks only to
-the server it started.
+Starts the reference server (``jobctl.testing.ReferenceServer``: a subprocess on
+a free loopback port, with a temporary database), submits a ``report`` job,
+shows its progress, downloads the file, and prints its path on stdout. It
+ignores ``--url``/``--token``/profiles on purpose: it talks only to the server
+it started.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typer
 from ..download import check_destination, plan_destination
 from ..exitcodes import CliError, ExitCode
 from ._common import exit_with, state_of
+from .server import MISSING, server_installed
 
 __all__ = ["demo"]
 
@@ -33,7 +35,7 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Start a reference server in-process, run a report job with progress, download it."""
+    """Start a reference server on loopback, run a report job with progress, download it."""
     state = state_of(ctx)
     if not 1 <= pages <= 10000:
         raise CliError("--pages must be between 1 and 10000")
@@ -42,27 +44,19 @@ def demo(
     target = output if output is not None else tempfile.mkdtemp(prefix="jobctl-demo-") + "/"
     dest = plan_destination(target)
     check_destination(dest)
-    try:
-        from ...testing import ReferenceServer
-    except ImportError:
-        raise CliError(
-            "the reference server is not installed; install it with: pip install 'jobctl[server]'"
-        ) from None
+    if not server_installed():
+        raise CliError(MISSING)
     import asyncio
 
     from ... import AsyncJobsClient
+    from ...testing import ReferenceServer
     from ..download import save_result
     from .submit import announce, follow_and_save
 
-    state.hint("starting the reference server in-process ...")
+    state.hint("starting the reference server ...")
+    server = ReferenceServer(args=("--quiet",))
     try:
-        server = ReferenceServer(in_process=True)
         server.start()
-    except ImportError:
-        raise CliError(
-            "the reference server is not installed; install it with: pip install 'jobctl[server]'"
-        ) from None
-    try:
         state.hint(f"reference server listening on {server.url}")
 
         async def body() -> int:

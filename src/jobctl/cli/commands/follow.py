@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..download import check_destination, plan_destination, save_result
+from ..download import save_result
 from ..exitcodes import CliError, ExitCode, code_for_status
 from ..inputs import parse_timeout
 from ..progress import make_job_progress
@@ -22,6 +22,7 @@ from ._common import (
     check_strategy,
     exit_with,
     job_refs,
+    output_destination,
     report_outcomes,
     run_with_client,
     state_of,
@@ -60,11 +61,9 @@ def wait(
     refs = job_refs(state, jobs, last)
     seconds = parse_timeout(timeout, state.settings.timeout)
     check_strategy(strategy)
-    dest = plan_destination(output) if output is not None else None
-    if dest is not None:
-        check_destination(dest)
-        if len(refs) > 1 and (dest.stdout or dest.name is not None):
-            raise CliError("-o with several jobs must be a directory")
+    dest = output_destination(state, output)
+    if dest is not None and len(refs) > 1 and (dest.stdout or dest.name is not None):
+        raise CliError("-o with several jobs must be a directory")
     from ..waiting import follow_jobs
 
     async def body(client: AsyncJobsClient) -> int:

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ...errors import JobctlError
-from ..download import check_destination, plan_destination
-from ..exitcodes import ExitCode, code_for_exception, worst
-from ..failure import describe
+from ..exitcodes import ExitCode, worst
+from ..failure import error_line
 from ..inputs import parse_timeout
 from ._common import (
     JobsArg,
@@ -17,6 +16,7 @@ from ._common import (
     TimeoutOpt,
     exit_with,
     job_refs,
+    output_destination,
     print_jobs,
     run_with_client,
     state_of,
@@ -24,7 +24,6 @@ from ._common import (
 
 if TYPE_CHECKING:
     from ... import AsyncJobsClient
-    from ...models import Job
 
 __all__ = ["cancel", "retry"]
 
@@ -43,24 +42,24 @@ def cancel(
     refs = job_refs(state, jobs, last)
     seconds = parse_timeout(timeout, state.settings.timeout)
 
-    done: list[Job] = []
-    codes: list[int] = []
+    from ..waiting import Outcome
+
+    outcomes: list[Outcome] = []
     with state.client() as client:  # one-shot: the sync client, no event loop
-        s = state.settings
         deadline = client.deadline(seconds)  # one deadline for every job
         for ref in refs:
+            outcome = Outcome(ref)
+            outcomes.append(outcome)
             try:
-                job = client.cancel(ref)
-                if wait and not job.is_terminal:
-                    job = client.wait(ref, timeout=deadline)
+                outcome.job = client.cancel(ref)
+                if wait and not outcome.job.is_terminal:
+                    outcome.job = client.wait(ref, timeout=deadline)
             except JobctlError as exc:
-                state.io.write_err(f"error: {describe(exc, url=s.url, token=s.token)}")
-                codes.append(code_for_exception(exc))
-                continue
-            done.append(job)
-            codes.append(ExitCode.OK)
-    print_jobs(state, done, single=len(refs) == 1)
-    exit_with(worst(codes))
+                outcome.error = exc
+                state.io.write_err(f"error: {error_line(state, exc)}")
+    print_jobs(state, outcomes, single=len(refs) == 1)
+    # a cancelled job is success here, whatever else the outcome's status would mean
+    exit_with(worst(o.code if o.error else ExitCode.OK for o in outcomes))
 
 
 def retry(
@@ -90,9 +89,7 @@ def retry(
     state = state_of(ctx)
     ref = job_refs(state, [job] if job else [], last)[0]
     seconds = parse_timeout(timeout, state.settings.timeout if (wait or output) else None)
-    dest = plan_destination(output) if output is not None else None
-    if dest is not None:
-        check_destination(dest)
+    dest = output_destination(state, output)
     from .submit import announce, follow_and_save
 
     async def body(client: AsyncJobsClient) -> int:

@@ -1,27 +1,41 @@
-"""``jobctl server``: run the bundled reference server (every flag of ``python -m mock_server``)."""
+"""``jobctl server``: run the bundled reference server (every flag of ``python -m mock_server``).
+
+The CLI never imports the server: it replaces itself with ``python -m mock_server``
+(``os.execv``), so the server keeps this process's id, stdin, stdout, stderr and
+signals, and its exit code is the command's.
+"""
 
 from __future__ import annotations
+
+import importlib.util
+import os
+import sys
 
 import typer
 
 from ..exitcodes import CliError, ExitCode
-from ._common import exit_with
 
-__all__ = ["app", "server"]
+__all__ = ["MISSING", "app", "server", "server_installed"]
 
-_MISSING = "the reference server is not installed; install it with: pip install 'jobctl[server]'"
+MISSING = (
+    "the reference server is not installed: in your jobctl checkout, run "
+    "pip install -e '.[server]' (not from PyPI: the name jobctl there is another project's)"
+)
+_NEEDS = ("mock_server", "fastapi", "starlette", "uvicorn", "redis")
+
+
+def server_installed() -> bool:
+    """Whether the reference server and the ``server`` extra can be imported (nothing is)."""
+    return all(importlib.util.find_spec(name) is not None for name in _NEEDS)
 
 
 def server(ctx: typer.Context) -> None:
     """Run the reference server; all arguments go to it (see `jobctl server --help`)."""
-    try:
-        from mock_server.__main__ import main as server_main
-    except ImportError as exc:
-        missing = (exc.name or "").split(".")[0]
-        if missing in ("fastapi", "uvicorn", "starlette", "mock_server", ""):
-            raise CliError(_MISSING, ExitCode.USAGE) from None
-        raise
-    exit_with(server_main(list(ctx.args)))
+    if not server_installed():
+        raise CliError(MISSING, ExitCode.USAGE)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "mock_server", *ctx.args])  # noqa: S606
 
 
 # Every argument, --help included, goes to the server: click neither parses nor answers them.

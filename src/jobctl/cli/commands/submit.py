@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..download import Destination, check_destination, plan_destination, save_result
+from ..download import Destination, save_result
 from ..exitcodes import CliError, ExitCode
 from ..inputs import parse_input, parse_timeout
 from ..progress import make_job_progress
@@ -15,7 +15,15 @@ from ..render import job_json, status_text
 from ..signals import SignalTrap, exit_code_for_signal, signal_name
 from ..text import clean
 from ..waiting import follow_jobs
-from ._common import Strategy, TimeoutOpt, check_strategy, exit_with, report_outcomes, state_of
+from ._common import (
+    Strategy,
+    TimeoutOpt,
+    check_strategy,
+    exit_with,
+    output_destination,
+    report_outcomes,
+    state_of,
+)
 
 if TYPE_CHECKING:
     from ... import AsyncJobsClient, Deadline
@@ -80,9 +88,7 @@ def submit(
     payload = parse_input(input, param or [], stdin=state.io.stdin)
     seconds = parse_timeout(timeout, state.settings.timeout if (wait or output) else None)
     check_strategy(strategy)
-    dest = plan_destination(output) if output is not None else None
-    if dest is not None:
-        check_destination(dest)
+    dest = output_destination(state, output)
     hook: dict[str, Any] | None = None
     if (webhook_secret or webhook_event) and not webhook:
         raise CliError("--webhook-secret and --webhook-event need --webhook URL")
@@ -95,7 +101,7 @@ def submit(
 
     # A key made here (not in the SDK) can be named if we are interrupted mid-submit.
     key = idempotency_key or f"jobctl-{uuid.uuid4()}"
-    prior = state.ledger().find_key(key, state.settings.url) if idempotency_key else None
+    prior = state.ledger().find_key(key, state.server) if idempotency_key else None
 
     async def body(client: AsyncJobsClient) -> int:
         import asyncio
@@ -168,7 +174,7 @@ def announce(
         state.ledger().record(
             job_id=job.job_id,
             status_url=job.status_url,
-            base_url=state.settings.url,
+            base_url=state.server,
             type=type,
             idempotency_key=job.idempotency_key,
         )
@@ -208,19 +214,18 @@ async def follow_and_save(
     Returns:
         The exit code.
     """
-    ref = job.status_url or job.job_id
     display = make_job_progress(
         state.progress_mode, stderr=state.io.stderr, console=lambda: state.io.err
     )
     outcomes = await follow_jobs(
         state,
         client,
-        [ref],
+        [job],
         deadline=deadline,
         strategy=strategy,
         display=display,
         cancel_on_interrupt=cancel_on_interrupt,
-        labels={ref: label} if label else None,
+        labels={job.job_id: label} if label else None,
     )
     outcome = outcomes[0]
     if dest is None or not dest.stdout:

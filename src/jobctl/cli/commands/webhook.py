@@ -2,21 +2,21 @@
 
 Verification is ``jobctl.webhooks.verify_webhook`` (both schemes, key rotation,
 timestamp tolerance); this module reads the body and headers. ``listen`` runs the
-loopback receiver of ``jobctl.cli.receiver`` (imported only when used).
+loopback receiver of ``jobctl.cli.receiver``, which also says how a verified
+delivery prints (imported only when used; it never imports this module).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from ..exitcodes import CliError
 from ._common import state_of
 
-__all__ = ["event_json", "parse_headers", "summary", "webhook_app"]
+__all__ = ["parse_headers", "webhook_app"]
 
 webhook_app = typer.Typer(
     name="webhook",
@@ -52,30 +52,6 @@ def parse_headers(items: list[str]) -> dict[str, str]:
     return headers
 
 
-def summary(event: Any) -> str:
-    """One human line for a verified delivery.
-
-    Args:
-        event: the ``WebhookEvent``.
-    """
-    from ..text import clean
-
-    status = getattr(event.data.status, "value", event.data.status)
-    return clean(
-        f"valid {event.scheme} delivery {event.delivery_id or '-'}: "
-        f"{event.event} job {event.job_id} ({status})"
-    )
-
-
-def event_json(event: Any) -> str:
-    """A verified delivery as one line of JSON.
-
-    Args:
-        event: the ``WebhookEvent``.
-    """
-    return json.dumps(event.model_dump(mode="json", by_alias=True, exclude_none=True))
-
-
 @webhook_app.command("verify")
 def verify(
     ctx: typer.Context,
@@ -104,6 +80,7 @@ def verify(
         except OSError as exc:
             raise CliError(f"cannot read {file}: {exc.strerror or exc}") from None
     from ...webhooks import verify_webhook
+    from ..receiver import event_json, summary
 
     try:
         event = verify_webhook(body, headers, list(secret), tolerance=tolerance)

@@ -3,56 +3,22 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from .config import ServerConfig
-from .events import EventHub
-from .faults import FaultSettings
-from .lifecycle import Lifecycle, iso
-from .middleware import RequestStats
-from .store_api import JobRecord, JobStore
-from .webhooks import WebhookSender
-from .worker import WorkerPool
+from ..engine.lifecycle import iso
+from ..engine.runtime import Engine
+from ..store.base import JobRecord
 
-__all__ = ["Server", "estimate", "job_body", "submit_body"]
+__all__ = ["estimate", "job_body", "submit_body"]
 
 MAX_HINT = 30
 
 
-@dataclass
-class Server:
-    """Everything a route needs, kept on ``app.state.server``.
-
-    Args:
-        config: settings.
-        store: database.
-        hub: change notifications.
-        lifecycle: transitions.
-        pool: workers.
-        webhooks: delivery sender.
-        faults: fault settings.
-        stats: request counts.
-        results_dir: where results live.
-    """
-
-    config: ServerConfig
-    store: JobStore
-    hub: EventHub
-    lifecycle: Lifecycle
-    pool: WorkerPool
-    webhooks: WebhookSender
-    faults: FaultSettings
-    stats: RequestStats
-    results_dir: Path
-
-
-def estimate(server: Server, job: JobRecord, now: float) -> tuple[float, int]:
+def estimate(engine: Engine, job: JobRecord, now: float) -> tuple[float, int]:
     """``(estimated completion time, retry-after hint in whole seconds)`` of a live job.
 
     Args:
-        server: the server.
+        engine: the engine (its queue and worker count).
         job: a pending or processing job.
         now: the current time.
     """
@@ -65,17 +31,17 @@ def estimate(server: Server, job: JobRecord, now: float) -> tuple[float, int]:
         else:
             remaining = max(0.0, job.estimated_seconds - elapsed)
     else:
-        ahead = server.store.queue_ahead(job, now) / max(1, server.config.workers)
+        ahead = engine.store.queue_ahead(job, now) / max(1, engine.config.workers)
         remaining = ahead + job.estimated_seconds
     hint = max(1, min(MAX_HINT, math.ceil(remaining / 2)))
     return now + remaining, hint
 
 
-def job_body(server: Server, job: JobRecord, base: str, now: float) -> dict[str, Any]:
+def job_body(engine: Engine, job: JobRecord, base: str, now: float) -> dict[str, Any]:
     """The status body of a job.
 
     Args:
-        server: the server.
+        engine: the engine.
         job: the job.
         base: the API base URL of this request (no trailing slash).
         now: the current time.
@@ -106,11 +72,11 @@ def job_body(server: Server, job: JobRecord, base: str, now: float) -> dict[str,
     if job.started_at is not None:
         body["startedAt"] = iso(job.started_at)
     if job.status in ("pending", "processing"):
-        completion, hint = estimate(server, job, now)
+        completion, hint = estimate(engine, job, now)
         body["estimatedCompletion"] = iso(completion)
         body["retryAfter"] = hint
     elif job.status == "completed":
-        body["resultUrl"] = server.lifecycle.result_url(job, base)
+        body["resultUrl"] = engine.lifecycle.result_url(job, base)
         body["completedAt"] = iso(job.completed_at)
         body["expiresAt"] = iso(job.expires_at)
         if job.output is not None:
@@ -127,16 +93,16 @@ def job_body(server: Server, job: JobRecord, base: str, now: float) -> dict[str,
     return body
 
 
-def submit_body(server: Server, job: JobRecord, base: str, now: float) -> dict[str, Any]:
+def submit_body(engine: Engine, job: JobRecord, base: str, now: float) -> dict[str, Any]:
     """The body of a 202 submit answer.
 
     Args:
-        server: the server.
+        engine: the engine.
         job: the new job.
         base: the API base URL.
         now: the current time.
     """
-    completion, _ = estimate(server, job, now)
+    completion, _ = estimate(engine, job, now)
     return {
         "jobId": job.id,
         "status": "pending",

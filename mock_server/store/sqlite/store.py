@@ -1,9 +1,10 @@
-"""SQLite persistence of the reference server: jobs, idempotency keys, event logs, deliveries.
+"""The SQLite store: jobs, worker leases and event logs (keys and deliveries in mixins).
 
 One connection, used only from the event loop's thread, so each method is an
 atomic step with respect to every request handler (no ``await`` inside). The
 file is in WAL mode; ``:memory:`` gives a throwaway store. Every method that
 depends on the time takes ``now`` (unix seconds) so tests can drive the clock.
+One process only: nothing else writes the file, so there are no changes to follow.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from .store_api import JobRecord
-from .store_deliveries import Delivery, DeliveryStore
-from .store_keys import KeyState, KeyStore
+from ..base import ChangeFeed, JobChanges, JobRecord, JobStore, NewJob
+from .deliveries import SqliteDeliveries
+from .keys import SqliteKeys
 
-__all__ = ["Delivery", "JobRecord", "KeyState", "Store"]
+__all__ = ["SqliteStore"]
 
 
 _SCHEMA = """
@@ -59,7 +61,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 _JSON_COLS = ("input", "webhook", "output", "error")
 
 
-class Store(KeyStore, DeliveryStore):
+class SqliteStore(SqliteKeys, SqliteDeliveries):
     """The reference server's SQLite database (a ``JobStore`` for one process).
 
     Args:
@@ -81,6 +83,20 @@ class Store(KeyStore, DeliveryStore):
         """Close the connection."""
         self._db.close()
 
+    def ping(self) -> None:
+        """Nothing to reach: opening the file was the check."""
+
+    async def follow_changes(
+        self, notify: Callable[[str], None], notify_all: Callable[[], None]
+    ) -> ChangeFeed | None:
+        """None: this process makes every change, and wakes its waiters itself.
+
+        Args:
+            notify: unused.
+            notify_all: unused.
+        """
+        return None
+
     def secret(self, name: str) -> bytes:
         """A random secret kept in the database (stable across restarts).
 
@@ -95,21 +111,21 @@ class Store(KeyStore, DeliveryStore):
         return value
 
     # ---- jobs -----------------------------------------------------------------
-    def insert_job(self, **fields: Any) -> JobRecord:
-        """Insert a job; JSON columns are encoded here.
+    def insert_job(self, job_id: str, job: NewJob, now: float) -> JobRecord:
+        """Insert a pending job; JSON columns are encoded here.
 
         Args:
-            fields: column values (at least id, owner, type, input, status, times, base_url).
+            job_id: its id.
+            job: what to create.
+            now: the creation time.
         """
-        for col in _JSON_COLS:
-            if col in fields and fields[col] is not None:
-                fields[col] = json.dumps(fields[col], separators=(",", ":"))
+        fields = _encoded(job.fields(job_id, now))
         cols = ", ".join(fields)
         marks = ", ".join("?" for _ in fields)
         self._db.execute(f"INSERT INTO jobs ({cols}) VALUES ({marks})", tuple(fields.values()))  # noqa: S608
-        job = self.get_job(fields["id"])
-        assert job is not None
-        return job
+        made = self.get_job(job_id)
+        assert made is not None
+        return made
 
     def get_job(self, job_id: str) -> JobRecord | None:
         """The job, or None.
@@ -120,20 +136,20 @@ class Store(KeyStore, DeliveryStore):
         row = self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
         return None if row is None else _job(row)
 
-    def update_job(self, job_id: str, *, where_status: tuple[str, ...] = (), **fields: Any) -> bool:
+    def update_job(
+        self, job_id: str, *, where_status: tuple[str, ...] = (), **changes: Unpack[JobChanges]
+    ) -> bool:
         """Update columns, optionally only when the status is one of ``where_status``.
 
         Args:
             job_id: the job.
             where_status: allowed current statuses (empty: any).
-            fields: new column values.
+            changes: new column values.
 
         Returns:
             True when a row changed.
         """
-        for col in _JSON_COLS:
-            if col in fields and fields[col] is not None:
-                fields[col] = json.dumps(fields[col], separators=(",", ":"))
+        fields = _encoded(dict(changes))
         sets = ", ".join(f"{k}=?" for k in fields)
         sql = f"UPDATE jobs SET {sets} WHERE id=?"  # noqa: S608
         params: list[Any] = [*fields.values(), job_id]
@@ -319,9 +335,21 @@ class Store(KeyStore, DeliveryStore):
         return None if row[0] is None else int(row[0])
 
 
+def _encoded(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields with the JSON columns encoded."""
+    for col in _JSON_COLS:
+        if col in fields and fields[col] is not None:
+            fields[col] = json.dumps(fields[col], separators=(",", ":"))
+    return fields
+
+
 def _job(row: sqlite3.Row) -> JobRecord:
     data = dict(row)
     for col in _JSON_COLS:
         if data[col] is not None:
             data[col] = json.loads(data[col])
     return JobRecord(**data)
+
+
+if TYPE_CHECKING:  # mypy checks here that the SQLite store implements the whole interface
+    _conforms: type[JobStore] = SqliteStore

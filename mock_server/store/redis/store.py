@@ -1,4 +1,4 @@
-"""The Redis store: jobs, worker claims and event streams shared by many processes.
+"""The Redis store: jobs and worker claims shared by many processes.
 
 Layout (every key starts with the optional ``--redis-prefix``):
 
@@ -12,12 +12,9 @@ Layout (every key starts with the optional ``--redis-prefix``):
   and ``claim:{id}``: a worker claims a job with ``SET NX PX`` (a visibility
   timeout it renews while the job runs); a job in ``jobs:processing`` whose
   claim expired belongs to a dead worker and is claimed again, from the start.
-- ``events:{id}``: a capped stream (``XADD MAXLEN ~``) whose entry ids are
-  ``{n}-1`` for the per-job event id ``n`` (``events:{id}:seq``, incremented in
-  the same script), so ids increase per job whichever process writes them;
-  each append publishes the job id on ``changes`` to wake followers everywhere.
 - ``jobs:expiring`` / ``jobs:purge``: when result files and records expire.
-- Idempotency keys, deliveries and secrets: see ``store_redis_keys``.
+- Event streams and the ``changes`` channel: see ``events``; idempotency keys,
+  deliveries and secrets: see ``keys``.
 """
 
 from __future__ import annotations
@@ -25,21 +22,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import redis
 
-from .store_api import JobRecord
-from .store_redis_keys import RedisKeyStore
+from ..base import TERMINAL, JobChanges, JobRecord, JobStore, NewJob
+from .events import ADD_EVENT, RedisEvents
+from .keys import RedisKeys
 
-__all__ = ["EVENT_STREAM_MAXLEN", "RedisStore"]
+__all__ = ["RedisStore"]
 
-EVENT_STREAM_MAXLEN = 5000
 _QUEUE_SCALE = 1e12  # queue score = -priority * scale + seq: higher priority, then older
 _FIELDS = tuple(f.name for f in dataclasses.fields(JobRecord))
 _DEFAULTS: dict[str, Any] = dict.fromkeys(_FIELDS)
 _DEFAULTS.update(leased=0, priority=0, attempt=1, runs=0, estimated_seconds=0.0)
-_TERMINAL = ("completed", "failed", "cancelled")
 
 _CLAIM = """
 local p, token, ms = ARGV[1], ARGV[2], ARGV[3]
@@ -68,22 +64,9 @@ for _, id in ipairs(redis.call('ZRANGE', p..'jobs:processing', 0, -1)) do
 end
 return n
 """
-_ADD_EVENT = """
-local n = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], n..'-1', 'e', ARGV[1], 'd', ARGV[2])
-if ARGV[1] == 'complete' then
-  redis.call('SET', KEYS[3], n, 'NX')
-  local ttl = redis.call('PTTL', KEYS[4])
-  if ttl > 0 then
-    for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ttl) end
-  end
-end
-redis.call('PUBLISH', ARGV[3], ARGV[5])
-return n
-"""
 
 
-class RedisStore(RedisKeyStore):
+class RedisStore(RedisKeys, RedisEvents):
     """A ``JobStore`` on Redis, shared by API and worker processes.
 
     Args:
@@ -111,7 +94,7 @@ class RedisStore(RedisKeyStore):
         self._renew = self._r.register_script(_RENEW)
         self._release = self._r.register_script(_RELEASE)
         self._release_all = self._r.register_script(_RELEASE_ALL)
-        self._add_event = self._r.register_script(_ADD_EVENT)
+        self._add_event = self._r.register_script(ADD_EVENT)
         self.channel = prefix + "changes"
 
     def __repr__(self) -> str:
@@ -129,22 +112,24 @@ class RedisStore(RedisKeyStore):
         return self.prefix + "".join(parts)
 
     # ---- jobs -----------------------------------------------------------------
-    def insert_job(self, **fields: Any) -> JobRecord:
-        """Insert a job (and queue it when pending).
+    def insert_job(self, job_id: str, job: NewJob, now: float) -> JobRecord:
+        """Insert a pending job and queue it.
 
         Args:
-            fields: the job's fields (at least id, owner, type, input, status, times, base_url).
+            job_id: its id.
+            job: what to create.
+            now: the creation time.
         """
-        data = {**_DEFAULTS, **fields, "seq": int(self._r.incr(self._k("jobs:seq")))}
-        job = JobRecord(**data)
+        seq = int(self._r.incr(self._k("jobs:seq")))
+        data = {**_DEFAULTS, **job.fields(job_id, now), "seq": seq}
+        made = JobRecord(**data)
         pipe = self._r.pipeline(transaction=True)
-        pipe.set(self._k("job:", job.id), json.dumps(data, separators=(",", ":")))
-        pipe.zadd(self._k("jobs:user:", job.owner), {job.id: job.seq})
-        pipe.zadd(self._k("jobs:all"), {job.id: job.seq})
-        if job.status == "pending":
-            pipe.zadd(self._k("jobs:queue"), {job.id: _queue_score(job)})
+        pipe.set(self._k("job:", made.id), json.dumps(data, separators=(",", ":")))
+        pipe.zadd(self._k("jobs:user:", made.owner), {made.id: made.seq})
+        pipe.zadd(self._k("jobs:all"), {made.id: made.seq})
+        pipe.zadd(self._k("jobs:queue"), {made.id: _queue_score(made)})
         pipe.execute()
-        return job
+        return made
 
     def get_job(self, job_id: str) -> JobRecord | None:
         """The job, or None.
@@ -154,15 +139,18 @@ class RedisStore(RedisKeyStore):
         """
         return _decode(self._r.get(self._k("job:", job_id)))
 
-    def update_job(self, job_id: str, *, where_status: tuple[str, ...] = (), **fields: Any) -> bool:
+    def update_job(
+        self, job_id: str, *, where_status: tuple[str, ...] = (), **changes: Unpack[JobChanges]
+    ) -> bool:
         """Update fields in one WATCH/MULTI transaction, only from the allowed statuses.
 
         Args:
             job_id: the job.
             where_status: allowed current statuses (empty: any).
-            fields: new values.
+            changes: new values.
         """
         key = self._k("job:", job_id)
+        fields: dict[str, Any] = dict(changes)
 
         def change(pipe: Any) -> bool:
             raw = pipe.get(key)
@@ -174,7 +162,7 @@ class RedisStore(RedisKeyStore):
             data.update(fields)
             pipe.multi()
             pipe.set(key, json.dumps(data, separators=(",", ":")), keepttl=True)
-            if data["status"] in _TERMINAL:
+            if data["status"] in TERMINAL:
                 pipe.zrem(self._k("jobs:queue"), job_id)
                 pipe.zrem(self._k("jobs:processing"), job_id)
             if "expires_at" in fields and data["expires_at"] is not None:
@@ -338,49 +326,6 @@ class RedisStore(RedisKeyStore):
         """
         self._release(keys=[self._k("claim:", job_id)], args=[self.token])
 
-    # ---- events ------------------------------------------------------------------
-    def add_event(self, job_id: str, event: str, data: dict[str, Any], now: float) -> int:
-        """Append to the job's stream and publish the change (one script: ids never reorder).
-
-        Args:
-            job_id: the job.
-            event: ``status``, ``progress`` or ``complete``.
-            data: the event's JSON data.
-            now: the current time (unused: stream entries carry no time of their own).
-        """
-        events = self._k("events:", job_id)
-        keys = [events, events + ":seq", events + ":complete", self._k("job:", job_id)]
-        payload = json.dumps(data, separators=(",", ":"))
-        args: list[str | int] = [event, payload, self.channel, EVENT_STREAM_MAXLEN, job_id]
-        return int(self._add_event(keys=keys, args=args))
-
-    def last_event_id(self, job_id: str) -> int:
-        """The newest event id of the job (0 when none).
-
-        Args:
-            job_id: the job.
-        """
-        return int(self._r.get(self._k("events:", job_id, ":seq")) or 0)
-
-    def events_after(self, job_id: str, after: int) -> list[tuple[int, str, str]]:
-        """``(id, event, data)`` of the held events after ``after``, oldest first.
-
-        Args:
-            job_id: the job.
-            after: the last id the client has.
-        """
-        entries = self._r.xrange(self._k("events:", job_id), f"{after + 1}-0", "+")
-        return [(int(str(eid).split("-")[0]), str(f["e"]), str(f["d"])) for eid, f in entries]
-
-    def complete_event_id(self, job_id: str) -> int | None:
-        """The id of the job's ``complete`` event, if it has one.
-
-        Args:
-            job_id: the job.
-        """
-        value = self._r.get(self._k("events:", job_id, ":complete"))
-        return None if value is None else int(value)
-
 
 def _queue_score(job: JobRecord) -> float:
     return -job.priority * _QUEUE_SCALE + job.seq
@@ -391,3 +336,7 @@ def _decode(raw: str | None) -> JobRecord | None:
         return None
     data = json.loads(raw)
     return JobRecord(**{name: data.get(name, _DEFAULTS[name]) for name in _FIELDS})
+
+
+if TYPE_CHECKING:  # mypy checks here that the Redis store implements the whole interface
+    _conforms: type[JobStore] = RedisStore

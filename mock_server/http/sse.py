@@ -1,68 +1,21 @@
-"""Per-job change notification, SSE framing and the event stream of one job.
+"""Server-Sent Events of one job: framing, the ``status`` snapshot, replay and live events.
 
-``EventHub`` wakes every waiter of a job when the job changes (an
-``asyncio.Event`` per job, replaced on each notification, so a waiter that took
-the event before reading the state can never miss a change). SSE followers and
-long polls both wait on it; the stored event log is the source of the events
-themselves, so ``Last-Event-ID`` replay works across restarts.
+The stored event log is the source of the events, so ``Last-Event-ID`` replay
+works across restarts and across processes; the engine's ``EventHub`` says when
+to look again. A client whose ``Last-Event-ID`` is older than what the store
+still holds gets a fresh snapshot instead.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from .store_api import JobRecord, JobStore
+from ..engine.hub import EventHub
+from ..store.base import JobRecord, JobStore
 
-__all__ = ["EventHub", "event_stream", "frame", "parse_last_event_id", "snapshot_data"]
-
-
-class EventHub:
-    """Wake-ups per job id."""
-
-    def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = {}
-        self.listeners: list[Callable[[str], None]] = []
-        """Called with the job id of every change (the worker pool wakes on new jobs)."""
-
-    def watch(self, job_id: str) -> asyncio.Event:
-        """The event that is set at the job's next change (take it before reading state).
-
-        Args:
-            job_id: the job.
-        """
-        event = self._events.get(job_id)
-        if event is None:
-            event = self._events[job_id] = asyncio.Event()
-        return event
-
-    def notify(self, job_id: str) -> None:
-        """Wake everyone waiting on the job.
-
-        Args:
-            job_id: the job that changed.
-        """
-        event = self._events.pop(job_id, None)
-        if event is not None:
-            event.set()
-        for listener in self.listeners:
-            listener(job_id)
-
-    async def wait(self, job_id: str, event: asyncio.Event, seconds: float) -> bool:
-        """Wait for ``event`` (from ``watch``) up to ``seconds``; True when it fired.
-
-        Args:
-            job_id: the job (for bookkeeping only).
-            event: the event from ``watch``.
-            seconds: how long at most.
-        """
-        try:
-            await asyncio.wait_for(event.wait(), timeout=max(0.0, seconds))
-        except TimeoutError:
-            return False
-        return True
+__all__ = ["event_stream", "frame", "parse_last_event_id", "snapshot_data"]
 
 
 def frame(event_id: int, event: str, data: str, retry_ms: int | None = None) -> bytes:

@@ -17,14 +17,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from .config import ServerConfig
-from .events import EventHub
+from ..config import ServerConfig
+from ..store.base import JobRecord, JobStore, NewJob
+from .hub import EventHub
 from .jobtypes import JobOutcome
-from .store_api import JobRecord, JobStore
 
 __all__ = ["Lifecycle", "WebhookQueue", "iso"]
-
-RESULT_GRACE_MIN = 60.0
 
 
 def iso(ts: float | None) -> str | None:
@@ -123,15 +121,13 @@ class Lifecycle:
                 self.webhooks.enqueue(job, str(data["status"]), data)
         return event_id
 
-    def create(self, **fields: Any) -> JobRecord:
-        """Insert a new pending job and log its first ``status`` event.
+    def create(self, new: NewJob) -> JobRecord:
+        """Insert a new pending job (with a fresh UUID4 id) and log its first ``status`` event.
 
         Args:
-            fields: the job's columns (id is generated when absent).
+            new: what to create.
         """
-        now = self.clock()
-        fields.setdefault("id", str(uuid.uuid4()))
-        job = self.store.insert_job(status="pending", created_at=now, updated_at=now, **fields)
+        job = self.store.insert_job(str(uuid.uuid4()), new, self.clock())
         self._event(job, "status", {"status": "pending"})
         return job
 
@@ -257,4 +253,4 @@ class Lifecycle:
 
     def result_grace(self) -> float:
         """Seconds a job record outlives its ``expiresAt`` (410 for the result meanwhile)."""
-        return max(self.config.job_ttl, RESULT_GRACE_MIN)
+        return self.config.result_grace

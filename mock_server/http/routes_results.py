@@ -6,26 +6,23 @@ import re
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from .events import event_stream, parse_last_event_id
-from .jobaccess import server_of, visible_job
-from .problems import Problem, ProblemError
-from .store import JobRecord
+from ..engine.runtime import Engine
+from ..store.base import JobRecord
+from .deps import EngineDep, MaybeUserDep, User, UserDep
+from .jobaccess import visible_job
+from .problems import ProblemError, problem_responses
+from .sse import event_stream, parse_last_event_id
 
 __all__ = ["parse_range", "router"]
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 
 _CHUNK = 1 << 16
-_PROBLEM: dict[str, Any] = {"model": Problem, "content": {"application/problem+json": {}}}
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {c: _PROBLEM for c in codes}
 
 
 @router.get(
@@ -37,12 +34,14 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
             "description": "Server-Sent Events: status, progress, complete",
         },
         204: {"description": "Last-Event-ID is the complete event or later: stop"},
-        **_errors(401, 404, 429, 503),
+        **problem_responses(401, 404, 429, 503),
     },
     summary="Follow a job's events (SSE)",
 )
 async def job_events(
     request: Request,
+    engine: EngineDep,
+    user: UserDep,
     job_id: str,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
 ) -> Response:
@@ -50,24 +49,25 @@ async def job_events(
 
     \f
     Args:
-        request: the HTTP request (its state carries the authenticated user).
+        request: the HTTP request (the ``sse-drop`` fault marks it).
+        engine: the engine.
+        user: the authenticated user.
         job_id: the job.
         last_event_id: the Last-Event-ID header.
     """
-    server = server_of(request)
-    visible_job(request, job_id)
+    visible_job(engine, user, job_id)
     lei = parse_last_event_id(last_event_id)
-    complete_id = server.store.complete_event_id(job_id)
+    complete_id = engine.store.complete_event_id(job_id)
     if lei is not None and complete_id is not None and lei >= complete_id:
         return Response(status_code=204)
     drop_after = getattr(request.state, "sse_drop_after", None)
     stream = event_stream(
-        store=server.store,
-        hub=server.hub,
+        store=engine.store,
+        hub=engine.hub,
         job_id=job_id,
         last_event_id=lei,
-        retry_ms=server.config.sse_retry_ms,
-        keepalive=server.config.keepalive,
+        retry_ms=engine.config.sse_retry_ms,
+        keepalive=engine.config.keepalive,
         drop_after=drop_after,
     )
     return StreamingResponse(
@@ -118,24 +118,25 @@ def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
             yield chunk
 
 
-def _result_job(request: Request, job_id: str, expires: str | None, sig: str | None) -> JobRecord:
-    server = server_of(request)
-    if request.state.user is None:  # no token: a signed URL
+def _result_job(
+    engine: Engine, user: User | None, job_id: str, expires: str | None, sig: str | None
+) -> JobRecord:
+    if user is None:  # no token: a signed URL
         if expires is None or sig is None:
             raise ProblemError(
                 401,
                 "a bearer token or a signed URL is required",
                 headers={"WWW-Authenticate": 'Bearer realm="jobctl"'},
             )
-        if not server.lifecycle.signature_valid(job_id, expires, sig):
+        if not engine.lifecycle.signature_valid(job_id, expires, sig):
             raise ProblemError(403, "the signature of this result URL is not valid")
-        if int(expires) < server.lifecycle.clock():
+        if int(expires) < engine.lifecycle.clock():
             raise ProblemError(410, "this result URL has expired")
-        job = server.store.get_job(job_id)
+        job = engine.store.get_job(job_id)
         if job is None:
             raise ProblemError(404, f"no job with id {job_id!r}")
         return job
-    return visible_job(request, job_id)
+    return visible_job(engine, user, job_id)
 
 
 @router.get(
@@ -156,12 +157,14 @@ def _result_job(request: Request, job_id: str, expires: str | None, sig: str | N
         },
         206: {"description": "Partial content (Range)"},
         304: {"description": "Not modified (If-None-Match)"},
-        **_errors(401, 403, 404, 409, 410, 416, 429, 503),
+        **problem_responses(401, 403, 404, 409, 410, 416, 429, 503),
     },
     summary="Download a job's result",
 )
 async def job_result(
     request: Request,
+    engine: EngineDep,
+    user: MaybeUserDep,
     job_id: str,
     expires: Annotated[str | None, Query(max_length=20)] = None,
     sig: Annotated[str | None, Query(max_length=128)] = None,
@@ -173,7 +176,9 @@ async def job_result(
 
     \f
     Args:
-        request: the HTTP request (its state carries the authenticated user).
+        request: the HTTP request.
+        engine: the engine.
+        user: the authenticated user; None for a signed URL without a token.
         job_id: the job.
         expires: signed-URL expiry (unix seconds).
         sig: signed-URL signature.
@@ -181,11 +186,10 @@ async def job_result(
         if_range: the If-Range header.
         if_none_match: the If-None-Match header.
     """
-    server = server_of(request)
-    job = _result_job(request, job_id, expires, sig)
+    job = _result_job(engine, user, job_id, expires, sig)
     if job.status != "completed":
         raise ProblemError(409, f"the job is {job.status}; it has no result")
-    now = server.lifecycle.clock()
+    now = engine.lifecycle.clock()
     path = Path(job.result_path) if job.result_path else None
     if (job.expires_at is not None and job.expires_at < now) or path is None or not path.exists():
         raise ProblemError(410, "the result has expired")
@@ -240,7 +244,7 @@ router.add_api_route(
         200: {"description": "The result's headers (size, type, ETag), no body"},
         206: {"description": "Partial content headers (Range)"},
         304: {"description": "Not modified (If-None-Match)"},
-        **_errors(401, 403, 404, 409, 410, 416, 429, 503),
+        **problem_responses(401, 403, 404, 409, 410, 416, 429, 503),
     },
     operation_id="head_job_result",
     summary="A job's result headers, without the bytes",

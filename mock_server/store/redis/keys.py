@@ -1,4 +1,4 @@
-"""Idempotency keys, webhook deliveries and secrets in the Redis store.
+"""Idempotency keys, webhook deliveries and secrets in the Redis store (a mixin).
 
 An idempotency key is ``idem:{owner}:{key}``, set with ``SET NX EX 86400``
 before any work is done: of several API processes racing on one key exactly
@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, Unpack
 
-from .store_deliveries import Delivery
-from .store_keys import IDEMPOTENCY_TTL, IN_FLIGHT_STALE, KeyState
+from ..base import (
+    IDEMPOTENCY_TTL,
+    IN_FLIGHT_STALE,
+    Delivery,
+    DeliveryChanges,
+    KeyState,
+    NewDelivery,
+)
 
-__all__ = ["RedisKeyStore"]
+__all__ = ["RedisKeys"]
 
 _RESERVE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return {1, ''} end
@@ -37,7 +43,7 @@ return 0
 """
 
 
-class RedisKeyStore:
+class RedisKeys:
     """Key, delivery and secret methods of the RedisStore (mixin; uses ``_r`` and ``_k``)."""
 
     _r: Any  # a redis.Redis with decode_responses=True (see RedisStore)
@@ -124,21 +130,22 @@ class RedisKeyStore:
         """Nothing to do: other processes may have requests in flight (stale ones time out)."""
 
     # ---- webhook deliveries ------------------------------------------------------------
-    def add_delivery(self, **fields: Any) -> Delivery:
-        """Store a delivery to make.
+    def add_delivery(self, delivery_id: str, delivery: NewDelivery, now: float) -> Delivery:
+        """Store a pending delivery.
 
         Args:
-            fields: id, job_id, owner, url, secret, event, payload, created_at.
+            delivery_id: its id.
+            delivery: what to deliver.
+            now: the creation time.
         """
-        now = fields["created_at"]
-        delivery = Delivery(
-            id=fields["id"],
-            job_id=fields["job_id"],
-            owner=fields["owner"],
-            url=fields["url"],
-            secret=fields["secret"],
-            event=fields["event"],
-            payload=fields["payload"],
+        made = Delivery(
+            id=delivery_id,
+            job_id=delivery.job_id,
+            owner=delivery.owner,
+            url=delivery.url,
+            secret=delivery.secret,
+            event=delivery.event,
+            payload=delivery.payload,
             state="pending",
             attempts=0,
             last_error=None,
@@ -147,11 +154,11 @@ class RedisKeyStore:
             updated_at=now,
         )
         pipe = self._r.pipeline(transaction=True)
-        pipe.set(self._k("delivery:", delivery.id), _encode_delivery(delivery))
-        pipe.zadd(self._k("deliveries:pending"), {delivery.id: now})
-        pipe.sadd(self._k("deliveries:job:", delivery.job_id), delivery.id)
+        pipe.set(self._k("delivery:", made.id), _encode_delivery(made))
+        pipe.zadd(self._k("deliveries:pending"), {made.id: now})
+        pipe.sadd(self._k("deliveries:job:", made.job_id), made.id)
         pipe.execute()
-        return delivery
+        return made
 
     def get_delivery(self, delivery_id: str) -> Delivery | None:
         """The delivery, or None.
@@ -161,12 +168,12 @@ class RedisKeyStore:
         """
         return _decode_delivery(self._r.get(self._k("delivery:", delivery_id)))
 
-    def update_delivery(self, delivery_id: str, **fields: Any) -> None:
+    def update_delivery(self, delivery_id: str, **changes: Unpack[DeliveryChanges]) -> None:
         """Record an attempt's outcome (moving it between the state lists).
 
         Args:
             delivery_id: the delivery.
-            fields: new values.
+            changes: new values.
         """
         key = self._k("delivery:", delivery_id)
 
@@ -174,7 +181,7 @@ class RedisKeyStore:
             current = _decode_delivery(pipe.get(key))
             if current is None:
                 return
-            data = {**_delivery_dict(current), **fields}
+            data = {**_delivery_dict(current), **changes}
             pipe.multi()
             pipe.set(key, json.dumps(data))
             if data["state"] != current.state:

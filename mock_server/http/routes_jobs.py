@@ -10,18 +10,21 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from ..engine.jobtypes import JOB_TYPES
+from ..engine.webhooks import check_target
+from ..store.base import JobRecord, NewJob
+from .deps import EngineDep, UserDep
 from .jobaccess import (
     KEY_PATTERN,
     accepted,
     base_url,
     check_key,
     fingerprint,
-    server_of,
+    slow_delay,
     visible_job,
     with_key,
 )
-from .jobtypes import JOB_TYPES
-from .problems import Problem, ProblemError
+from .problems import ProblemError, problem_responses
 from .schemas import (
     DEFAULT_EVENTS,
     CancelBody,
@@ -32,22 +35,11 @@ from .schemas import (
     SubmitBody,
     SubmitRequest,
 )
-from .store import JobRecord
 from .views import job_body, submit_body
-from .webhooks import check_target
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["jobs"])
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 404, 409, 413, 422, 429, 503)
-}
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {c: _ERRORS[c] for c in codes}
 
 
 def _validation_details(exc: ValidationError, prefix: list[str | int]) -> list[dict[str, Any]]:
@@ -60,12 +52,14 @@ def _validation_details(exc: ValidationError, prefix: list[str | int]) -> list[d
     response_model=SubmitBody,
     responses={
         200: {"model": SubmitBody, "description": "Replayed (Idempotent-Replayed: true)"},
-        **_errors(400, 401, 409, 413, 422, 429, 503),
+        **problem_responses(400, 401, 409, 413, 422, 429, 503),
     },
     summary="Submit a job",
 )
 async def submit_job(
     request: Request,
+    engine: EngineDep,
+    user: UserDep,
     spec: SubmitRequest,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)
@@ -78,13 +72,14 @@ async def submit_job(
 
     \f
     Args:
-        request: the HTTP request (its state carries the authenticated user).
+        request: the HTTP request.
+        engine: the engine.
+        user: the authenticated user (the job's owner).
         spec: the submit body.
         idempotency_key: the Idempotency-Key header.
         x_correlation_id: the X-Correlation-Id header (stored with the job).
     """
-    server = server_of(request)
-    check_key(server, idempotency_key)
+    check_key(engine.config, idempotency_key)
     job_type = JOB_TYPES.get(spec.type)
     if job_type is None:
         raise ProblemError(
@@ -113,7 +108,7 @@ async def submit_job(
     elif spec.callbackUrl is not None:
         webhook = {"url": spec.callbackUrl, "events": sorted(DEFAULT_EVENTS)}
     if webhook is not None:
-        reason = check_target(webhook["url"], server.config.webhook_allow)
+        reason = check_target(webhook["url"], engine.config.webhook_allow)
         if reason is not None:
             loc = ["body", "webhook", "url"] if spec.webhook else ["body", "callbackUrl"]
             raise ProblemError(400, f"webhook URL {reason}", details=[{"loc": loc, "msg": reason}])
@@ -123,22 +118,25 @@ async def submit_job(
         spec.input if spec.type == "echo" else model.model_dump(mode="json", by_alias=True)
     )
 
-    def make() -> tuple[JobRecord, dict[str, Any]]:
-        job = server.lifecycle.create(
-            owner=request.state.user,
-            type=spec.type,
-            input=stored_input,
-            webhook=webhook,
-            priority=spec.priority,
-            base_url=base,
-            correlation_id=x_correlation_id,
-            estimated_seconds=job_type.estimate(model),
-        )
-        server.pool.wake()
-        return job, submit_body(server, job, base, server.lifecycle.clock())
+    new = NewJob(
+        owner=user.name,
+        type=spec.type,
+        input=stored_input,
+        webhook=webhook,
+        priority=spec.priority,
+        base_url=base,
+        correlation_id=x_correlation_id,
+        estimated_seconds=job_type.estimate(model),
+    )
 
-    job, body, replayed = await with_key(request, idempotency_key, fp, make)
-    return accepted(server, job, body, replayed)
+    def make() -> tuple[JobRecord, dict[str, Any]]:
+        job = engine.lifecycle.create(new)
+        engine.pool.wake()
+        return job, submit_body(engine, job, base, engine.lifecycle.clock())
+
+    slow = slow_delay(request)
+    job, body, replayed = await with_key(engine, user.name, idempotency_key, fp, make, slow)
+    return accepted(engine, job, body, replayed)
 
 
 def _prefer_wait(prefer: str | None) -> float | None:
@@ -163,12 +161,14 @@ def _change_key(job: JobRecord) -> tuple[Any, ...]:
     response_model=JobBody,
     responses={
         303: {"description": "Completed (redirect mode): Location is the resultUrl"},
-        **_errors(400, 401, 404, 429, 503),
+        **problem_responses(400, 401, 404, 429, 503),
     },
     summary="Get a job's status (optionally long-polling)",
 )
 async def get_job(
     request: Request,
+    engine: EngineDep,
+    user: UserDep,
     job_id: str,
     wait: Annotated[float | None, Query(ge=0, le=3600, description="long-poll seconds")] = None,
     prefer: Annotated[str | None, Header(alias="Prefer")] = None,
@@ -177,38 +177,39 @@ async def get_job(
 
     \f
     Args:
-        request: the HTTP request (its state carries the authenticated user).
+        request: the HTTP request.
+        engine: the engine.
+        user: the authenticated user.
         job_id: the job.
         wait: long-poll seconds from the query.
         prefer: the Prefer header (``wait=N``).
     """
-    server = server_of(request)
-    job = visible_job(request, job_id)
+    job = visible_job(engine, user, job_id)
     header_wait = _prefer_wait(prefer) if wait is None else None
-    seconds = min(wait if wait is not None else (header_wait or 0.0), server.config.max_wait)
+    seconds = min(wait if wait is not None else (header_wait or 0.0), engine.config.max_wait)
     if seconds > 0 and not job.terminal:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         initial = _change_key(job)
         while True:
-            wake = server.hub.watch(job_id)
-            current = server.store.get_job(job_id)
+            wake = engine.hub.watch(job_id)
+            current = engine.store.get_job(job_id)
             if current is None:
                 raise ProblemError(404, f"no job with id {job_id!r}")
             job = current
             if _change_key(job) != initial or job.terminal:
                 break
-            if not await server.hub.wait(job_id, wake, deadline - loop.time()):
-                job = server.store.get_job(job_id) or job
+            if not await engine.hub.wait(job_id, wake, deadline - loop.time()):
+                job = engine.store.get_job(job_id) or job
                 break
     base = base_url(request)
-    body = job_body(server, job, base, server.lifecycle.clock())
+    body = job_body(engine, job, base, engine.lifecycle.clock())
     headers = {"Cache-Control": "no-store"}
     if header_wait is not None:
         headers["Preference-Applied"] = f"wait={seconds:g}"
     if "retryAfter" in body:
         headers["Retry-After"] = str(body["retryAfter"])
-    if job.status == "completed" and server.config.redirect_completed:
+    if job.status == "completed" and engine.config.redirect_completed:
         headers["Location"] = body["resultUrl"]
         return JSONResponse(body, status_code=303, headers=headers)
     return JSONResponse(body, headers=headers)
@@ -217,11 +218,13 @@ async def get_job(
 @router.get(
     "/jobs",
     response_model=JobList,
-    responses=_errors(400, 401, 429, 503),
+    responses=problem_responses(400, 401, 429, 503),
     summary="List jobs, newest first",
 )
 async def list_jobs(
     request: Request,
+    engine: EngineDep,
+    user: UserDep,
     status: Annotated[list[StatusName] | None, Query(description="repeatable")] = None,
     type: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -231,22 +234,23 @@ async def list_jobs(
 
     \f
     Args:
-        request: the HTTP request (its state carries the authenticated user).
+        request: the HTTP request.
+        engine: the engine.
+        user: the authenticated user.
         status: statuses to include (repeatable).
         type: only jobs of this type.
         limit: page size (1..100).
         offset: jobs to skip.
     """
-    server = server_of(request)
     statuses = [str(s) for s in status or []]
-    owner = None if request.state.admin else request.state.user
-    jobs, total = server.store.list_jobs(
+    owner = None if user.admin else user.name
+    jobs, total = engine.store.list_jobs(
         owner=owner, statuses=statuses, job_type=type, limit=limit, offset=offset
     )
-    now, base = server.lifecycle.clock(), base_url(request)
+    now, base = engine.lifecycle.clock(), base_url(request)
     end = offset + len(jobs)
     body = {
-        "jobs": [job_body(server, j, base, now) for j in jobs],
+        "jobs": [job_body(engine, j, base, now) for j in jobs],
         "total": total,
         "nextOffset": end if end < total else None,
     }
@@ -256,27 +260,27 @@ async def list_jobs(
 @router.delete(
     "/jobs/{job_id}",
     response_model=CancelBody,
-    responses=_errors(401, 404, 409, 429, 503),
+    responses=problem_responses(401, 404, 409, 429, 503),
     summary="Cancel a job",
 )
-async def cancel_job(request: Request, job_id: str) -> Response:
+async def cancel_job(engine: EngineDep, user: UserDep, job_id: str) -> Response:
     """Cancel a pending or running job (a running job stops at its next progress step).
 
     \f
     Args:
-        request: the HTTP request (its state carries the authenticated user).
+        engine: the engine.
+        user: the authenticated user.
         job_id: the job.
     """
-    server = server_of(request)
-    job = visible_job(request, job_id)
+    job = visible_job(engine, user, job_id)
     if job.status in ("completed", "failed"):
         raise ProblemError(409, f"the job is {job.status}; it can no longer be cancelled")
-    if job.status != "cancelled" and not server.lifecycle.cancel(job_id):
-        fresh = server.store.get_job(job_id)
+    if job.status != "cancelled" and not engine.lifecycle.cancel(job_id):
+        fresh = engine.store.get_job(job_id)
         if fresh is None or fresh.status != "cancelled":
             state = fresh.status if fresh else "gone"
             raise ProblemError(409, f"the job is {state}; it can no longer be cancelled")
-    server.pool.cancel(job_id)
+    engine.pool.cancel(job_id)
     return JSONResponse({"jobId": job_id, "status": "cancelled"})
 
 
@@ -286,12 +290,14 @@ async def cancel_job(request: Request, job_id: str) -> Response:
     response_model=RetryBody,
     responses={
         200: {"model": RetryBody, "description": "Replayed (Idempotent-Replayed: true)"},
-        **_errors(400, 401, 404, 409, 422, 429, 503),
+        **problem_responses(400, 401, 404, 409, 422, 429, 503),
     },
     summary="Retry a failed job",
 )
 async def retry_job(
     request: Request,
+    engine: EngineDep,
+    user: UserDep,
     job_id: str,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)
@@ -301,13 +307,14 @@ async def retry_job(
 
     \f
     Args:
-        request: the HTTP request (its state carries the authenticated user).
+        request: the HTTP request.
+        engine: the engine.
+        user: the authenticated user.
         job_id: the job.
         idempotency_key: the Idempotency-Key header.
     """
-    server = server_of(request)
-    check_key(server, idempotency_key)
-    parent = visible_job(request, job_id)
+    check_key(engine.config, idempotency_key)
+    parent = visible_job(engine, user, job_id)
     fp = fingerprint({"op": "retry", "jobId": job_id})
     base = base_url(request)
 
@@ -317,19 +324,21 @@ async def retry_job(
             raise ProblemError(
                 409, f"only a failed, retryable job can be retried; this one is {why}"
             )
-        job = server.lifecycle.create(
-            owner=parent.owner,
-            type=parent.type,
-            input=parent.input,
-            webhook=parent.webhook,
-            priority=parent.priority,
-            base_url=base,
-            correlation_id=parent.correlation_id,
-            estimated_seconds=parent.estimated_seconds,
-            original_job_id=parent.id,
-            attempt=parent.attempt + 1,
+        job = engine.lifecycle.create(
+            NewJob(
+                owner=parent.owner,
+                type=parent.type,
+                input=parent.input,
+                webhook=parent.webhook,
+                priority=parent.priority,
+                base_url=base,
+                correlation_id=parent.correlation_id,
+                estimated_seconds=parent.estimated_seconds,
+                original_job_id=parent.id,
+                attempt=parent.attempt + 1,
+            )
         )
-        server.pool.wake()
+        engine.pool.wake()
         return job, {
             "jobId": job.id,
             "originalJobId": parent.id,
@@ -338,5 +347,6 @@ async def retry_job(
             "eventsUrl": f"{base}/api/jobs/{job.id}/events",
         }
 
-    job, body, replayed = await with_key(request, idempotency_key, fp, make)
-    return accepted(server, job, body, replayed)
+    slow = slow_delay(request)
+    job, body, replayed = await with_key(engine, user.name, idempotency_key, fp, make, slow)
+    return accepted(engine, job, body, replayed)

@@ -17,8 +17,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from .config import ServerConfig
-from .jobtypes import JOB_TYPES
+from ..config import ServerConfig
+from ..engine.jobtypes import JOB_TYPES
 
 __all__ = ["install_openapi", "webhook_url_pattern"]
 

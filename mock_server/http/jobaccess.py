@@ -1,7 +1,7 @@
 """Helpers shared by the job routes: the caller's view of jobs and idempotent creation.
 
 ``with_key`` runs a job-creating step under an Idempotency-Key: it reserves the
-key first (one SQLite statement decides between concurrent requests), answers
+key first (one atomic store step decides between concurrent requests), answers
 409 while the first request is in flight, 422 for another payload, replays the
 stored body, and forgets the reservation if the step fails.
 """
@@ -18,9 +18,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from ..config import ServerConfig
+from ..engine.runtime import Engine
+from ..store.base import JobRecord
+from .deps import User
 from .problems import ProblemError
-from .store import JobRecord
-from .views import Server, estimate
+from .views import estimate
 
 __all__ = [
     "KEY_PATTERN",
@@ -29,7 +32,7 @@ __all__ = [
     "base_url",
     "check_key",
     "fingerprint",
-    "server_of",
+    "slow_delay",
     "visible_job",
     "with_key",
 ]
@@ -37,16 +40,6 @@ __all__ = [
 Made = tuple[JobRecord, dict[str, Any]]
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 _KEY_RE = re.compile(KEY_PATTERN)
-
-
-def server_of(request: Request) -> Server:
-    """The Server of the app handling ``request``.
-
-    Args:
-        request: the request.
-    """
-    server: Server = request.app.state.server
-    return server
 
 
 def base_url(request: Request) -> str:
@@ -58,16 +51,25 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def visible_job(request: Request, job_id: str) -> JobRecord:
+def slow_delay(request: Request) -> float:
+    """Seconds the ``slow`` fault holds this write after its key was reserved (0: none).
+
+    Args:
+        request: the request (``FaultMiddleware`` marks it).
+    """
+    return float(getattr(request.state, "slow_delay", 0.0))
+
+
+def visible_job(engine: Engine, user: User, job_id: str) -> JobRecord:
     """The job if it exists and the caller may see it; else a 404 (no existence oracle).
 
     Args:
-        request: the request (its state carries the user).
+        engine: the engine.
+        user: the caller.
         job_id: the job.
     """
-    job = server_of(request).store.get_job(job_id)
-    state = request.state
-    if job is None or (not state.admin and job.owner != state.user):
+    job = engine.store.get_job(job_id)
+    if job is None or (not user.admin and job.owner != user.name):
         raise ProblemError(404, f"no job with id {job_id!r}")
     return job
 
@@ -82,15 +84,15 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def check_key(server: Server, key: str | None) -> None:
+def check_key(config: ServerConfig, key: str | None) -> None:
     """Refuse a malformed key, or a missing one when the server requires keys (400).
 
     Args:
-        server: the server.
+        config: settings.
         key: the Idempotency-Key header.
     """
     if key is None:
-        if server.config.require_idempotency_key:
+        if config.require_idempotency_key:
             raise ProblemError(400, "this server requires an Idempotency-Key header")
         return
     if not _KEY_RE.fullmatch(key):
@@ -98,25 +100,30 @@ def check_key(server: Server, key: str | None) -> None:
 
 
 async def with_key(
-    request: Request, key: str | None, fp: str, make: Callable[[], Made]
+    engine: Engine,
+    user: str,
+    key: str | None,
+    fp: str,
+    make: Callable[[], Made],
+    slow: float = 0.0,
 ) -> tuple[JobRecord, dict[str, Any], bool]:
     """Run ``make()`` under the idempotency key; returns (job, body, replayed).
 
     Args:
-        request: the request (user, and the ``slow`` fault's delay).
+        engine: the engine (its store keeps the keys).
+        user: the caller (keys are per user).
         key: the Idempotency-Key, or None for no deduplication.
         fp: the request's fingerprint.
         make: creates the job and its answer body (synchronously).
+        slow: seconds the ``slow`` fault waits once the key is reserved.
     """
-    server = server_of(request)
-    user = request.state.user
-    slow = float(getattr(request.state, "slow_delay", 0.0))
+    store = engine.store
     if key is None:
         if slow:
             await asyncio.sleep(slow)
         job, body = make()
         return job, body, False
-    state = server.store.reserve_key(user, key, fp, server.lifecycle.clock())
+    state = store.reserve_key(user, key, fp, engine.lifecycle.clock())
     if state.outcome == "in_flight":
         raise ProblemError(
             409,
@@ -127,7 +134,7 @@ async def with_key(
         raise ProblemError(422, "this Idempotency-Key was already used for a different request")
     if state.outcome == "replay":
         assert state.job_id is not None and state.response is not None
-        existing = server.store.get_job(state.job_id)
+        existing = store.get_job(state.job_id)
         if existing is None:
             raise ProblemError(404, "the job made with this Idempotency-Key has expired")
         return existing, state.response, True
@@ -136,24 +143,24 @@ async def with_key(
             await asyncio.sleep(slow)
         job, body = make()
     except BaseException:
-        server.store.release_key(user, key)
+        store.release_key(user, key)
         raise
-    server.store.complete_key(user, key, job.id, body)
+    store.complete_key(user, key, job.id, body)
     return job, body, False
 
 
-def accepted(server: Server, job: JobRecord, body: dict[str, Any], replayed: bool) -> Response:
+def accepted(engine: Engine, job: JobRecord, body: dict[str, Any], replayed: bool) -> Response:
     """The 202 answer, or 200 with ``Idempotent-Replayed: true`` for a replay.
 
     Args:
-        server: the server.
+        engine: the engine.
         job: the job made (or replayed).
         body: the answer body.
         replayed: whether it came from the idempotency store.
     """
     headers = {"Location": f"/api/jobs/{job.id}"}
     if job.status in ("pending", "processing"):
-        headers["Retry-After"] = str(estimate(server, job, server.lifecycle.clock())[1])
+        headers["Retry-After"] = str(estimate(engine, job, engine.lifecycle.clock())[1])
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(body, status_code=200 if replayed else 202, headers=headers)

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ..store.base import Delivery, JobRecord, NewDelivery
 from .lifecycle import Lifecycle, iso
-from .store import Delivery, JobRecord
 
 __all__ = ["WebhookSender", "check_target", "sign"]
 
@@ -130,14 +130,16 @@ class WebhookSender:
             separators=(",", ":"),
         ).encode()
         delivery = self.store.add_delivery(
-            id=f"dlv_{uuid.uuid4().hex}",
-            job_id=job.id,
-            owner=job.owner,
-            url=hook["url"],
-            secret=hook.get("secret"),
-            event=event,
-            payload=payload,
-            created_at=now,
+            f"dlv_{uuid.uuid4().hex}",
+            NewDelivery(
+                job_id=job.id,
+                owner=job.owner,
+                url=hook["url"],
+                secret=hook.get("secret"),
+                event=event,
+                payload=payload,
+            ),
+            now,
         )
         self._spawn(delivery.id)
 

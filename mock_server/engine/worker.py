@@ -17,9 +17,9 @@ import contextlib
 import logging
 from pathlib import Path
 
+from ..store.base import JobRecord
 from .jobtypes import JOB_TYPES, JobCancelled, JobFailure
 from .lifecycle import Lifecycle
-from .store_api import JobRecord
 
 __all__ = ["RunContext", "WorkerPool"]
 

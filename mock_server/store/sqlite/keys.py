@@ -1,4 +1,4 @@
-"""Idempotency keys in the store: per user, 24 h, with an in-flight state for the 409.
+"""Idempotency keys in the SQLite store: per user, 24 h, with an in-flight state for the 409.
 
 Reserving a key is one ``INSERT OR IGNORE`` of the key row before any work is
 done, so of two concurrent requests with one key exactly one gets to create a
@@ -9,32 +9,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["IDEMPOTENCY_TTL", "IN_FLIGHT_STALE", "KeyState", "KeyStore"]
+from ..base import IDEMPOTENCY_TTL, IN_FLIGHT_STALE, KeyState
 
-IDEMPOTENCY_TTL = 24 * 3600.0
-IN_FLIGHT_STALE = 120.0
-
-
-@dataclass(frozen=True)
-class KeyState:
-    """The outcome of reserving an idempotency key.
-
-    Args:
-        outcome: ``reserved`` (go ahead), ``replay``, ``mismatch`` or ``in_flight``.
-        job_id: the job made with this key, for ``replay``.
-        response: the stored response body, for ``replay``.
-    """
-
-    outcome: str
-    job_id: str | None = None
-    response: dict[str, Any] | None = None
+__all__ = ["SqliteKeys"]
 
 
-class KeyStore:
-    """Idempotency-key methods of the Store (mixin; uses ``self._db``)."""
+class SqliteKeys:
+    """Idempotency-key methods of the SQLite store (mixin; uses ``self._db``)."""
 
     _db: sqlite3.Connection
 

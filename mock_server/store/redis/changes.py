@@ -1,12 +1,13 @@
-"""Wake-ups across processes: the Redis store's change channel feeds the local EventHub.
+"""Wake-ups across processes: the Redis store's change channel, followed by each process.
 
 Every event appended to a job's stream publishes the job id on the store's
 ``changes`` channel (in the same script). Each process subscribes once and
-wakes its local waiters (SSE followers, long polls, the worker's cancellation
-watch) for that job; the waiters then read the state from Redis. Waiters take
-their wake-up before they read, so a change published after the read still
-wakes them, and one published before it is already in what they read. When the
-subscription breaks, every waiter is woken (to re-read) and it reconnects.
+calls ``notify(job_id)`` for each message, which wakes its local waiters (SSE
+followers, long polls, the worker's cancellation watch); the waiters then read
+the state from Redis. Waiters take their wake-up before they read, so a change
+published after the read still wakes them, and one published before it is
+already in what they read. When the subscription breaks, ``notify_all()`` wakes
+every waiter (to re-read) and the subscription reconnects.
 """
 
 from __future__ import annotations
@@ -14,30 +15,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from .events import EventHub
-
-__all__ = ["RedisHub"]
+__all__ = ["RedisChanges"]
 
 log = logging.getLogger("mock_server.hub")
 
 
-class RedisHub(EventHub):
-    """An EventHub that is also woken by changes made in other processes.
+class RedisChanges:
+    """A subscription to the change channel (a ``ChangeFeed``).
 
     Args:
         url: ``redis://HOST:PORT/DB``.
         channel: the store's change channel.
+        notify: called with the job id of each change.
+        notify_all: called when changes may have been missed.
     """
 
-    def __init__(self, url: str, channel: str) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        notify: Callable[[str], None],
+        notify_all: Callable[[], None],
+    ) -> None:
         self.url = url
         self.channel = channel
+        self._notify = notify
+        self._notify_all = notify_all
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
@@ -55,11 +64,6 @@ class RedisHub(EventHub):
                 await self._task
             self._task = None
 
-    def notify_all(self) -> None:
-        """Wake every waiter of every job (they re-read their state)."""
-        for job_id in list(self._events):
-            self.notify(job_id)
-
     async def _listen(self) -> None:
         delay = 0.1
         while True:
@@ -68,17 +72,17 @@ class RedisHub(EventHub):
             try:
                 await pubsub.subscribe(self.channel)
                 self._subscribed.set()
-                self.notify_all()  # changes made while we were not listening
+                self._notify_all()  # changes made while we were not listening
                 delay = 0.1
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        self.notify(str(message["data"]))
+                        self._notify(str(message["data"]))
             except (RedisError, OSError) as exc:
                 log.warning("change subscription lost (%s); reconnecting", type(exc).__name__)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
                     await client.aclose()
-            self.notify_all()
+            self._notify_all()
             await asyncio.sleep(delay)
             delay = min(2.0, delay * 2)
