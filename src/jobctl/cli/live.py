@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from .progress import NullProgress
+from .display import NullProgress
 from .render import counts_text, format_size, is_byte_progress, wire_status
 from .text import clean, shorten
 

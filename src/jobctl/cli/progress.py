@@ -10,7 +10,8 @@ Three implementations of one small interface (``add``, ``update``, ``done``,
   ``heartbeat`` seconds (under 30); no carriage returns, no ANSI codes. Also
   O(1) per update, and a tick only looks at the jobs that have something due.
   The clock and the wall clock are injected, so tests drive it without sleeping;
-- ``NullProgress``: ``--progress none`` and ``--quiet``.
+- ``NullProgress`` (the interface, in ``display.py``): ``--progress none`` and
+  ``--quiet``.
 
 Every string from the server is escaped (``text.clean``). The caller calls
 ``tick()`` about twice a second (the waiter runs a small task for it); that is
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .display import NullProgress
 from .render import format_duration, plain_line, wire_status
 
 if TYPE_CHECKING:
@@ -35,43 +37,6 @@ if TYPE_CHECKING:
     from ..models import Progress
 
 __all__ = ["NullProgress", "PlainProgress", "make_job_progress"]
-
-
-class NullProgress:
-    """Shows nothing."""
-
-    def add(self, job_id: str, label: str | None = None) -> None:
-        """Start showing a job (ignored).
-
-        Args:
-            job_id: the job.
-            label: a short label (e.g. the job type); given again later, it fills in a
-                row that had none.
-        """
-
-    def update(self, job_id: str, status: object, progress: Progress | None) -> None:
-        """A job's latest state (ignored).
-
-        Args:
-            job_id: the job.
-            status: its status.
-            progress: its progress.
-        """
-
-    def done(self, job_id: str, status: object, reason: str | None = None) -> None:
-        """A job reached its end (ignored).
-
-        Args:
-            job_id: the job.
-            status: its final status (or the last one seen).
-            reason: why it failed or stopped (``code: message``), raw server text.
-        """
-
-    def tick(self) -> None:
-        """Called about twice a second (ignored)."""
-
-    def close(self) -> None:
-        """Stop showing anything (ignored)."""
 
 
 @dataclass
