@@ -30,6 +30,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._core.deadline import Deadline
+    from ._core.notices import ConnectionEvent
     from ._core.polling import PollPolicy
     from ._io.aio import AsyncJobsClient
     from ._io.sync import JobsClient
@@ -50,6 +51,7 @@ __all__ = [
     "AsyncJobsClient",
     "AuthError",
     "ConflictError",
+    "ConnectionEvent",
     "Deadline",
     "DownloadError",
     "InvalidArgumentError",
@@ -78,6 +80,7 @@ __all__ = [
 
 _LAZY: Final[dict[str, str]] = {
     "AsyncJobsClient": "._io.aio",
+    "ConnectionEvent": "._core.notices",
     "Deadline": "._core.deadline",
     "Job": ".models",
     "JobCancelledError": ".models",

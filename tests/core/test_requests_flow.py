@@ -20,6 +20,7 @@ from jobctl._core.deadline import NO_DEADLINE, Deadline, check_timeout
 from jobctl._core.effects import Emit, Send, Sleep
 from jobctl._core.flows.requests import request, send_keyed
 from jobctl._core.http import Reply, Request, TransportFailure
+from jobctl._core.notices import ConnectionEvent
 from jobctl._core.polling import PollPolicy
 from jobctl.errors import ConflictError, InvalidArgumentError
 
@@ -81,8 +82,11 @@ failure = st.one_of(
 )
 
 
-def run(flow: Any, script: list[Any], clock: Clock) -> tuple[Any, list[float], int]:
+def run(
+    flow: Any, script: list[Any], clock: Clock, notices: list[ConnectionEvent] | None = None
+) -> tuple[Any, list[float], int]:
     """Drive ``flow`` answering each Send from ``script`` (then 200); count sends, sleeps."""
+    notices = [] if notices is None else notices
     sleeps: list[float] = []
     sends = 0
     value: Any = None
@@ -105,8 +109,9 @@ def run(flow: Any, script: list[Any], clock: Clock) -> tuple[Any, list[float], i
                 assert effect.seconds >= 0
                 sleeps.append(effect.seconds)
                 clock.now += effect.seconds
+            elif isinstance(effect, Emit) and isinstance(effect.value, ConnectionEvent):
+                notices.append(effect.value)
             else:
-                assert not isinstance(effect, Emit)
                 raise AssertionError(f"unexpected effect {effect!r}")
     except StopIteration as stop:
         return stop.value, sleeps, sends
@@ -135,7 +140,13 @@ def test_the_retry_loop_keeps_its_promises(
     ctx = Context(API, PollPolicy(), Runtime(clock.clock, clock.wall, lambda: rand), max_retries)
     deadline = Deadline.after(timeout, 0.0)
     req = Request(method, f"{API}/x", idempotent_key=keyed, deadline=deadline)
-    outcome, sleeps, sends = run(request(ctx, req), script, clock)
+    notices: list[ConnectionEvent] = []
+    outcome, sleeps, sends = run(request(ctx, req), script, clock, notices)
+    # every retry is announced with the pause that follows; an answer after them says so
+    lost = [n for n in notices if not n.ok]
+    assert [n.retry_in for n in lost] == sleeps and all(n.reason for n in lost)
+    back = isinstance(outcome, Reply) and outcome.status < 400 and sends > 1
+    assert [n for n in notices if n.ok] == ([ConnectionEvent(ok=True)] if back else [])
     # retries: at most max_retries, and every one of them paused by a Sleep effect
     assert sends <= max_retries + 1
     assert len(sleeps) == sends - 1
@@ -171,3 +182,17 @@ def test_no_deadline_means_the_table_alone_bounds_retries() -> None:
     outcome, sleeps, sends = run(request(ctx, req), [("status", (503, None))] * 10, clock)
     assert isinstance(outcome, Reply) and outcome.status == 503
     assert sends == 5 and sleeps == [0.375, 0.75, 1.5, 3.0]
+
+
+@given(st.lists(st.booleans(), max_size=40))
+def test_callers_hear_every_loss_and_one_return_per_outage(oks: list[bool]) -> None:
+    from jobctl._core.notices import Outages
+
+    outages = Outages()
+    heard = [outages.feed(ConnectionEvent(ok=ok, reason="" if ok else "down")) for ok in oks]
+    passed = [e for e in heard if e is not None]
+    assert [e for e in passed if not e.ok] == [e for e in heard if e is not None and not e.ok]
+    # a return is heard only right after losses, never twice in a row, never first
+    for before, after in zip([None, *passed], passed, strict=False):
+        if after.ok:
+            assert before is not None and not before.ok

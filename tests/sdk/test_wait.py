@@ -414,3 +414,30 @@ def test_a_wait_gives_up_on_a_server_that_stays_down(
     with pytest.raises(ServiceUnavailableError, match="could not connect"):
         client.wait("j1", strategy="poll")
     assert route.call_count == 4 * 5  # 1 + 3 rounds, each with 4 transport retries
+
+
+def test_on_connection_hears_the_outage_and_the_return(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    from jobctl import ConnectionEvent
+
+    down = [httpx.ConnectError("refused")] * 7  # one poll's retries, then into the next
+    mock.get(STATUS).mock(side_effect=[*down, done()])
+    heard: list[ConnectionEvent] = []
+    progress: list[str] = []
+    job = client.wait(
+        "j1",
+        timeout=120,
+        strategy="poll",
+        on_connection=heard.append,
+        on_progress=lambda j: progress.append(str(j.status)),
+    )
+    assert job.status == "completed" and progress == ["completed"]
+    lost = [e for e in heard if not e.ok]
+    assert len(lost) == 7 and all("connect" in e.reason for e in lost)
+    assert all(e.retry_in is not None and e.deadline_left is not None for e in lost)
+    assert heard[-1].ok and all(not e.ok for e in heard[:-1] if e is not heard[-1])
+    # the events of an outage never reach callers that did not ask for them
+    mock.get(EVENTS).mock(return_value=httpx.Response(404))
+    mock.get(STATUS).mock(side_effect=[httpx.ConnectError("refused"), done()])
+    assert [e.event for e in client.events("j1")] == ["complete"]

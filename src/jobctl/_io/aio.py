@@ -24,8 +24,9 @@ import httpx
 from .._core.context import Runtime
 from .._core.deadline import Deadline
 from .._core.effects import Close, Effect, Emit, Flow, Open, Read, Send, Sleep
-from .._core.flows.follow import Strategy
+from .._core.flows.follow import Strategy, Update
 from .._core.http import Reply, Request
+from .._core.notices import ConnectionEvent
 from .._core.polling import PollPolicy
 from .._core.refs import JobRef
 from ..errors import JobctlError
@@ -34,9 +35,8 @@ from .base import (
     LIMITS,
     ClientBase,
     body_limit,
-    download_callback,
+    callbacks,
     map_transport_error,
-    progress_callback,
     tls_verify,
 )
 from .transport import LANE, AsyncLane, AsyncRouter, LazyTLS
@@ -188,6 +188,7 @@ class AsyncJobsClient(ClientBase):
         timeout: float | Deadline | None = None,  # noqa: ASYNC109  # sync: timeout: float | Deadline | None = None,
         on_progress: Callable[[Job], Any] | None = None,
         strategy: Strategy = "auto",
+        on_connection: Callable[[ConnectionEvent], Any] | None = None,
     ) -> Job:
         """Follow a job to its end under one overall deadline.
 
@@ -200,6 +201,8 @@ class AsyncJobsClient(ClientBase):
                 or progress changes, whether learnt from the stream or a poll.
             strategy: ``auto`` (events, falling back to long polls, then polls),
                 ``sse`` or ``poll``.
+            on_connection: called with a ``ConnectionEvent`` when the server can't be
+                reached (a retry follows, within the deadline) and when it can again.
 
         Returns:
             The terminal job, whatever its status.
@@ -208,7 +211,7 @@ class AsyncJobsClient(ClientBase):
             WaitTimeoutError: the deadline passed first (``.job`` is the last snapshot).
         """
         flow = self._wait(job, self._wait_deadline(timeout), strategy)
-        return await self._drive(flow, progress_callback(on_progress))
+        return await self._drive(flow, callbacks(progress=on_progress, connection=on_connection))
 
     async def events(
         self, job: JobRef, *, last_event_id: str | None = None
@@ -219,8 +222,9 @@ class AsyncJobsClient(ClientBase):
             job: a ``Job``, a job id or a status URL.
             last_event_id: resume after this event id.
         """
-        async for update in self._drive_iter(self._events(job, last_event_id)):
-            yield update.event
+        async for value in self._drive_iter(self._events(job, last_event_id)):
+            if isinstance(value, Update):
+                yield value.event
 
     async def cancel(self, job: JobRef) -> Job:
         """Cancel a job.
@@ -286,8 +290,9 @@ class AsyncJobsClient(ClientBase):
             offset: where to start.
         """
         flow = self._iter_jobs(status=status, type=type, limit=limit, offset=offset)
-        async for found in self._drive_iter(flow):  # sync: yield from self._drive_iter(flow)
-            yield found  # sync:
+        async for found in self._drive_iter(flow):
+            if isinstance(found, Job):
+                yield found
 
     async def download(
         self,
@@ -313,7 +318,7 @@ class AsyncJobsClient(ClientBase):
             The path written, or None when writing to a file object.
         """
         flow = self._download(job, path_or_file, resume, overwrite)
-        return await self._drive(flow, download_callback(on_progress))
+        return await self._drive(flow, callbacks(download=on_progress))
 
     async def run(
         self,
@@ -323,6 +328,7 @@ class AsyncJobsClient(ClientBase):
         timeout: float | Deadline | None = None,  # noqa: ASYNC109  # sync: timeout: float | Deadline | None = None,
         on_progress: Callable[[Job], Any] | None = None,
         strategy: Strategy = "auto",
+        on_connection: Callable[[ConnectionEvent], Any] | None = None,
         **submit_kwargs: Any,
     ) -> Job:
         """Submit, wait and ``raise_for_status()``: the completed job.
@@ -334,10 +340,11 @@ class AsyncJobsClient(ClientBase):
                 the wait together.
             on_progress: as for ``wait``.
             strategy: as for ``wait``.
+            on_connection: as for ``wait``.
             **submit_kwargs: ``idempotency_key``, ``webhook``, ``priority``, ``correlation_id``.
         """
         flow = self._run(type, input, timeout, strategy, submit_kwargs)
-        return await self._drive(flow, progress_callback(on_progress))
+        return await self._drive(flow, callbacks(progress=on_progress, connection=on_connection))
 
     # -- I/O ------------------------------------------------------------------
 

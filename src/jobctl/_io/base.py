@@ -40,6 +40,7 @@ from .._core.http import (
     log,
     redact_headers,
 )
+from .._core.notices import ConnectionEvent, Outages
 from .._core.polling import PollPolicy
 from .._core.refs import JobRef, target_of
 from .._core.retry import FailureKind
@@ -53,9 +54,8 @@ __all__ = [
     "LIMITS",
     "ClientBase",
     "body_limit",
-    "download_callback",
+    "callbacks",
     "map_transport_error",
-    "progress_callback",
     "tls_verify",
 ]
 
@@ -147,36 +147,34 @@ def _certificate_failure(exc: BaseException) -> str | None:
     return None
 
 
-def progress_callback(
-    on_progress: Callable[[Job], Any] | None,
-) -> Callable[[Update], Any] | None:
-    """Adapt a ``wait(on_progress=...)`` callback: called with the job on every change.
+def callbacks(
+    *,
+    progress: Callable[[Job], Any] | None = None,
+    download: Callable[[int, int | None], Any] | None = None,
+    connection: Callable[[ConnectionEvent], Any] | None = None,
+) -> Callable[[object], Any] | None:
+    """One handler for everything a flow emits, routed to the caller's callbacks by kind.
 
     Args:
-        on_progress: the caller's callback, taking the current ``Job`` snapshot.
+        progress: ``wait(on_progress=...)``: the current ``Job``, on every change.
+        download: ``download(on_progress=...)``: ``(bytes_done, total_or_None)``.
+        connection: ``on_connection=...``: a ``ConnectionEvent``.
     """
-    if on_progress is None:
+    if progress is None and download is None and connection is None:
+        return None
+    outages = Outages()
+
+    def route(value: object) -> Any:
+        if isinstance(value, Update):
+            return progress(value.job) if progress is not None and value.changed else None
+        if isinstance(value, DownloadProgress):
+            return download(value.done, value.total) if download is not None else None
+        if isinstance(value, ConnectionEvent) and connection is not None:
+            heard = outages.feed(value)
+            return connection(heard) if heard is not None else None
         return None
 
-    def call(update: Update) -> Any:
-        if update.changed:
-            return on_progress(update.job)
-        return None
-
-    return call
-
-
-def download_callback(
-    on_progress: Callable[[int, int | None], Any] | None,
-) -> Callable[[DownloadProgress], Any] | None:
-    """Adapt a ``download(on_progress=...)`` callback, called with ``(done, total)``.
-
-    Args:
-        on_progress: the caller's callback.
-    """
-    if on_progress is None:
-        return None
-    return lambda p: on_progress(p.done, p.total)
+    return route
 
 
 class ClientBase:

@@ -22,8 +22,9 @@ import httpx
 from .._core.context import Runtime
 from .._core.deadline import Deadline
 from .._core.effects import Close, Effect, Emit, Flow, Open, Read, Send, Sleep
-from .._core.flows.follow import Strategy
+from .._core.flows.follow import Strategy, Update
 from .._core.http import Reply, Request
+from .._core.notices import ConnectionEvent
 from .._core.polling import PollPolicy
 from .._core.refs import JobRef
 from ..errors import JobctlError
@@ -32,9 +33,8 @@ from .base import (
     LIMITS,
     ClientBase,
     body_limit,
-    download_callback,
+    callbacks,
     map_transport_error,
-    progress_callback,
     tls_verify,
 )
 from .transport import LANE, Lane, LazyTLS, Router
@@ -64,7 +64,7 @@ class _Stream:
 
 
 class JobsClient(ClientBase):
-    """A synchronous client for async job APIs (see SDK.md); a context manager.
+    """A synchronous client for async job APIs (see docs/sdk.md); a context manager.
 
     Args:
         base_url: the API base URL; falls back to ``JOBCTL_URL`` / the config file.
@@ -186,6 +186,7 @@ class JobsClient(ClientBase):
         timeout: float | Deadline | None = None,
         on_progress: Callable[[Job], Any] | None = None,
         strategy: Strategy = "auto",
+        on_connection: Callable[[ConnectionEvent], Any] | None = None,
     ) -> Job:
         """Follow a job to its end under one overall deadline.
 
@@ -198,6 +199,8 @@ class JobsClient(ClientBase):
                 or progress changes, whether learnt from the stream or a poll.
             strategy: ``auto`` (events, falling back to long polls, then polls),
                 ``sse`` or ``poll``.
+            on_connection: called with a ``ConnectionEvent`` when the server can't be
+                reached (a retry follows, within the deadline) and when it can again.
 
         Returns:
             The terminal job, whatever its status.
@@ -206,7 +209,7 @@ class JobsClient(ClientBase):
             WaitTimeoutError: the deadline passed first (``.job`` is the last snapshot).
         """
         flow = self._wait(job, self._wait_deadline(timeout), strategy)
-        return self._drive(flow, progress_callback(on_progress))
+        return self._drive(flow, callbacks(progress=on_progress, connection=on_connection))
 
     def events(self, job: JobRef, *, last_event_id: str | None = None) -> Iterator[JobEvent]:
         """The job's events until it ends (falling back to polling-derived events).
@@ -215,8 +218,9 @@ class JobsClient(ClientBase):
             job: a ``Job``, a job id or a status URL.
             last_event_id: resume after this event id.
         """
-        for update in self._drive_iter(self._events(job, last_event_id)):
-            yield update.event
+        for value in self._drive_iter(self._events(job, last_event_id)):
+            if isinstance(value, Update):
+                yield value.event
 
     def cancel(self, job: JobRef) -> Job:
         """Cancel a job.
@@ -282,7 +286,9 @@ class JobsClient(ClientBase):
             offset: where to start.
         """
         flow = self._iter_jobs(status=status, type=type, limit=limit, offset=offset)
-        yield from self._drive_iter(flow)
+        for found in self._drive_iter(flow):
+            if isinstance(found, Job):
+                yield found
 
     def download(
         self,
@@ -308,7 +314,7 @@ class JobsClient(ClientBase):
             The path written, or None when writing to a file object.
         """
         flow = self._download(job, path_or_file, resume, overwrite)
-        return self._drive(flow, download_callback(on_progress))
+        return self._drive(flow, callbacks(download=on_progress))
 
     def run(
         self,
@@ -318,6 +324,7 @@ class JobsClient(ClientBase):
         timeout: float | Deadline | None = None,
         on_progress: Callable[[Job], Any] | None = None,
         strategy: Strategy = "auto",
+        on_connection: Callable[[ConnectionEvent], Any] | None = None,
         **submit_kwargs: Any,
     ) -> Job:
         """Submit, wait and ``raise_for_status()``: the completed job.
@@ -329,10 +336,11 @@ class JobsClient(ClientBase):
                 the wait together.
             on_progress: as for ``wait``.
             strategy: as for ``wait``.
+            on_connection: as for ``wait``.
             **submit_kwargs: ``idempotency_key``, ``webhook``, ``priority``, ``correlation_id``.
         """
         flow = self._run(type, input, timeout, strategy, submit_kwargs)
-        return self._drive(flow, progress_callback(on_progress))
+        return self._drive(flow, callbacks(progress=on_progress, connection=on_connection))
 
     # -- I/O ------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from ..context import Context
 from ..deadline import Deadline
 from ..effects import Flow, close, emit, open_once, read, sleep
 from ..http import TransportFailure, error_from_reply, log, too_deep
+from ..notices import ConnectionEvent
 from ..polling import (
     event_from_job,
     long_poll_seconds,
@@ -71,6 +72,19 @@ class _State:
         self.last: Job | None = target.job
         self.key: tuple[Any, ...] | None = None
         self.observed = False  # a snapshot or event from the server arrived in this wait
+        self.down = False  # a poll or (re)connect failed past its retries: say when it's back
+
+    def reached(self) -> Flow[None]:
+        """An answer came: if the server was unreachable, say it is back."""
+        if self.down:
+            self.down = False
+            yield from emit(ConnectionEvent(ok=True))
+
+    def unreachable(self, reason: str, retry_in: float) -> Flow[None]:
+        """The server can't be reached for now; the next try is in ``retry_in`` seconds."""
+        self.down = True
+        left = self.ctx.runtime.left(self.deadline)
+        yield from emit(ConnectionEvent(False, reason, retry_in, left))
 
     def remaining(self) -> float | None:
         """Seconds left; raises ``WaitTimeoutError`` once the deadline has passed."""
@@ -259,9 +273,11 @@ def _follow_stream(st: _State, last_event_id: str | None, *, strict: bool) -> Fl
                     raise refused_with
                 return give_up(f"{failure.describe()} (after {refusals} tries)")
             log.debug("events of job %s: %s", target.job_id, decision.reason)
+            yield from st.unreachable(failure.describe(), decision.delay)
             yield from sleep(decision.delay)
             continue
         refusals = 0
+        yield from st.reached()
         if reply.status == 204:  # the stream has ended for good (after `complete`)
             if reply.stream is not None:
                 yield from close(reply.stream)
@@ -375,9 +391,11 @@ def _follow_polls(st: _State, final: bool) -> Flow[Job | None]:
             if not decision.retry:
                 raise
             log.debug("job %s: %s", target.job_id, decision.reason)
+            yield from st.unreachable(str(exc), decision.delay)
             yield from sleep(decision.delay)
             continue
         outages = 0
+        yield from st.reached()
         event = event_from_job(job, previous)
         previous = job
         if event is not None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 
 from ..context import Context
-from ..effects import Flow, open_once, send_once, sleep
+from ..effects import Flow, emit, open_once, send_once, sleep
 from ..http import Reply, Request, TransportFailure, error_from_reply, log
+from ..notices import ConnectionEvent
 from ..retry import Failure, RetryDecision, classify, decide, parse_retry_after
 from ..urls import safe_url
 
@@ -46,6 +47,8 @@ def request(ctx: Context, req: Request, *, stream: bool = False) -> Flow[Reply]:
             error, failure = exc, Failure(kind=exc.kind)
         else:
             if reply.status < 400:
+                if attempt:  # an answer after failures: the connection is back
+                    yield from emit(ConnectionEvent(ok=True))
                 return reply
             failure = Failure(status=reply.status, retry_after=_retry_after(ctx, reply))
         attempt += 1
@@ -67,6 +70,14 @@ def request(ctx: Context, req: Request, *, stream: bool = False) -> Flow[Reply]:
             if error is not None:
                 raise error
             return reply
+        yield from emit(
+            ConnectionEvent(
+                ok=False,
+                reason=failure.describe(),
+                retry_in=decision.delay,
+                deadline_left=ctx.runtime.left(req.deadline),
+            )
+        )
         yield from sleep(decision.delay)
 
 
