@@ -2,7 +2,8 @@
 
 Rows (``--only`` takes the name or the number): 1 ``startup``, 2 ``status``,
 3 ``latency``, 4 ``requests``, 5 ``fanout``, 6 ``download``, 7 ``server``,
-8 ``redis`` (the server on the Redis store, one vs two API processes).
+8 ``redis`` (the server on the Redis store, one vs two API processes), 9 ``display``
+(the progress display's cost per job at 10 vs 150 and 1,000 jobs; no server).
 ``--setup`` installs httpie into this venv (the status row's baseline) and checks
 that curl exists; ``--quick`` uses small sizes (a CI smoke test, nothing about
 time is asserted).
@@ -35,6 +36,7 @@ ROWS: tuple[str, ...] = (
     "download",
     "server",
     "redis",
+    "display",
 )
 _QUICK = {
     "reps": 2,
@@ -50,6 +52,7 @@ _QUICK = {
     "followers": 20,
     "hold_seconds": 3.0,
     "keepalive": 1.0,
+    "display_jobs": 150,
 }
 
 
@@ -108,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--followers", type=int, help=f"server: SSE followers (default {d.followers})")
     p.add_argument("--hold-seconds", type=float, help="server: seconds followers are held")
     p.add_argument("--keepalive", type=float, help="server: SSE keepalive interval (default 5)")
+    p.add_argument(
+        "--display-jobs", type=int, help=f"display: the most jobs fed (default {d.display_jobs})"
+    )
     return p
 
 
@@ -140,6 +146,7 @@ def _setup() -> int:
 
 
 def _runners() -> dict[str, Callable[[Settings], list[Row]]]:
+    from .display import display_rows
     from .download import download_rows
     from .fanout import fanout_rows
     from .latency import latency_rows
@@ -157,6 +164,7 @@ def _runners() -> dict[str, Callable[[Settings], list[Row]]]:
         "download": download_rows,
         "server": server_rows,
         "redis": redis_rows,
+        "display": display_rows,
     }
 
 

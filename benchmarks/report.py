@@ -278,4 +278,10 @@ httpie is deliberately not a project dependency.
   over A and B (fresh processes, so the second hold cannot reuse memory the first
   grew); memory is the API processes' RSS summed (not redis-server's). Skipped
   when `redis-server` is not installed (Debian: `apt-get install redis-server`).
+- **display**: no server. The progress display (`jobctl/cli/live.py`, and plain
+  lines) is fed N synthetic jobs in this process (add, three progress steps, end;
+  one in fifty fails) on a simulated clock that moves 2 ms a step and ticks every
+  0.5 s; the live view draws on a forced-terminal rich console (120×40) writing to
+  `/dev/null`. Wall time per job (plain: per line printed) at 150 and 1,000 jobs
+  against 10 jobs in the same repetition (the median of 15 runs of 10 jobs).
 """

@@ -33,7 +33,17 @@ TIGHT = [
     "--keepalive", "0.5",
 ]  # fmt: skip
 
-ROWS = ("startup", "status", "latency", "requests", "fanout", "download", "server", "redis")
+ROWS = (
+    "startup",
+    "status",
+    "latency",
+    "requests",
+    "fanout",
+    "download",
+    "server",
+    "redis",
+    "display",
+)
 
 
 @pytest.mark.integration
@@ -107,5 +117,5 @@ def test_unknown_row_is_a_one_line_error() -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: unknown row 'nope'; rows are startup, status, latency, requests, fanout, "
-        "download, server, redis (or 1-8)"
+        "download, server, redis, display (or 1-9)"
     ]

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from jobctl.cli.io import IOStreams, resolve_progress_mode
-from jobctl.cli.progress import LiveProgress, PlainProgress
+from jobctl.cli.live import LiveProgress
+from jobctl.cli.progress import PlainProgress
 from jobctl.cli.render import format_duration, plain_line, progress_text
 from jobctl.models import Progress
 

@@ -59,11 +59,19 @@ one JSON document (a job, or a list of jobs for several), or JSON lines for
 `events`. Hints ("follow it with: jobctl wait ID"), progress, warnings and errors
 go to stderr; every error is one line starting with `error:`.
 
-`--progress auto` draws a live bar per job on a terminal (current/total, the
-server's message, elapsed time, ETA) and plain lines elsewhere, also when `CI`
-is set or `TERM=dumb`: `2026-11-27T18:30:01Z ID processing 3/10 (30%) page 3 [12s]`,
+`--progress auto` draws a live bar per job on a terminal (the job's type and
+id, current/total, status, elapsed time, ETA, and the server's message, or for
+a failed or cancelled job its error code and reason; byte counts read
+`95.4/190.7 MiB` with a speed) and plain lines elsewhere, also when `CI` is set
+or `TERM=dumb`: `2026-11-27T18:30:01Z ID processing 3/10 (30%) page 3 [12s]`,
 at most one a second per job, and a `still ...` heartbeat after 25 silent
-seconds. No carriage returns or ANSI codes off a terminal; `NO_COLOR` is honoured.
+seconds. With more jobs than the terminal has lines, the live view shows a
+summary line (jobs per state) and the most recently changed jobs; it redraws at
+most 10 times a second and costs the same per job for 10 jobs or 1,000. No
+carriage returns or ANSI codes off a terminal; `NO_COLOR` is honoured. Text
+from the server (messages, ids, statuses, event names, file names) is shown
+with control and bidi characters escaped (`\\x1b`, `\\r\\n`, `\\u202e`), on a
+terminal and off it; `--json` output is JSON.
 
 ## Files
 

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .exitcodes import CliError
+from .render import format_size
+from .text import clean
 
 if TYPE_CHECKING:
     from .. import AsyncJobsClient
@@ -99,7 +101,8 @@ def check_destination(dest: Destination) -> None:
 
 
 class _Bar:
-    """Download progress: a rich bar, plain lines at most once a second, or nothing."""
+    """Download progress: the live display (sizes and speed), plain lines at most once a
+    second (human sizes), or nothing."""
 
     def __init__(self, state: AppState, job_id: str) -> None:
         self.mode = state.progress_mode
@@ -109,46 +112,34 @@ class _Bar:
         self.done = 0
         self.total: int | None = None
         self.live: Any = None
-        self.task: Any = None
         if self.mode == "bar":
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
+            from .live import LiveProgress
 
-            self.live = Progress(
-                TextColumn(f"downloading {job_id[:8]}"),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=state.io.err,
-                redirect_stdout=False,  # -o - writes result bytes to stdout meanwhile
-                redirect_stderr=False,
-            )
-            self.task = self.live.add_task("download", total=None)
-            self.live.start()
+            self.live = LiveProgress(state.io.err, as_bytes=True)
+            self.live.add(job_id, "download")
 
     def __call__(self, done: int, total: int | None) -> None:
         self.done, self.total = done, total
         if self.live is not None:
-            self.live.update(self.task, completed=done, total=total)
+            from ..models import Progress
+
+            self.live.update(self.job_id, "downloading", Progress(current=done, total=total or 0))
         elif self.mode == "plain":
             now = time.monotonic()
             if now - self.last >= 1.0:
                 self.last = now
-                of = f" of {total} bytes" if total else " bytes"
-                self.state.io.write_err(f"downloading {self.job_id}: {done}{of}")
+                of = f" of {format_size(total)}" if total else ""
+                self.state.io.write_err(
+                    f"downloading {clean(self.job_id)}: {format_size(done)}{of}"
+                )
 
     def close(self) -> None:
+        finished = self.total is not None and self.done >= self.total
         if self.live is not None:
-            self.live.stop()
-        elif self.mode == "plain" and self.total is not None and self.done >= self.total:
-            self.state.io.write_err(f"downloaded {self.job_id}: {self.done} bytes")
+            self.live.done(self.job_id, "completed" if finished else "stopped")
+            self.live.close()
+        elif self.mode == "plain" and finished:
+            self.state.io.write_err(f"downloaded {clean(self.job_id)}: {format_size(self.done)}")
 
 
 async def save_result(
@@ -186,7 +177,7 @@ async def save_result(
     finally:
         bar.close()
     if path is not None and not force and before is not None and _identity(path) == before:
-        state.hint(f"{path} already holds this result; left unchanged")
+        state.hint(f"{clean(str(path))} already holds this result; left unchanged")
     return path
 
 

@@ -3,7 +3,11 @@
 ``describe`` turns any exception a command raised into that line; the exit code
 comes from ``exitcodes.code_for_exception``. Messages come from the SDK's
 exceptions, which never carry tokens; as a second fence, ``describe`` removes
-the token from the line if it ever appears.
+the token from the line if it ever appears. They also carry server text (a
+problem+json ``detail``, a job's error message, a URL, a file name), so the
+whole line goes through ``text.clean`` once, at the end: no control character,
+bidi override or forged line break reaches the terminal. (So the parts are
+built raw here, never pre-escaped.)
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from ..errors import (
     TLSVerificationError,
 )
 from .exitcodes import CliError, code_for_exception
+from .text import clean
 from .urls import server_key
 
 if TYPE_CHECKING:
@@ -57,7 +62,7 @@ def problem_summary(exc: APIError) -> str:
     types = _offered_types(problem)
     if types and not any("types" in p for p in parts):
         parts.append(f"the server offers: {', '.join(types)}")
-    return "; ".join(p for p in parts if p).replace("\n", " ")
+    return "; ".join(p for p in parts if p)
 
 
 def _offered_types(problem: dict[str, Any]) -> list[str]:
@@ -69,7 +74,7 @@ def _offered_types(problem: dict[str, Any]) -> list[str]:
 
 
 def describe(exc: BaseException, *, url: str | None = None, token: str | None = None) -> str:
-    """The one stderr line for an exception (without the ``error:`` prefix).
+    """The one stderr line for an exception (without the ``error:`` prefix), escaped.
 
     Args:
         exc: what a command raised.
@@ -77,10 +82,9 @@ def describe(exc: BaseException, *, url: str | None = None, token: str | None = 
         token: the token in use, removed from the line should it ever appear.
     """
     line = _describe(exc, url)
-    line = " ".join(line.split())
     if token:
         line = line.replace(token, "***")
-    return line
+    return " ".join(clean(line).split())
 
 
 def _describe(exc: BaseException, url: str | None) -> str:
@@ -132,14 +136,14 @@ def _describe(exc: BaseException, url: str | None) -> str:
     if models is not None and isinstance(exc, models.JobCancelledError):
         return str(exc)
     if models is not None and isinstance(exc, models.WaitTimeoutError):
-        from .render import format_duration, status_text
+        from .render import format_duration, wire_status
 
         after = format_duration(round(exc.timeout))
         if exc.job is None:
             return f"timed out after {after}: the job is still running"
         job = exc.job
         return (
-            f"timed out after {after}: job {job.job_id} is still {status_text(job.status)}; "
+            f"timed out after {after}: job {job.job_id} is still {wire_status(job.status)}; "
             f"resume with: jobctl wait {job.job_id}"
         )
     if isinstance(exc, DownloadError):
@@ -191,12 +195,14 @@ def error_line(state: AppState, exc: BaseException) -> str:
     if state.resume_args and job is not None and type(exc).__name__ == "WaitTimeoutError":
         from .waiting import resume_command
 
-        plain = f"resume with: jobctl wait {job.job_id}"
-        line = line.replace(plain, "resume with: " + resume_command([job], state.resume_args))
+        plain = clean(f"resume with: jobctl wait {job.job_id}")  # the line is escaped
+        command = resume_command([job], state.resume_args)
+        line = line.replace(plain, "resume with: " + clean(command))
     if hint is not None and isinstance(exc, JobctlError):
         line += (
             f"; the server may have stored the job: re-run the same command with "
-            f"--idempotency-key {exc.idempotency_key} to resume it without making a second one"
+            f"--idempotency-key {clean(str(exc.idempotency_key))} to resume it without "
+            "making a second one"
         )
     for secret in state.secrets():
         line = line.replace(secret, "***")
@@ -217,7 +223,7 @@ def report_error(exc: BaseException, state: AppState | None, *, verbose: bool) -
         text = "".join(traceback.format_exception(exc))
         for secret in state.secrets() if state else []:
             text = text.replace(secret, "***")
-        stderr.write(text)
+        stderr.write("".join(clean(row) + "\n" for row in text.rstrip("\n").split("\n")))
     stderr.write(f"error: {line}\n")
     stderr.flush()
     return int(code_for_exception(exc))

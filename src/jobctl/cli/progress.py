@@ -3,69 +3,40 @@
 Three implementations of one small interface (``add``, ``update``, ``done``,
 ``tick``, ``close``), chosen by ``make_job_progress`` from the resolved mode:
 
-- ``LiveProgress``: a rich live display, one row per job (bar with current/total,
-  the server's message, elapsed time and ETA);
+- ``LiveProgress`` (in ``live.py``): a rich live view at a terminal, one row
+  per job, whose cost does not grow with the number of jobs;
 - ``PlainProgress``: one timestamped line per change of state or progress, at
   most one a second per job, plus a heartbeat line when a job has been silent for
-  ``heartbeat`` seconds (under 30); no carriage returns, no ANSI codes. The clock and the
-  wall clock are injected, so tests drive it without sleeping;
-- ``NullProgress``: ``--progress none`` and ``--quiet``.
+  ``heartbeat`` seconds (under 30); no carriage returns, no ANSI codes. Also
+  O(1) per update, and a tick only looks at the jobs that have something due.
+  The clock and the wall clock are injected, so tests drive it without sleeping;
+- ``NullProgress`` (the interface, in ``display.py``): ``--progress none`` and
+  ``--quiet``.
 
-The caller calls ``tick()`` about once a second (the waiter runs a small task
-for it); that is when held-back changes and heartbeats are printed.
+Every string from the server is escaped (``text.clean``). The caller calls
+``tick()`` about twice a second (the waiter runs a small task for it); that is
+when held-back plain lines and heartbeats are printed and the live view's
+clocks move.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .render import format_duration, plain_line, status_text
+from .display import NullProgress
+from .render import format_duration, plain_line, wire_status
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from ..models import Progress
 
-__all__ = ["LiveProgress", "NullProgress", "PlainProgress", "make_job_progress"]
-
-
-class NullProgress:
-    """Shows nothing."""
-
-    def add(self, job_id: str, label: str | None = None) -> None:
-        """Start showing a job (ignored).
-
-        Args:
-            job_id: the job.
-            label: a short label (e.g. the job type).
-        """
-
-    def update(self, job_id: str, status: object, progress: Progress | None) -> None:
-        """A job's latest state (ignored).
-
-        Args:
-            job_id: the job.
-            status: its status.
-            progress: its progress.
-        """
-
-    def done(self, job_id: str, status: object) -> None:
-        """A job reached its end (ignored).
-
-        Args:
-            job_id: the job.
-            status: its final status (or the last one seen).
-        """
-
-    def tick(self) -> None:
-        """Called about once a second (ignored)."""
-
-    def close(self) -> None:
-        """Stop showing anything (ignored)."""
+__all__ = ["NullProgress", "PlainProgress", "make_job_progress"]
 
 
 @dataclass
@@ -105,6 +76,11 @@ class PlainProgress(NullProgress):
         self.min_interval = min_interval
         self.heartbeat = heartbeat
         self.rows: dict[str, _Row] = {}
+        # Unfinished jobs, least recently printed first (a print moves a job to the end),
+        # so a tick finds the jobs due for a heartbeat without looking at the others.
+        self._quiet: OrderedDict[str, None] = OrderedDict()
+        # Jobs with a change not printed yet (held back by min_interval).
+        self._held: dict[str, None] = {}
 
     def add(self, job_id: str, label: str | None = None) -> None:
         """Start following a job (prints nothing until its first update).
@@ -116,12 +92,13 @@ class PlainProgress(NullProgress):
         if job_id not in self.rows:
             row = self.rows[job_id] = _Row(started=self.clock())
             row.printed_key = self._key(row.status, None)  # nothing known yet: no line
+            self._quiet[job_id] = None
 
     @staticmethod
     def _key(status: object, progress: Progress | None) -> tuple[Any, ...]:
         if progress is None:
-            return (status_text(status),)
-        return (status_text(status), progress.current, progress.total, progress.message)
+            return (wire_status(status),)
+        return (wire_status(status), progress.current, progress.total, progress.message)
 
     def _print(self, job_id: str, row: _Row, now: float, *, heartbeat: bool = False) -> None:
         line = plain_line(
@@ -131,6 +108,9 @@ class PlainProgress(NullProgress):
         self.stream.flush()
         row.printed_at = now
         row.printed_key = self._key(row.status, row.progress)
+        self._held.pop(job_id, None)
+        if job_id in self._quiet:
+            self._quiet.move_to_end(job_id)
 
     def update(self, job_id: str, status: object, progress: Progress | None) -> None:
         """Record a job's state; print it now unless a line was printed under a second ago.
@@ -147,16 +127,20 @@ class PlainProgress(NullProgress):
         row.status, row.progress = status, progress
         now = self.clock()
         if self._key(status, progress) == row.printed_key:
+            self._held.pop(job_id, None)
             return
         if row.printed_at is None or now - row.printed_at >= self.min_interval:
             self._print(job_id, row, now)
+        else:
+            self._held[job_id] = None
 
-    def done(self, job_id: str, status: object) -> None:
+    def done(self, job_id: str, status: object, reason: str | None = None) -> None:
         """Print the final line of a job now (unless that exact line was just printed).
 
         Args:
             job_id: the job.
             status: its final status.
+            reason: unused in plain mode (the error line that follows says why).
         """
         self.add(job_id)
         row = self.rows[job_id]
@@ -166,112 +150,26 @@ class PlainProgress(NullProgress):
         if self._key(status, row.progress) != row.printed_key:
             self._print(job_id, row, self.clock())
         row.finished = True
+        self._quiet.pop(job_id, None)
+        self._held.pop(job_id, None)
 
     def tick(self) -> None:
         """Print held-back changes that are now due, and heartbeats for silent jobs."""
         now = self.clock()
-        for job_id, row in self.rows.items():
-            if row.finished:
-                continue
-            changed = self._key(row.status, row.progress) != row.printed_key
+        for job_id in list(self._held):
+            row = self.rows[job_id]
             last = row.printed_at if row.printed_at is not None else row.started
-            if changed and now - last >= self.min_interval:
+            if now - last >= self.min_interval:
                 self._print(job_id, row, now)
-            elif now - last >= self.heartbeat:
-                self._print(job_id, row, now, heartbeat=True)
-
-
-class LiveProgress(NullProgress):
-    """A rich live display with one row per job.
-
-    Args:
-        console: the stderr console.
-    """
-
-    def __init__(self, console: Console) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[message]}"),
-            console=console,
-            transient=False,
-            refresh_per_second=8,
-            redirect_stdout=False,  # stdout is for results only, never the live view
-            redirect_stderr=False,
-        )
-        self._tasks: dict[str, Any] = {}
-        self._progress.start()
-
-    def add(self, job_id: str, label: str | None = None) -> None:
-        """Add a row for a job.
-
-        Args:
-            job_id: the job.
-            label: a short label shown before the id.
-        """
-        if job_id not in self._tasks:
-            text = f"{label} {job_id[:8]}" if label else job_id[:8]
-            self._tasks[job_id] = self._progress.add_task(
-                text, total=None, status="pending", message=""
-            )
-
-    def update(self, job_id: str, status: object, progress: Progress | None) -> None:
-        """Move a job's bar.
-
-        Args:
-            job_id: the job.
-            status: its status.
-            progress: its progress.
-        """
-        self.add(job_id)
-        fields: dict[str, Any] = {"status": status_text(status)}
-        if progress is not None:
-            fields["message"] = (progress.message or "")[:60]
-            if progress.total > 0:
-                fields["total"] = progress.total
-                fields["completed"] = progress.current
-        self._progress.update(self._tasks[job_id], **fields)
-
-    def done(self, job_id: str, status: object) -> None:
-        """Show a job's final state and stop its clock.
-
-        Args:
-            job_id: the job.
-            status: its final status.
-        """
-        self.add(job_id)
-        task_id = self._tasks[job_id]
-        task = self._progress.tasks[self._tasks_index(task_id)]
-        extra: dict[str, Any] = {}
-        if status_text(status) == "completed":
-            total = task.total or 1
-            extra = {"total": total, "completed": total}
-        self._progress.update(task_id, status=status_text(status), **extra)
-        self._progress.stop_task(task_id)
-
-    def _tasks_index(self, task_id: Any) -> int:
-        for i, task in enumerate(self._progress.tasks):
-            if task.id == task_id:
-                return i
-        raise KeyError(task_id)
-
-    def close(self) -> None:
-        """Stop the live display (its last frame stays on screen)."""
-        self._progress.stop()
+        due: list[str] = []
+        for job_id in self._quiet:  # least recently printed first: stop at the first not due
+            row = self.rows[job_id]
+            last = row.printed_at if row.printed_at is not None else row.started
+            if now - last < self.heartbeat:
+                break
+            due.append(job_id)
+        for job_id in due:
+            self._print(job_id, self.rows[job_id], now, heartbeat=True)
 
 
 def make_job_progress(mode: str, *, stderr: TextIO, console: Callable[[], Console]) -> NullProgress:
@@ -284,6 +182,8 @@ def make_job_progress(mode: str, *, stderr: TextIO, console: Callable[[], Consol
             output never imports rich).
     """
     if mode == "bar":
+        from .live import LiveProgress
+
         return LiveProgress(console())
     if mode == "plain":
         return PlainProgress(stderr)

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from .exitcodes import CliError, ExitCode
+from .text import clean
 
 if TYPE_CHECKING:
     from .state import AppState
@@ -30,7 +31,7 @@ def summary(event: Any) -> str:
         event: the ``WebhookEvent``.
     """
     status = getattr(event.data.status, "value", event.data.status)
-    return (
+    return clean(
         f"valid {event.scheme} delivery {event.delivery_id or '-'}: "
         f"{event.event} job {event.job_id} ({status})"
     )
@@ -87,11 +88,11 @@ class _Receiver(BaseHTTPRequestHandler):
             text = body.decode("utf-8", "replace")
             if self.state.options.json:
                 return 200, json.dumps({"verified": False, "body": text})
-            return 200, f"unverified delivery (no --secret): {text[:200]}"
+            return 200, f"unverified delivery (no --secret): {clean(text[:200])}"
         try:
             event = verify_webhook(body, headers, self.secrets, tolerance=self.tolerance)
         except (InvalidSignatureError, ValueError) as exc:
-            return 401, f"error: rejected delivery: {exc}"
+            return 401, f"error: rejected delivery: {clean(str(exc))}"
         return 200, event_json(event) if self.state.options.json else summary(event)
 
     def _forward(self, body: bytes, headers: dict[str, str]) -> None:

@@ -66,6 +66,9 @@ class GlobalOptions:
 class RedactingFilter(logging.Filter):
     """Replaces secrets in log records with ``***`` before they are formatted out.
 
+    The ``--verbose`` lines also quote server text (URLs, retry reasons), so the
+    redacted message is escaped with ``text.clean`` too.
+
     Args:
         secrets: the strings to hide (empty ones are ignored).
     """
@@ -84,7 +87,9 @@ class RedactingFilter(logging.Filter):
         for secret in self.secrets:
             message = message.replace(secret, "***")
         message = _redact_bearer(message)
-        record.msg, record.args = message, None
+        from .text import clean
+
+        record.msg, record.args = clean(message), None
         return True
 
 

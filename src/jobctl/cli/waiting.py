@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 from ..errors import JobctlError
 from .exitcodes import CliError, ExitCode, code_for_exception, code_for_status
 from .progress import NullProgress
+from .render import error_text, format_duration
 from .signals import SignalTrap, exit_code_for_signal, signal_name
+from .text import clean
 
 if TYPE_CHECKING:
     from .. import AsyncJobsClient, Deadline
@@ -139,12 +141,18 @@ async def follow_jobs(
     async def one(outcome: Outcome) -> None:
         ref = outcome.ref
         key = display_id(ref)
-        display.add(key, (labels or {}).get(key))
+        label = (labels or {}).get(key)
+        display.add(key, label)
+
+        def learn(job: Job | None) -> None:
+            if label is None and job is not None and job.type:
+                display.add(key, job.type)  # the type, learnt from a snapshot
 
         def on_progress(update: Any) -> None:
             status, progress, job = snapshot_of(update)
             if job is not None:
                 outcome.job = job
+                learn(job)
             display.update(key, status, progress)
 
         try:
@@ -157,14 +165,17 @@ async def follow_jobs(
         except WaitTimeoutError as exc:
             outcome.job = exc.job or outcome.job
             outcome.error = exc
-            display.done(key, outcome.job.status if outcome.job else "processing")
+            learn(outcome.job)
+            last = outcome.job.status if outcome.job else "processing"
+            display.done(key, last, f"timed out after {format_duration(exc.timeout)}")
             return
         except JobctlError as exc:
             outcome.error = exc
-            display.done(key, "error")
+            display.done(key, "error", str(exc))
             return
         outcome.job = job
-        display.done(key, job.status)
+        learn(job)  # a job that had already ended reports no progress first
+        display.done(key, job.status, error_text(job.error) or None)
 
     ticker = asyncio.ensure_future(_ticker(display))
     trap = SignalTrap()
@@ -201,9 +212,11 @@ async def _interrupted(
             try:
                 await asyncio.wait_for(client.cancel(outcome.ref), timeout=15.0)
                 cancelled.append(outcome.ref)
-                state.hint(f"cancelled job {outcome.job_id}")
+                state.hint(f"cancelled job {clean(outcome.job_id)}")
             except (JobctlError, TimeoutError) as exc:
-                state.io.write_err(f"error: could not cancel job {outcome.job_id}: {exc}")
+                state.io.write_err(
+                    f"error: could not cancel job {clean(outcome.job_id)}: {clean(str(exc))}"
+                )
     running = [o.ref for o in pending if not any(o.ref is c for c in cancelled)]
     how = signal_name(signum)
     if running:

@@ -161,6 +161,7 @@ def print_jobs(state: AppState, outcomes: Sequence[Outcome], *, single: bool) ->
         single: one job was asked for (``--json`` prints an object, not a list).
     """
     from ..render import status_text, to_jsonable
+    from ..text import clean
 
     if state.options.json:
         docs: list[Any] = []
@@ -175,7 +176,7 @@ def print_jobs(state: AppState, outcomes: Sequence[Outcome], *, single: bool) ->
         return
     for o in outcomes:
         status = status_text(o.job.status) if o.job is not None else "unknown"
-        state.io.write_out(f"{o.job_id} {status}")
+        state.io.write_out(f"{clean(o.job_id)} {status}")
 
 
 def report_outcomes(
@@ -194,6 +195,7 @@ def report_outcomes(
     """
     from ... import JobCancelledError, JobFailedError
     from ...models import JobStatus
+    from ..text import clean
 
     if stdout:
         print_jobs(state, outcomes, single=single)
@@ -205,8 +207,9 @@ def report_outcomes(
             elif outcome.job.status == JobStatus.CANCELLED:
                 exc = JobCancelledError(outcome.job)
         if exc is not None:
-            line = error_line(state, exc)
-            prefix = "" if outcome.job_id in line else f"job {outcome.job_id}: "
+            line = error_line(state, exc)  # escaped
+            shown = clean(outcome.job_id)
+            prefix = "" if shown in line else f"job {shown}: "
             state.io.write_err(f"error: {prefix}{line}")
     return worst(o.code for o in outcomes)
 

@@ -12,6 +12,7 @@ from ..exitcodes import CliError, ExitCode, code_for_status
 from ..inputs import parse_timeout
 from ..progress import make_job_progress
 from ..signals import SignalTrap, exit_code_for_signal, signal_name
+from ..text import clean
 from ._common import (
     JobArg,
     JobsArg,
@@ -85,7 +86,8 @@ def wait(
                 if outcome.code == ExitCode.OK and outcome.job is not None:
                     path = await save_result(state, client, outcome.job, dest, force=force)
                     if path is not None:
-                        state.hint(f"saved the result of {outcome.job_id} to {path}")
+                        shown = clean(outcome.job_id)
+                        state.hint(f"saved the result of {shown} to {clean(str(path))}")
         return code
 
     exit_with(run_with_client(state, body))

@@ -34,6 +34,7 @@ def list_jobs(
     statuses = list(status or []) or None
 
     from ..render import jobs_table, to_jsonable
+    from ..text import clean
 
     total: int
     next_offset: int | None
@@ -54,7 +55,7 @@ def list_jobs(
         return
     if state.options.quiet:
         for job in jobs:
-            state.io.write_out(job.job_id)
+            state.io.write_out(clean(job.job_id))
         return
     if not jobs:
         state.hint("no jobs")

@@ -13,6 +13,7 @@ from ..inputs import parse_input, parse_timeout
 from ..progress import make_job_progress
 from ..render import job_json, status_text
 from ..signals import SignalTrap, exit_code_for_signal, signal_name
+from ..text import clean
 from ..waiting import follow_jobs
 from ._common import (
     Strategy,
@@ -129,8 +130,8 @@ def submit(
                 ) from None
         if prior is not None and prior.job_id != job.job_id:
             state.hint(
-                f"note: key {key} was used for job {prior.job_id} at {prior.time}; the server "
-                f"no longer remembers it and made a new job"
+                f"note: key {clean(key)} was used for job {clean(prior.job_id)} at {prior.time}; "
+                "the server no longer remembers it and made a new job"
             )
         # --json with --wait/-o: the final job document is the one JSON document on stdout.
         json_at_end = state.options.json and (wait or dest is not None)
@@ -166,8 +167,9 @@ def announce(
         verb: how the hint describes it (``submitted`` / ``retried as``).
         record: add it to the local ledger (``demo`` does not: its server is gone after).
     """
+    shown = clean(job.job_id)
     if to_stdout:
-        state.io.write_out(job_json(job) if state.options.json else job.job_id)
+        state.io.write_out(job_json(job) if state.options.json else shown)
     if record:
         state.ledger().record(
             job_id=job.job_id,
@@ -177,11 +179,11 @@ def announce(
             idempotency_key=job.idempotency_key,
         )
     if job.replayed:
-        state.hint(f"resumed job {job.job_id}: this idempotency key was already used for it")
+        state.hint(f"resumed job {shown}: this idempotency key was already used for it")
     else:
-        state.hint(f"{verb} {type or ''} job {job.job_id}".replace("  ", " "))
+        state.hint(f"{verb} {clean(type or '')} job {shown}".replace("  ", " "))
     if record:
-        state.hint(f"follow it with: jobctl wait {job.job_id}")
+        state.hint(f"follow it with: jobctl wait {shown}")
 
 
 async def follow_and_save(
@@ -231,10 +233,10 @@ async def follow_and_save(
     else:
         code = report_outcomes(state, [outcome], single=True, stdout=False)
     if code == ExitCode.OK and outcome.job is not None:
-        state.hint(f"job {outcome.job_id} {status_text(outcome.job.status)}")
+        state.hint(f"job {clean(outcome.job_id)} {status_text(outcome.job.status)}")
     if code != ExitCode.OK or dest is None or outcome.job is None:
         return code
     path = await save_result(state, client, outcome.job, dest, force=force)
     if path is not None:
-        state.hint(f"saved the result to {path}")
+        state.hint(f"saved the result to {clean(str(path))}")
     return ExitCode.OK
