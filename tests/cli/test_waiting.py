@@ -40,7 +40,9 @@ class ScriptedClient:
     def deadline(self, seconds: float | None) -> Deadline:
         return Runtime().deadline(seconds)
 
-    async def wait(self, ref: str, *, timeout: Deadline, on_progress: Any, strategy: str) -> Job:
+    async def wait(
+        self, ref: str, *, timeout: Deadline, on_progress: Any, strategy: str, **kw: Any
+    ) -> Job:
         self.timeouts.append(timeout)
         end = self.script[ref]
         on_progress(Job(job_id=ref, status="processing", progress=Progress(current=1, total=2)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .. import ConnectionEvent
     from ..models import Progress
 
 __all__ = ["NullProgress"]
@@ -43,6 +44,14 @@ class NullProgress:
             job_id: the job.
             status: its final status (or the last one seen).
             reason: why it failed or stopped (``code: message``), raw server text.
+        """
+
+    def connection(self, job_id: str, event: ConnectionEvent) -> None:
+        """Following a job, the server could not be reached, or can again (ignored).
+
+        Args:
+            job_id: the job whose follower heard it.
+            event: the SDK's ``ConnectionEvent`` (a loss, with the next try; or a return).
         """
 
     def tick(self) -> None:

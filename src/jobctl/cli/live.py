@@ -35,7 +35,14 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 from .display import NullProgress
-from .render import counts_text, format_size, is_byte_progress, wire_status
+from .render import (
+    counts_text,
+    format_duration,
+    format_size,
+    is_byte_progress,
+    outage_text,
+    wire_status,
+)
 from .text import clean, shorten
 
 if TYPE_CHECKING:
@@ -43,6 +50,7 @@ if TYPE_CHECKING:
     from rich.live import Live
     from rich.text import Text
 
+    from .. import ConnectionEvent
     from ..models import Progress
 
 __all__ = ["ROWS_PER_SECOND", "LiveProgress"]
@@ -103,6 +111,11 @@ class LiveProgress(NullProgress):
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._counts: dict[str, int] = {}
         self._drawn_at = float("-inf")
+        # The server can't be reached: which jobs' followers said so, since when, and
+        # the last loss (reason, time left then, when) for the line atop the frame.
+        self._down: set[str] = set()
+        self._down_since: float | None = None
+        self._last_loss: tuple[str, float | None, float] = ("", None, 0.0)
         self._lines = 1  # lines in the last frame: a frame waits until it fits the budget
         self._live: Live = Live(
             get_renderable=self._frame,
@@ -184,6 +197,30 @@ class LiveProgress(NullProgress):
         self._finished[job_id] = None
         self._draw()
 
+    def connection(self, job_id: str, event: ConnectionEvent) -> None:
+        """Show atop the rows that the server can't be reached; say when it is back.
+
+        Args:
+            job_id: the job whose follower heard it.
+            event: a loss (with the next try and the time left) or a return.
+        """
+        now = self._clock()
+        said = None
+        if not event.ok:
+            self._last_loss = (event.reason, event.deadline_left, now)
+            if not self._down:
+                self._down_since = now
+            self._down.add(job_id)
+        else:
+            self._down.discard(job_id)
+            if not self._down and self._down_since is not None:
+                said = f"connection restored after {format_duration(now - self._down_since)}"
+                self._down_since = None
+        self._drawn_at = float("-inf")  # a change of connection is always drawn at once
+        self._draw()
+        if said is not None:  # above the (already redrawn) rows, kept in the scrollback
+            self._console.print(said, highlight=False)
+
     def tick(self) -> None:
         """Redraw if a frame is due (the clocks move)."""
         self._draw()
@@ -222,6 +259,14 @@ class LiveProgress(NullProgress):
         size = self._console.size
         room = max(1, size.height - 2)
         lines: list[Text] = []
+        if self._down_since is not None:
+            reason, left, at = self._last_loss
+            now = self._clock()
+            remaining = None if left is None else left - (now - at)
+            lines.append(
+                Text(outage_text(reason, now - self._down_since, remaining), style="bold red")
+            )
+            room = max(1, room - 1)
         if len(self._rows) <= room:
             rows = list(self._rows.values())  # at most room of them
         else:

@@ -29,11 +29,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .display import NullProgress
-from .render import format_duration, plain_line, wire_status
+from .render import format_duration, outage_text, plain_line, wire_status
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from .. import ConnectionEvent
     from ..models import Progress
 
 __all__ = ["NullProgress", "PlainProgress", "make_job_progress"]
@@ -76,6 +77,12 @@ class PlainProgress(NullProgress):
         self.min_interval = min_interval
         self.heartbeat = heartbeat
         self.rows: dict[str, _Row] = {}
+        # The server can't be reached: which jobs' followers said so, since when, and
+        # what the last of them said (one line for all of them, not one per job).
+        self._down: set[str] = set()
+        self._down_since: float | None = None
+        self._down_said: float = 0.0
+        self._last_loss: tuple[str, float | None, float] = ("", None, 0.0)
         # Unfinished jobs, least recently printed first (a print moves a job to the end),
         # so a tick finds the jobs due for a heartbeat without looking at the others.
         self._quiet: OrderedDict[str, None] = OrderedDict()
@@ -153,9 +160,45 @@ class PlainProgress(NullProgress):
         self._quiet.pop(job_id, None)
         self._held.pop(job_id, None)
 
+    def connection(self, job_id: str, event: ConnectionEvent) -> None:
+        """Say when the server is lost (once, for all jobs) and when it is back.
+
+        Args:
+            job_id: the job whose follower heard it.
+            event: a loss (with the next try and the time left) or a return.
+        """
+        now = self.clock()
+        if not event.ok:
+            self._last_loss = (event.reason, event.deadline_left, now)
+            if not self._down:
+                self._down_since = self._down_said = now
+                self._say(outage_text(event.reason, None, event.deadline_left))
+            self._down.add(job_id)
+            return
+        self._down.discard(job_id)
+        if not self._down and self._down_since is not None:
+            self._say(f"connection restored after {format_duration(now - self._down_since)}")
+            self._down_since = None
+
+    def _say(self, text: str) -> None:
+        stamp = self.wall().strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.stream.write(f"{stamp} {text}\n")
+        self.stream.flush()
+
     def tick(self) -> None:
         """Print held-back changes that are now due, and heartbeats for silent jobs."""
         now = self.clock()
+        if self._down_since is not None:
+            # While the server can't be reached, the heartbeat says so (a job's "still
+            # processing" would read as progress); the jobs' own lines wait.
+            if now - self._down_said >= self.heartbeat:
+                reason, left, at = self._last_loss
+                remaining = None if left is None else left - (now - at)
+                self._say(outage_text(reason, now - self._down_since, remaining))
+                self._down_said = now
+                for job_id in self._quiet:
+                    self.rows[job_id].printed_at = now
+            return
         for job_id in list(self._held):
             row = self.rows[job_id]
             last = row.printed_at if row.printed_at is not None else row.started

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .text import clean
+from .text import clean, shorten
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -188,6 +188,28 @@ def plain_line(
     state = ("still " if heartbeat else "") + status_text(status)
     body = " ".join(p for p in (clean(job_id), state, progress_text(progress)) if p)
     return f"{stamp} {body} [{format_duration(elapsed)}]"
+
+
+def outage_text(reason: str, down_for: float | None, deadline_left: float | None) -> str:
+    """What to say while the server can't be reached, in one line (no timestamp).
+
+    ``connection lost: could not connect; retrying for up to 4m30s (the --timeout)``,
+    later ``server unreachable for 30s (could not connect); retrying ...``.
+
+    Args:
+        reason: what failed (the SDK's words; escaped here).
+        down_for: seconds since the connection was lost, or None for the first line.
+        deadline_left: seconds left before the deadline then, or None without one.
+    """
+    until = (
+        f"retrying for up to {format_duration(max(0.0, deadline_left))} (the --timeout)"
+        if deadline_left is not None
+        else "retrying until it answers or the retries run out"
+    )
+    what = shorten(reason, 120)
+    if down_for is None:
+        return f"connection lost: {what}; {until}"
+    return f"server unreachable for {format_duration(down_for)} ({what}); {until}"
 
 
 def to_jsonable(job: Job) -> dict[str, Any]:

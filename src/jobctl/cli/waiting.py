@@ -161,6 +161,7 @@ async def follow_jobs(
                 timeout=deadline,
                 on_progress=on_progress,
                 strategy=strategy,  # type: ignore[arg-type]
+                on_connection=lambda event: display.connection(key, event),
             )
         except WaitTimeoutError as exc:
             outcome.job = exc.job or outcome.job
