@@ -195,7 +195,9 @@ class Recording(NullProgress):
 class Client:
     """Each job reports one snapshot (with its type), then ends as scripted."""
 
-    async def wait(self, ref: str, *, timeout: Deadline, on_progress: Any, strategy: str) -> Job:
+    async def wait(
+        self, ref: str, *, timeout: Deadline, on_progress: Any, strategy: str, **kw: Any
+    ) -> Job:
         if ref == "ended":  # already over when asked: no progress callback at all
             return Job(job_id=ref, type="echo", status="completed")
         on_progress(Job(job_id=ref, type="report", status="processing"))
