@@ -387,3 +387,30 @@ def test_wait_on_a_terminal_draws_a_live_bar(cli: Cli) -> None:
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
     assert proc.returncode == 0
     assert "5/5" in screen and "completed" in screen and "━" in screen
+
+
+def test_result_takes_the_result_url_status_prints(cli: Cli, isolated_env: Path) -> None:
+    r = cli("submit", "echo", "-i", '{"n": 7}', "--wait", "--json")
+    assert r.code == 0, r.err
+    job = json.loads(r.out)
+    summary = cli("status", job["jobId"]).out
+    result_url = next(w for w in summary.split() if w.endswith("/result"))
+    out = isolated_env / "r.json"
+    got = cli("result", result_url, "-o", str(out))
+    assert got.code == 0, got.err
+    assert json.loads(out.read_bytes()) == {"n": 7}
+
+
+@pytest.mark.parametrize("order", [("done", "missing"), ("missing", "done")])
+def test_wait_json_keeps_a_missing_job_in_the_array(cli: Cli, order: tuple[str, str]) -> None:
+    done = cli("submit", "echo", "--wait", "-q").out.split()[0]
+    refs = {"done": done, "missing": "no-such-job-123"}
+    r = cli("wait", *(refs[name] for name in order), "--json")
+    assert r.code == 6, r.err
+    docs = json.loads(r.out)
+    assert [d["jobId"] for d in docs] == [refs[name] for name in order]
+    missing = next(d for d in docs if d["jobId"] == "no-such-job-123")
+    assert missing["status"] is None and missing["problem"]["exitCode"] == 6
+    assert "not found" in missing["problem"]["message"]
+    plain = cli("wait", *(refs[name] for name in order))
+    assert "no-such-job-123 unknown" in plain.out.splitlines()
