@@ -57,6 +57,8 @@ def test_the_clients_have_the_same_methods() -> None:
         "download",
         "run",
         "deadline",
+        "call",
+        "wait_operation",
         "close",
     }
     async_public = {
