@@ -23,6 +23,7 @@ __all__ = ["parse_range", "router"]
 router = APIRouter(prefix="/api", tags=["jobs"])
 
 _CHUNK = 1 << 16
+_BEARER = {"WWW-Authenticate": 'Bearer realm="jobctl"'}
 
 
 @router.get(
@@ -121,15 +122,15 @@ def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
 def _result_job(
     engine: Engine, user: User | None, job_id: str, expires: str | None, sig: str | None
 ) -> JobRecord:
-    if user is None:  # no token: a signed URL
+    if user is None:  # no token: a signed URL, or nothing that authenticates (401)
         if expires is None or sig is None:
+            raise ProblemError(401, "a bearer token or a signed URL is required", headers=_BEARER)
+        if not engine.lifecycle.signature_valid(job_id, expires, sig):
             raise ProblemError(
                 401,
-                "a bearer token or a signed URL is required",
-                headers={"WWW-Authenticate": 'Bearer realm="jobctl"'},
+                "the signature of this result URL is not valid; use a bearer token",
+                headers=_BEARER,
             )
-        if not engine.lifecycle.signature_valid(job_id, expires, sig):
-            raise ProblemError(403, "the signature of this result URL is not valid")
         if int(expires) < engine.lifecycle.clock():
             raise ProblemError(410, "this result URL has expired")
         job = engine.store.get_job(job_id)

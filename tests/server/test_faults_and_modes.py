@@ -160,11 +160,14 @@ def test_redirect_mode_and_signed_results_on_a_second_origin() -> None:
         plain = httpx.get(url)  # no token: the URL carries its own signature
         assert plain.status_code == 200 and plain.json() == {"n": 7}
         assert "Authorization" not in plain.request.headers
+        # a wrong signature authenticates nobody: 401 with the bearer challenge (PROTOCOL.md)
         tampered = url.replace(query["sig"][0], "0" * 64)
-        assert_problem(httpx.get(tampered), 403)
+        assert assert_problem(httpx.get(tampered), 401)
+        assert httpx.get(tampered).headers["WWW-Authenticate"].startswith("Bearer")
         expires = query["expires"][0]
         later = url.replace(f"expires={expires}", f"expires={int(expires) + 1}")
-        assert_problem(httpx.get(later), 403)
+        assert_problem(httpx.get(later), 401)
+        assert httpx.head(later).status_code == 401
         assert_problem(httpx.get(f"{s.url}/api/jobs/{job}/result"), 401)
         assert c.get(f"/api/jobs/{job}/result").status_code == 200  # token still works
 
