@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from ..engine.inputs import input_problem
 from ..engine.jobtypes import JOB_TYPES
 from ..engine.webhooks import check_target
 from ..store.base import JobRecord, NewJob
@@ -92,7 +93,7 @@ async def submit_job(
     except ValidationError as exc:
         raise ProblemError(
             400,
-            f"the input is not valid for a {spec.type} job",
+            input_problem(spec.type, exc.errors()),
             details=_validation_details(exc, ["body", "input"]),
         ) from None
     webhook: dict[str, Any] | None = None
