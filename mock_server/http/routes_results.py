@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -14,9 +14,10 @@ from fastapi.responses import Response, StreamingResponse
 from ..engine.runtime import Engine
 from ..store.base import JobRecord
 from .deps import EngineDep, MaybeUserDep, User, UserDep
-from .jobaccess import visible_job
+from .jobaccess import base_url, visible_job
 from .problems import ProblemError, problem_responses
 from .sse import event_stream, parse_last_event_id
+from .views import job_body
 
 __all__ = ["parse_range", "router"]
 
@@ -62,6 +63,11 @@ async def job_events(
     if lei is not None and complete_id is not None and lei >= complete_id:
         return Response(status_code=204)
     drop_after = getattr(request.state, "sse_drop_after", None)
+    base = base_url(request)
+
+    def job_view(job: JobRecord) -> dict[str, Any]:
+        return job_body(engine, job, base, engine.lifecycle.clock())
+
     stream = event_stream(
         store=engine.store,
         hub=engine.hub,
@@ -70,6 +76,7 @@ async def job_events(
         retry_ms=engine.config.sse_retry_ms,
         keepalive=engine.config.keepalive,
         drop_after=drop_after,
+        job_view=job_view,
     )
     return StreamingResponse(
         stream,
