@@ -89,6 +89,13 @@ def build_parser(worker: bool = False) -> argparse.ArgumentParser:
         help="seconds between SSE keepalive comments (default 15)",
     )
     p.add_argument(
+        "--max-wait",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="longest long poll in seconds, whatever ?wait= or Prefer: wait= asks (default 60)",
+    )
+    p.add_argument(
         "--require-idempotency-key",
         action="store_true",
         help="refuse submits and retries without Idempotency-Key (400)",
@@ -181,6 +188,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         result_base_url=args.result_base_url,
         rate_limit=parse_rate(args.rate_limit) if args.rate_limit else None,
         keepalive=args.keepalive,
+        max_wait=args.max_wait,
         require_idempotency_key=args.require_idempotency_key,
         workers=args.workers,
         job_ttl=args.job_ttl,

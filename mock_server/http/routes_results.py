@@ -31,12 +31,9 @@ _BEARER = {"WWW-Authenticate": 'Bearer realm="jobctl"'}
     "/jobs/{job_id}/events",
     response_class=StreamingResponse,
     responses={
-        200: {
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-            "description": "Server-Sent Events: status, progress, complete",
-        },
+        200: {"description": "Server-Sent Events (described in openapi.py)"},
         204: {"description": "Last-Event-ID is the complete event or later: stop"},
-        **problem_responses(401, 404, 429, 503),
+        **problem_responses(404),
     },
     summary="Follow a job's events (SSE)",
 )
@@ -151,21 +148,10 @@ def _result_job(
     "/jobs/{job_id}/result",
     response_class=Response,
     responses={
-        200: {
-            "content": {
-                media: {"schema": {"type": "string", "format": "binary"}}
-                for media in (
-                    "application/octet-stream",
-                    "application/pdf",
-                    "text/csv",
-                    "application/json",
-                )
-            },
-            "description": "The result file",
-        },
+        200: {"description": "The result file (media types in openapi.py)"},
         206: {"description": "Partial content (Range)"},
         304: {"description": "Not modified (If-None-Match)"},
-        **problem_responses(401, 403, 404, 409, 410, 416, 429, 503),
+        **problem_responses(404, 409, 410, 416),
     },
     summary="Download a job's result",
 )
@@ -252,7 +238,7 @@ router.add_api_route(
         200: {"description": "The result's headers (size, type, ETag), no body"},
         206: {"description": "Partial content headers (Range)"},
         304: {"description": "Not modified (If-None-Match)"},
-        **problem_responses(401, 403, 404, 409, 410, 416, 429, 503),
+        **problem_responses(404, 409, 410, 416),
     },
     operation_id="head_job_result",
     summary="A job's result headers, without the bytes",

@@ -11,6 +11,7 @@ from ..engine.jobtypes import JsonInt
 
 __all__ = [
     "CancelBody",
+    "CompleteEventData",
     "DeliveryBody",
     "DeliveryList",
     "FaultsBody",
@@ -22,6 +23,7 @@ __all__ = [
     "ProgressBody",
     "RetryBody",
     "StatsBody",
+    "StatusEventData",
     "StatusName",
     "SubmitBody",
     "SubmitRequest",
@@ -154,6 +156,25 @@ class JobBody(_Model):
     error: JobErrorBody | None = None
     retryUrl: str | None = None
     cancelledAt: str | None = None
+
+
+class StatusEventData(_Model):
+    """The data of an SSE ``status`` event: the job's status (and progress) at that id."""
+
+    status: StatusName
+    progress: ProgressBody | SkipJsonSchema[None] = None
+    restarted: bool | SkipJsonSchema[None] = Field(
+        default=None, description="true on the rerun of a job a crash interrupted"
+    )
+
+
+class CompleteEventData(_Model):
+    """The data of an SSE ``complete`` event, the last of a stream: how the job ended."""
+
+    status: Literal["completed", "failed", "cancelled"]
+    resultUrl: str | SkipJsonSchema[None] = Field(default=None, description="when completed")
+    error: JobErrorBody | SkipJsonSchema[None] = Field(default=None, description="when failed")
+    job: JobBody = Field(description="the job's status body, as GET /api/jobs/{id} answers it")
 
 
 class JobList(_Model):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -12,7 +11,7 @@ import pytest
 
 from jobctl.testing import ReferenceServer
 
-from .conftest import assert_problem, client, parse_sse, submit, wait_terminal
+from .conftest import assert_problem, client, free_port, parse_sse, submit, wait_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -137,14 +136,8 @@ def test_bad_fault_settings_are_400(chaos: ReferenceServer) -> None:
 
 
 # ---- modes -------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_redirect_mode_and_signed_results_on_a_second_origin() -> None:
-    port = _free_port()
+    port = free_port()
     origin = f"http://localhost:{port}"
     args = ("--quiet", "--port", str(port), "--redirect-completed", "--result-base-url", origin)
     with ReferenceServer(args=args) as s, client(s) as c:
