@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+import textwrap
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,15 @@ def _param_rows(command: Any, ctx: Any) -> tuple[list[str], list[str]]:
     return arguments, options
 
 
+def _markdown(help_text: str) -> str:
+    """Help text as Markdown: a paragraph click keeps as written (``\\b``) is a code block."""
+    paragraphs = help_text.split("\n\n")
+    return "\n\n".join(
+        "```\n" + textwrap.dedent(p.removeprefix("\b\n")) + "\n```" if p.startswith("\b\n") else p
+        for p in paragraphs
+    )
+
+
 def render_markdown() -> str:
     """The whole reference page as Markdown."""
     from .root import get_command
@@ -138,7 +148,7 @@ def render_markdown() -> str:
         out.append("")
         help_text = (command.help or "").strip()
         if help_text and path:
-            out.append(help_text.replace("\b\n", ""))
+            out.append(_markdown(help_text))
             out.append("")
         arguments, options = _param_rows(command, ctx)
         if arguments:
