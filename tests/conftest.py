@@ -44,3 +44,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parents = Path(str(item.path)).resolve().parents
         if item.get_closest_marker("slow") and any(d in parents for d in _SKIPPED_WHEN_SLOW):
             item.add_marker(skip)
+
+
+@pytest.fixture
+def slow(request: pytest.FixtureRequest) -> bool:
+    """Whether this run asked for the slow variants (for tests that shrink themselves).
+
+    Args:
+        request: pytest's request.
+    """
+    return slow_requested(request.config)
