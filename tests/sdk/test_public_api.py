@@ -59,6 +59,7 @@ def test_the_clients_have_the_same_methods() -> None:
         "deadline",
         "call",
         "wait_operation",
+        "cancel_operation",
         "close",
     }
     async_public = {

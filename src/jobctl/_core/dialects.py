@@ -26,11 +26,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from ..errors import InvalidArgumentError, ProtocolError
 from ..models import Progress
-from .urls import resolve_url, safe_url
+from .urls import safe_url
 
 __all__ = [
     "DIALECTS",
@@ -40,6 +40,7 @@ __all__ = [
     "PollSpec",
     "Start",
     "api_versioned",
+    "check_dialect",
     "detect",
     "final_request",
     "inline_result",
@@ -114,9 +115,9 @@ class Answer:
         return value.strip() or None if value is not None else None
 
     def link(self, name: str) -> str | None:
-        """A header that names a URL, resolved against the answering URL."""
+        """A header that names a URL, resolved against the answering URL (RFC 3986)."""
         value = self.header(name)
-        return resolve_url(self.url, value) if value else None
+        return urljoin(self.url, value) if value else None
 
 
 _MISSING: Any = object()
@@ -247,6 +248,25 @@ def _is_google(body: dict[str, Any] | None) -> bool:
     return named and any(k in body for k in ("metadata", "response", "error"))
 
 
+def check_dialect(dialect: str, final_state_via: str | None) -> None:
+    """Refuse an unknown dialect or final-state rule (before anything is sent).
+
+    Args:
+        dialect: ``auto`` or a dialect.
+        final_state_via: an Azure final-state rule, or None.
+
+    Raises:
+        InvalidArgumentError: one sentence naming what is accepted.
+    """
+    if dialect not in DIALECTS:
+        raise InvalidArgumentError(f"unknown dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
+    if final_state_via is not None and final_state_via not in FINAL_STATE_VIA:
+        raise InvalidArgumentError(
+            f"unknown final-state rule {final_state_via!r}: use one of "
+            + ", ".join(FINAL_STATE_VIA)
+        )
+
+
 def detect(
     method: str,
     url: str,
@@ -269,13 +289,7 @@ def detect(
         ProtocolError: the response can't be followed in the dialect asked for, or is
             a ``202`` that names nothing to follow.
     """
-    if dialect not in DIALECTS:
-        raise InvalidArgumentError(f"unknown dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
-    if final_state_via is not None and final_state_via not in FINAL_STATE_VIA:
-        raise InvalidArgumentError(
-            f"unknown final-state rule {final_state_via!r}: use one of "
-            + ", ".join(FINAL_STATE_VIA)
-        )
+    check_dialect(dialect, final_state_via)
     body = _object(answer)
     version = _query_param(url, "api-version")
     azure_monitor = answer.link("azure-asyncoperation") or answer.link("operation-location")
@@ -308,7 +322,7 @@ def detect(
     chosen = pick()
     if chosen == "jobctl":
         monitor = (
-            resolve_url(answer.url, body["statusUrl"])
+            urljoin(answer.url, body["statusUrl"])
             if body and isinstance(body.get("statusUrl"), str)
             else location
         )
@@ -358,11 +372,13 @@ def _default_final(method: str, location: str | None) -> str | None:
 
 
 def _google_url(request_url: str, name: str) -> str:
-    """``{origin}/{version}/{name}``: the version segment of the request path, e.g. ``v1``."""
+    """``{origin}/{prefix}/{version}/{name}``: the request path up to its version segment
+    (``v1``, ``v1beta2``) — just ``/v1`` on Google's own APIs, ``/google/v1`` on ours."""
     parts = urlsplit(request_url)
     segments = [s for s in parts.path.split("/") if s]
-    version = next((s for s in segments if _VERSION.match(s)), None)
-    path = "/" + "/".join(p for p in (version, name.strip("/")) if p)
+    cut = next((i for i, s in enumerate(segments) if _VERSION.match(s.split(":")[0])), None)
+    prefix = segments[: cut + 1] if cut is not None else []
+    path = "/" + "/".join([*prefix, name.strip("/")])
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
@@ -422,7 +438,7 @@ def _observe_azure(answer: Answer, where: str) -> Observation:
         state,
         status,
         progress,
-        result_url=resolve_url(answer.url, result_url) if isinstance(result_url, str) else None,
+        result_url=urljoin(answer.url, result_url) if isinstance(result_url, str) else None,
         error=body.get("error"),
         body=body,
     )

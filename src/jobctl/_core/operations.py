@@ -64,6 +64,7 @@ class Operation:
         cookies: cookies the initial origin set for it (never in the resume token).
         first: what the answer that made it said (the initial response's own view).
         sent: requests the call that made it sent (counted in its result).
+        hint: the ``Retry-After`` of the answer that made it (the first pause).
     """
 
     dialect: str
@@ -80,6 +81,7 @@ class Operation:
     cookies: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
     first: Observation | None = field(default=None, repr=False, compare=False)
     sent: int = field(default=0, repr=False, compare=False)
+    hint: float | None = field(default=None, repr=False, compare=False)
 
     @property
     def start(self) -> Start:

@@ -33,7 +33,12 @@ from .._core.flows.jobs import (
     retry_flow,
     submit_flow,
 )
-from .._core.flows.operation import call_flow, monitor_flow, operation_flow
+from .._core.flows.operation import (
+    call_flow,
+    cancel_operation_flow,
+    monitor_flow,
+    operation_flow,
+)
 from .._core.http import (
     MAX_ERROR_BODY,
     MAX_JSON_BODY,
@@ -403,13 +408,10 @@ class ClientBase:
     ) -> Flow[Operation]:
         return call_flow(self._ctx, method, url, deadline=self.deadline(timeout), **kw)
 
-    def _wait_operation(
-        self,
-        op: Operation | str,
-        timeout: float | Deadline | None,
-        headers: Mapping[str, str] | None,
-    ) -> Flow[OperationResult]:
-        deadline = self._wait_deadline(timeout)
+    def _operation(
+        self, op: Operation | str, headers: Mapping[str, str] | None, deadline: Deadline
+    ) -> Flow[Operation]:
+        """An ``Operation`` from what the caller holds: itself, a resume token, or a URL."""
         if isinstance(op, str):
             text = op.strip()
             if text.startswith(TOKEN_PREFIX):
@@ -420,7 +422,24 @@ class ClientBase:
             raise InvalidArgumentError("an operation must be an Operation, a resume token or a URL")
         if headers:
             op = replace(op, headers=tuple({**dict(op.headers), **headers}.items()))
-        return (yield from operation_flow(self._ctx, op, deadline))
+        return op
+
+    def _wait_operation(
+        self,
+        op: Operation | str,
+        timeout: float | Deadline | None,
+        headers: Mapping[str, str] | None,
+    ) -> Flow[OperationResult]:
+        deadline = self._wait_deadline(timeout)
+        found = yield from self._operation(op, headers, deadline)
+        return (yield from operation_flow(self._ctx, found, deadline))
+
+    def _cancel_operation(
+        self, op: Operation | str, headers: Mapping[str, str] | None
+    ) -> Flow[bool]:
+        deadline = self.deadline(None)
+        found = yield from self._operation(op, headers, deadline)
+        return (yield from cancel_operation_flow(self._ctx, found, deadline))
 
     def _run(
         self,

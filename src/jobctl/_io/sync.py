@@ -423,6 +423,21 @@ class JobsClient(ClientBase):
         route = callbacks(operation=on_progress, connection=on_connection)
         return self._drive(flow, route)
 
+    def cancel_operation(
+        self, op: Operation | str, *, headers: dict[str, str] | None = None
+    ) -> bool:
+        """Ask the server to cancel an operation of any API.
+
+        Args:
+            op: an ``Operation``, a resume token or a monitor URL.
+            headers: headers for its origin.
+
+        Returns:
+            True when the request was accepted; False when its dialect has no way to
+            cancel (Azure's operations, or one that already ended by its request).
+        """
+        return self._drive(self._cancel_operation(op, headers))
+
     # -- I/O ------------------------------------------------------------------
 
     def _drive(self, flow: Flow[T], on_emit: Callable[[Any], Any] | None = None) -> T:

@@ -18,13 +18,14 @@ from dataclasses import replace
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from ...errors import APIError, InvalidArgumentError, JobctlError
+from ...errors import APIError, InvalidArgumentError, JobctlError, ProtocolError
 from ...models import Job, JobStatus, WaitTimeoutError
 from ..context import Context
 from ..deadline import Deadline
 from ..dialects import (
     Answer,
     Observation,
+    check_dialect,
     detect,
     final_request,
     inline_result,
@@ -33,7 +34,7 @@ from ..dialects import (
     poll,
 )
 from ..effects import Flow, counted, emit, sleep
-from ..http import Reply, Request, error_from_reply, log, parse_json
+from ..http import MAX_JSON_BODY, Reply, Request, error_from_reply, log, parse_json
 from ..operations import Operation, OperationResult, Outcome
 from ..polling import next_delay
 from ..refs import Target
@@ -138,6 +139,16 @@ def _answer(reply: Reply) -> Answer:
     return Answer(reply.status, reply.headers, reply.body, reply.url)
 
 
+def _result(reply: Reply) -> Any:
+    """A final result's body: JSON when it says so, else bytes (bounded: 16 MiB)."""
+    if reply.truncated:
+        raise ProtocolError(
+            f"GET {safe_url(reply.url)}: the result is larger than {MAX_JSON_BODY} bytes; "
+            "fetch it with a streaming download instead (jobctl result / download())"
+        )
+    return _answer(reply).payload()
+
+
 def _refusal(reply: Reply) -> APIError:
     return error_from_reply(reply)
 
@@ -178,6 +189,7 @@ def call_flow(
     method = method.strip().upper() if isinstance(method, str) else ""
     if not _TOKEN.match(method):
         raise InvalidArgumentError(f"not an HTTP method: {method[:40]!r}")
+    check_dialect(dialect, final_state_via)
     if json is not None and content is not None:
         raise InvalidArgumentError("give a JSON body or raw content, not both")
     target = _absolute(ctx, url)
@@ -217,7 +229,13 @@ def call_flow(
         first=start.first,
         cookies=tuple(session.cookies.items()),
         sent=tally[0],
+        hint=_hint(ctx, reply),
     )
+
+
+def _hint(ctx: Context, reply: Reply) -> float | None:
+    """An answer's ``Retry-After`` (header, else body ``retryAfter``), in seconds."""
+    return extract_hints(reply.headers, parse_or_none(reply), ctx.runtime.wall()).retry_after
 
 
 def monitor_flow(
@@ -252,6 +270,7 @@ def monitor_flow(
         first=first,
         cookies=tuple(session.cookies.items()),
         sent=tally[0],
+        hint=_hint(ctx, reply),
     )
 
 
@@ -317,8 +336,7 @@ def _follow_operation(
     monitor = op.monitor
     long_wait = LONG_WAIT if op.dialect == "google" else 0
     attempt = 0
-    hint: float | None = None
-    upper: float | None = None
+    hint: float | None = op.hint
     while obs is None or not obs.terminal:
         if monitor is None:
             raise InvalidArgumentError(f"nothing to poll for a {op.dialect} operation")
@@ -332,7 +350,6 @@ def _follow_operation(
                 hint=hint,
                 remaining=left,
                 rand=ctx.runtime.rand(),
-                upper=upper,
                 hint_cap=HINT_CAP,
             )
             attempt += 1
@@ -352,8 +369,7 @@ def _follow_operation(
             continue
         if reply.status >= 400 or reply.status in (301, 302, 307, 308):
             raise _refusal(reply)
-        hints = extract_hints(reply.headers, parse_or_none(reply), ctx.runtime.wall())
-        hint, upper = hints.retry_after, None
+        hint = _hint(ctx, reply)
         obs = observe(op.dialect, _answer(reply), where=f"{spec.method} {safe_url(spec.url)}")
         if obs.next_monitor is not None:
             monitor = obs.next_monitor
@@ -367,7 +383,7 @@ def _follow_operation(
     reply = yield from request(ctx, session.request("GET", where))
     if reply.status >= 400:
         raise _refusal(reply)
-    return "succeeded", obs.status, _answer(reply).payload(), None, op
+    return "succeeded", obs.status, _result(reply), None, op
 
 
 def parse_or_none(reply: Reply) -> Any:
@@ -399,7 +415,7 @@ def _follow_job(
     reply = yield from request(ctx, ctx.request("GET", where))
     if reply.status >= 400:
         raise _refusal(reply)
-    return outcome, str(job.status), _answer(reply).payload(), None
+    return outcome, str(job.status), _result(reply), None
 
 
 def cancel_operation_flow(ctx: Context, op: Operation, deadline: Deadline) -> Flow[bool]:

@@ -27,6 +27,7 @@ from ._common import (
     run_with_client,
     state_of,
 )
+from .call import HeaderOpt, parse_headers
 
 if TYPE_CHECKING:
     from ... import AsyncJobsClient
@@ -55,10 +56,16 @@ def wait(
     cancel_on_interrupt: Annotated[
         bool, typer.Option("--cancel-on-interrupt", help="On Ctrl-C, cancel the jobs too.")
     ] = False,
+    header: HeaderOpt = None,
 ) -> None:
-    """Follow jobs to a terminal state under one overall deadline, with a progress row each."""
+    """Follow jobs to a terminal state under one overall deadline, with a progress row each.
+
+    A JOB may also be an operation of any async API: a resume token (`jobctl call`) or
+    a monitor URL of any dialect, mixed freely with job ids.
+    """
     state = state_of(ctx)
     refs = job_refs(state, jobs, last)
+    headers = parse_headers(header)
     seconds = parse_timeout(timeout, state.settings.timeout)
     check_strategy(strategy)
     dest = output_destination(state, output)
@@ -78,6 +85,7 @@ def wait(
             strategy=strategy,
             display=display,
             cancel_on_interrupt=cancel_on_interrupt,
+            headers=headers,
         )
         to_stdout = not (dest is not None and dest.stdout)
         code = report_outcomes(state, outcomes, single=len(refs) == 1, stdout=to_stdout)
