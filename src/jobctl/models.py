@@ -242,7 +242,8 @@ class JobEvent(_Wire):
         error: for ``complete`` of a failed job.
         data: the event's decoded JSON data, as sent.
         source: ``sse`` or ``poll``.
-        job: the full snapshot, when the event came from a poll.
+        job: the full snapshot, when the event came from a poll (or, on a `complete`
+            event, the job document the server sent with it).
     """
 
     event: str

@@ -441,3 +441,29 @@ def test_on_connection_hears_the_outage_and_the_return(
     mock.get(EVENTS).mock(return_value=httpx.Response(404))
     mock.get(STATUS).mock(side_effect=[httpx.ConnectError("refused"), done()])
     assert [e.event for e in client.events("j1")] == ["complete"]
+
+
+def test_a_complete_event_with_the_job_ends_the_wait_without_another_request(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    doc = job_body(status="completed", resultUrl="/api/jobs/j1/result", output={"n": 1})
+    body = sse(
+        ("1", "status", {"status": "processing"}),
+        ("2", "complete", {"status": "completed", "resultUrl": "/api/jobs/j1/result", "job": doc}),
+    )
+    events = mock.get(EVENTS).mock(return_value=sse_response(body))
+    status = mock.get(STATUS)
+    job = client.wait("j1", strategy="sse")
+    assert job.status == "completed" and job.output == {"n": 1}
+    assert job.result_url == f"{API}/api/jobs/j1/result"
+    assert events.call_count == 1 and status.call_count == 0  # one request in all
+
+
+def test_a_complete_event_without_the_job_still_reads_the_status_once(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    body = sse(("1", "complete", {"status": "completed"}))
+    mock.get(EVENTS).mock(return_value=sse_response(body))
+    status = mock.get(STATUS).mock(return_value=done())
+    assert client.wait("j1", strategy="sse").status == "completed"
+    assert status.call_count == 1

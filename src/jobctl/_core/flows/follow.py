@@ -33,7 +33,7 @@ from ..polling import (
 from ..refs import Target
 from ..retry import RETRYABLE_STATUSES, Failure, decide, extract_hints, parse_retry_after
 from ..sse import ServerSentEvent, SSEDecodeError, SSEDecoder, SSEReconnectState
-from .jobs import get_flow
+from .jobs import anchored, get_flow
 
 __all__ = ["SSE_STALL_TIMEOUT", "Strategy", "Update", "event_from_sse", "follow_flow"]
 
@@ -72,6 +72,7 @@ class _State:
         self.last: Job | None = target.job
         self.key: tuple[Any, ...] | None = None
         self.observed = False  # a snapshot or event from the server arrived in this wait
+        self.complete = False  # the stream's `complete` brought the job's full document
         self.down = False  # a poll or (re)connect failed past its retries: say when it's back
 
     def reached(self) -> Flow[None]:
@@ -105,6 +106,12 @@ class _State:
         yield from emit(Update(event, job, changed))
 
     def merge(self, event: JobEvent) -> Job:
+        if (
+            event.job is not None
+            and event.job.is_terminal
+            and event.job.job_id == self.target.job_id
+        ):
+            return anchored(self.ctx, self.target, event.job)
         base = self.last or Job(job_id=self.target.job_id, status_url=self.target.status_url)
         update: dict[str, Any] = {}
         if event.status is not None:
@@ -143,6 +150,12 @@ def event_from_sse(sse: ServerSentEvent) -> JobEvent | None:
             error = JobError.model_validate(data["error"])
         except ValueError:
             error = None
+    job: Job | None = None
+    if sse.event == "complete" and isinstance(data.get("job"), dict):
+        try:  # the job's full status document: the wait can end without another request
+            job = Job.model_validate(data["job"])
+        except ValueError:
+            job = None
     status = data.get("status")
     try:
         return JobEvent(
@@ -154,6 +167,7 @@ def event_from_sse(sse: ServerSentEvent) -> JobEvent | None:
             error=error,
             data=data,
             source="sse",
+            job=job,
         )
     except ValueError:
         return None
@@ -211,6 +225,8 @@ def _follow(
         if ended:
             if not final:
                 return None
+            if st.last is not None and st.last.is_terminal and st.complete:
+                return st.last  # `complete` carried the whole job: no second round trip
             job, _ = yield from get_flow(ctx, target, deadline=st.deadline)
             if job.is_terminal:
                 return job
@@ -355,6 +371,7 @@ def _read_stream(
             job = st.merge(event)
             yield from st.update(event, job)
             if event.event == "complete":
+                st.complete = event.job is not None and job.is_terminal
                 return "ended"
             terminal = terminal or event.is_terminal
 

@@ -32,6 +32,7 @@ from ..refs import Target
 from .requests import request, send_checked, send_keyed
 
 __all__ = [
+    "anchored",
     "cancel_flow",
     "get_flow",
     "iter_jobs_flow",
@@ -167,12 +168,25 @@ def get_flow(
     if not 200 <= reply.status < 300:
         raise error_from_reply(reply)
     known_type = target.job.type if target.job else None
-    job = parse_job(reply, type=known_type)
+    return anchored(ctx, target, parse_job(reply, type=known_type)), reply
+
+
+def anchored(ctx: Context, target: Target, job: Job) -> Job:
+    """A job document from the server with its URLs made safe to use: its status URL
+    only when on the API's origin (else the target's), its result URL absolute.
+
+    Args:
+        ctx: the client context.
+        target: the job as the caller named it.
+        job: the document as the server sent it.
+    """
     if job.status_url is None or not ctx.auth(ctx.resolve(job.status_url)):
         job = job.model_copy(update={"status_url": target.status_url})
+    if job.type is None and target.job is not None and target.job.type:
+        job = job.model_copy(update={"type": target.job.type})
     if job.result_url:
         job = job.model_copy(update={"result_url": ctx.resolve(job.result_url)})
-    return job, reply
+    return job
 
 
 def cancel_flow(ctx: Context, target: Target) -> Flow[Job]:
