@@ -45,7 +45,8 @@ class ScriptedClient:
     ) -> Job:
         self.timeouts.append(timeout)
         end = self.script[ref]
-        on_progress(Job(job_id=ref, status="processing", progress=Progress(current=1, total=2)))
+        if on_progress is not None:
+            on_progress(Job(job_id=ref, status="processing", progress=Progress(current=1, total=2)))
         await asyncio.sleep(0)
         if end == "hang":
             if ref == "sigint":

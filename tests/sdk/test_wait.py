@@ -467,3 +467,33 @@ def test_a_complete_event_without_the_job_still_reads_the_status_once(
     status = mock.get(STATUS).mock(return_value=done())
     assert client.wait("j1", strategy="sse").status == "completed"
     assert status.call_count == 1
+
+
+@pytest.mark.parametrize("listening", [False, True])
+def test_long_polls_ask_for_progress_only_when_someone_listens(
+    mock: respx.MockRouter, fake_time: FakeTime, listening: bool
+) -> None:
+    from jobctl import PollPolicy
+
+    applied = {"Preference-Applied": "wait=30"}
+    route = mock.get(STATUS).mock(
+        side_effect=[
+            httpx.Response(200, json=job_body(status="processing"), headers=applied),
+            httpx.Response(200, json=job_body(status="completed"), headers=applied),
+        ]
+    )
+    with JobsClient(
+        API,
+        TOKEN,
+        poll=PollPolicy(long_poll=30),
+        _sleep=fake_time.sleep,
+        _runtime=fake_time.runtime(),
+    ) as client:
+        seen: list[str] = []
+        client.wait(
+            "j1",
+            strategy="poll",
+            on_progress=(lambda j: seen.append(str(j.status))) if listening else None,
+        )
+    prefer = [c.request.headers["prefer"] for c in route.calls]
+    assert prefer == (["wait=30, progress"] * 2 if listening else ["wait=30"] * 2)

@@ -213,7 +213,8 @@ class AsyncJobsClient(ClientBase):
         Raises:
             WaitTimeoutError: the deadline passed first (``.job`` is the last snapshot).
         """
-        flow = self._wait(job, self._wait_deadline(timeout), strategy)
+        listens = on_progress is not None  # long polls end at progress steps only then
+        flow = self._wait(job, self._wait_deadline(timeout), strategy, listens)
         return await self._drive(flow, callbacks(progress=on_progress, connection=on_connection))
 
     async def events(
@@ -346,7 +347,7 @@ class AsyncJobsClient(ClientBase):
             on_connection: as for ``wait``.
             **submit_kwargs: ``idempotency_key``, ``webhook``, ``priority``, ``correlation_id``.
         """
-        flow = self._run(type, input, timeout, strategy, submit_kwargs)
+        flow = self._run(type, input, timeout, strategy, submit_kwargs, on_progress is not None)
         return await self._drive(flow, callbacks(progress=on_progress, connection=on_connection))
 
     async def call(

@@ -353,9 +353,13 @@ class ClientBase:
         """A wait's deadline: ``timeout``, else the configured default (``JOBCTL_TIMEOUT``)."""
         return self.deadline(self._wait_timeout if timeout is None else timeout)
 
-    def _wait(self, job: JobRef, deadline: Deadline, strategy: Strategy) -> Flow[Job]:
+    def _wait(
+        self, job: JobRef, deadline: Deadline, strategy: Strategy, progress: bool = True
+    ) -> Flow[Job]:
         ctx, target = target_of(self._ctx, job)
-        final = yield from follow_flow(ctx, target, deadline=deadline, strategy=strategy)
+        final = yield from follow_flow(
+            ctx, target, deadline=deadline, strategy=strategy, progress=progress
+        )
         assert final is not None
         return final
 
@@ -448,8 +452,9 @@ class ClientBase:
         timeout: float | Deadline | None,
         strategy: Strategy,
         submit_kwargs: Mapping[str, Any],
+        progress: bool = True,
     ) -> Flow[Job]:
         deadline = self._wait_deadline(timeout)
         job = yield from submit_flow(self._ctx, type, input, deadline=deadline, **submit_kwargs)
-        final = yield from self._wait(job, deadline, strategy)
+        final = yield from self._wait(job, deadline, strategy, progress)
         return final.raise_for_status()

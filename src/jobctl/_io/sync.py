@@ -211,7 +211,8 @@ class JobsClient(ClientBase):
         Raises:
             WaitTimeoutError: the deadline passed first (``.job`` is the last snapshot).
         """
-        flow = self._wait(job, self._wait_deadline(timeout), strategy)
+        listens = on_progress is not None  # long polls end at progress steps only then
+        flow = self._wait(job, self._wait_deadline(timeout), strategy, listens)
         return self._drive(flow, callbacks(progress=on_progress, connection=on_connection))
 
     def events(self, job: JobRef, *, last_event_id: str | None = None) -> Iterator[JobEvent]:
@@ -342,7 +343,7 @@ class JobsClient(ClientBase):
             on_connection: as for ``wait``.
             **submit_kwargs: ``idempotency_key``, ``webhook``, ``priority``, ``correlation_id``.
         """
-        flow = self._run(type, input, timeout, strategy, submit_kwargs)
+        flow = self._run(type, input, timeout, strategy, submit_kwargs, on_progress is not None)
         return self._drive(flow, callbacks(progress=on_progress, connection=on_connection))
 
     def call(

@@ -204,7 +204,9 @@ async def follow_jobs(
             job = await client.wait(
                 ref,
                 timeout=deadline,
-                on_progress=on_progress,
+                # nobody sees progress with --progress none / -q: long polls then wait
+                # for a change of status only
+                on_progress=None if type(display) is NullProgress else on_progress,
                 strategy=strategy,  # type: ignore[arg-type]
                 on_connection=lambda event: display.connection(key, event),
             )

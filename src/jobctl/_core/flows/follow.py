@@ -73,6 +73,7 @@ class _State:
         self.key: tuple[Any, ...] | None = None
         self.observed = False  # a snapshot or event from the server arrived in this wait
         self.complete = False  # the stream's `complete` brought the job's full document
+        self.progress = True  # long polls also end at progress steps
         self.down = False  # a poll or (re)connect failed past its retries: say when it's back
 
     def reached(self) -> Flow[None]:
@@ -181,6 +182,7 @@ def follow_flow(
     strategy: Strategy = "auto",
     last_event_id: str | None = None,
     final: bool = True,
+    progress: bool = True,
 ) -> Flow[Job | None]:
     """Follow a job to its end, ``Emit``-ting an ``Update`` for everything learnt.
 
@@ -192,10 +194,14 @@ def follow_flow(
         last_event_id: resume the event stream after this id.
         final: fetch and return the terminal ``Job`` (``wait``); False stops at the
             terminal event and returns None (``events``).
+        progress: someone listens for progress: long polls also end at a progress
+            step (``Prefer: wait=N, progress``); without, only a change of status
+            ends them (a 20 s job then costs a request or two, not one per step).
     """
     if strategy not in ("auto", "sse", "poll"):
         raise InvalidArgumentError("strategy must be 'auto', 'sse' or 'poll'")
     st = _State(ctx, target, deadline)
+    st.progress = progress
     if final and st.last is not None and st.last.is_terminal and last_event_id is None:
         return st.last
     try:
@@ -384,7 +390,8 @@ def _follow_polls(st: _State, final: bool) -> Flow[Job | None]:
     while True:
         remaining = st.remaining()
         wait = long_poll_seconds(policy, remaining) if long_ok is not False else 0
-        headers = {"Prefer": f"wait={wait}"} if wait else {}
+        prefer = f"wait={wait}, progress" if st.progress else f"wait={wait}"
+        headers = {"Prefer": prefer} if wait else {}
         started = ctx.runtime.clock()
         try:
             job, reply = yield from get_flow(
