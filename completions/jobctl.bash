@@ -4,7 +4,7 @@
 _jobctl_node() {
     case $1 in
     'jobctl')
-        _subs='submit call status wait events cancel retry list result demo server config webhook completion'
+        _subs='submit call status wait events cancel retry list result doctor demo server config webhook completion'
         _flags='--url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --version -h --help'
         _valued='--url --token --profile --progress --ca-bundle'
         _args='' ;;
@@ -52,6 +52,11 @@ _jobctl_node() {
         _subs=''
         _flags='--last -o --output --force --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
         _valued='-o --output --url --token --profile --progress --ca-bundle'
+        _args='' ;;
+    'jobctl doctor')
+        _subs=''
+        _flags='--type -i --input --second-token --only --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure -h --help'
+        _valued='--type -i --input --second-token --only --token --profile --progress --ca-bundle'
         _args='' ;;
     'jobctl demo')
         _subs=''

@@ -4,7 +4,7 @@
 function __jobctl_subs
     switch "$argv"
         case 'jobctl'
-            echo submit call status wait events cancel retry list result demo server config webhook completion
+            echo submit call status wait events cancel retry list result doctor demo server config webhook completion
         case 'jobctl config'
             echo set get unset list path
         case 'jobctl webhook'
@@ -34,6 +34,8 @@ function __jobctl_valued
             echo --status --type --limit --url --token --profile --progress --ca-bundle
         case 'jobctl result'
             echo -o --output --url --token --profile --progress --ca-bundle
+        case 'jobctl doctor'
+            echo --type -i --input --second-token --only --token --profile --progress --ca-bundle
         case 'jobctl demo'
             echo --pages --format -o --output --url --token --profile --progress --ca-bundle
         case 'jobctl config'
@@ -87,6 +89,7 @@ complete -c jobctl -n '__jobctl_at jobctl' -f -a cancel -d 'Cancel jobs (a cance
 complete -c jobctl -n '__jobctl_at jobctl' -f -a retry -d 'Retry a failed, retryable job; print the new job\'s id.'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a list -d 'List jobs, newest first (a table, or --json).'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a result -d 'Download a completed job\'s result; print where it went.'
+complete -c jobctl -n '__jobctl_at jobctl' -f -a doctor -d 'Check that an API implements the protocol and avoids the pattern\'s anti-patterns.'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a demo -d 'Start a reference server on loopback, run a report job with progress, download it.'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a server -d 'Run the reference server; all arguments go to it (see `jobctl server --help`).'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a config -d 'Read and edit the config file (keys: url, token, progress, timeout).'
@@ -242,6 +245,19 @@ complete -c jobctl -n '__jobctl_at jobctl result' -s v -l verbose -d 'HTTP reque
 complete -c jobctl -n '__jobctl_at jobctl result' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl result' -l insecure -d 'Do not verify TLS certificates (warns).'
 complete -c jobctl -n '__jobctl_at jobctl result' -s h -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -l type -r -d 'The job type the checks submit.'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -s i -l input -r -d 'Its input (default for sleep: 3 s).'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -l second-token -r -d 'Another user\'s token (ownership check).'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -l only -r -d 'Run only this check (repeatable).'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -l token -r -d 'Bearer token; never echoed [env JOBCTL_TOKEN].'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -l profile -r -d 'A profile from the config file [env JOBCTL_PROFILE].'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -l json -d 'Machine-readable output on stdout.'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -s q -l quiet -d 'Only the essential value; errors only.'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -l progress -x -a 'auto bar plain none' -d 'Progress display [env JOBCTL_PROGRESS; default auto].'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -s v -l verbose -d 'HTTP requests and retries on stderr.'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl demo' -l pages -r -d 'Pages in the report.'
 complete -c jobctl -n '__jobctl_at jobctl demo' -l format -x -a 'pdf csv json' -d 'The report\'s format.'
 complete -c jobctl -n '__jobctl_at jobctl demo' -s o -l output -r -d 'Where to save it (default: a new temp dir).'

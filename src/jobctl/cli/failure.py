@@ -34,7 +34,7 @@ from ..errors import (
     TLSVerificationError,
 )
 from .exitcodes import CliError, code_for_exception
-from .text import clean
+from .text import clean, redact
 from .urls import server_key
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def describe(exc: BaseException, *, url: str | None = None, token: str | None = 
     """
     line = _describe(exc, url)
     if token:
-        line = line.replace(token, "***")
+        line = redact(line, [token])
     return " ".join(clean(line).split())
 
 
@@ -204,8 +204,7 @@ def error_line(state: AppState, exc: BaseException) -> str:
             f"--idempotency-key {clean(str(exc.idempotency_key))} to resume it without "
             "making a second one"
         )
-    for secret in state.secrets():
-        line = line.replace(secret, "***")
+    line = redact(line, state.secrets())
     return line
 
 
@@ -221,8 +220,7 @@ def report_error(exc: BaseException, state: AppState | None, *, verbose: bool) -
     stderr = state.io.stderr if state else sys.stderr
     if verbose and not isinstance(exc, CliError | KeyboardInterrupt):
         text = "".join(traceback.format_exception(exc))
-        for secret in state.secrets() if state else []:
-            text = text.replace(secret, "***")
+        text = redact(text, state.secrets() if state else [])
         stderr.write("".join(clean(row) + "\n" for row in text.rstrip("\n").split("\n")))
     stderr.write(f"error: {line}\n")
     stderr.flush()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Settings, resolve_settings
 from .io import IOStreams
+from .text import redact
 from .urls import server_key, url_passwords
 
 if TYPE_CHECKING:
@@ -84,8 +85,7 @@ class RedactingFilter(logging.Filter):
             record: the log record.
         """
         message = record.getMessage()
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
+        message = redact(message, self.secrets)
         message = _redact_bearer(message)
         from .text import clean
 

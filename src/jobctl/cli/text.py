@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["clean", "is_unsafe", "shorten"]
+__all__ = ["clean", "is_unsafe", "redact", "shorten"]
 
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _INTRODUCERS = frozenset("\\xuUtnr")
@@ -91,3 +91,23 @@ def shorten(text: str, limit: int) -> str:
     if len(safe) <= limit:
         return safe
     return safe[: max(0, limit - 1)] + "…"
+
+
+def redact(text: str, secrets: list[str] | tuple[str, ...]) -> str:
+    """``text`` with every secret (the token, a URL password) replaced by ``***``.
+
+    A secret is replaced wherever it stands as a whole — between anything but
+    letters and digits — so a short one (a dev token ``t``) does not eat the
+    letters of ordinary words, while ``?token=SECRET&``, ``Bearer SECRET`` or
+    ``:SECRET@`` are always hidden.
+
+    Args:
+        text: what is about to be shown or logged.
+        secrets: the secrets (empty ones are ignored).
+    """
+    import re
+
+    for secret in secrets:
+        if secret:
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", text)
+    return text

@@ -99,6 +99,13 @@ COMMANDS: tuple[Entry, ...] = (
         _JOBS,
     ),
     Entry(
+        "doctor",
+        "doctor",
+        "doctor",
+        "Check that an API implements the protocol and avoids the pattern's anti-patterns.",
+        _TOOLS,
+    ),
+    Entry(
         "demo",
         "demo",
         "demo",
