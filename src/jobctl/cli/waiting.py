@@ -137,6 +137,8 @@ async def follow_jobs(
 
     display = display or NullProgress()
     outcomes = [Outcome(ref) for ref in refs]
+    if state.ci is not None:
+        state.ci.track(outcomes)  # reported even if the wait is cut short (cli/ci)
 
     async def one(outcome: Outcome) -> None:
         ref = outcome.ref

@@ -10,17 +10,19 @@ import typer
 from ..download import save_result
 from ..exitcodes import CliError, ExitCode, code_for_status
 from ..inputs import parse_timeout
-from ..progress import make_job_progress
 from ..signals import SignalTrap, exit_code_for_signal, signal_name
 from ..text import clean
 from ._common import (
+    DotenvOpt,
     JobArg,
     JobsArg,
+    JunitOpt,
     LastOpt,
     Strategy,
     TimeoutOpt,
     check_strategy,
     exit_with,
+    job_display,
     job_refs,
     output_destination,
     report_outcomes,
@@ -55,6 +57,8 @@ def wait(
     cancel_on_interrupt: Annotated[
         bool, typer.Option("--cancel-on-interrupt", help="On Ctrl-C, cancel the jobs too.")
     ] = False,
+    junit: JunitOpt = None,
+    dotenv: DotenvOpt = None,
 ) -> None:
     """Follow jobs to a terminal state under one overall deadline, with a progress row each."""
     state = state_of(ctx)
@@ -64,12 +68,13 @@ def wait(
     dest = output_destination(state, output)
     if dest is not None and len(refs) > 1 and (dest.stdout or dest.name is not None):
         raise CliError("-o with several jobs must be a directory")
+    from ..ci.session import ci_session
     from ..waiting import follow_jobs
 
+    ci = ci_session(state, "jobctl wait", junit=junit, dotenv=dotenv)
+
     async def body(client: AsyncJobsClient) -> int:
-        display = make_job_progress(
-            state.progress_mode, stderr=state.io.stderr, console=lambda: state.io.err
-        )
+        display = job_display(state)
         outcomes = await follow_jobs(
             state,
             client,
@@ -90,7 +95,7 @@ def wait(
                         state.hint(f"saved the result of {shown} to {clean(str(path))}")
         return code
 
-    exit_with(run_with_client(state, body))
+    exit_with(ci.run(lambda: run_with_client(state, body)))
 
 
 def events(
