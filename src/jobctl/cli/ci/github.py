@@ -194,7 +194,7 @@ def step_summary(run: CiRun, room: int) -> str:
     if not run.jobs or all(job.kind == "pending" for job in run.jobs):
         return ""
     mark = "✅" if all(job.ok for job in run.jobs) else "❌"
-    head = f"### {mark} {markdown(run.title)}: {markdown(run.tally())}\n\n" + _HEADER
+    head = f"### {mark} {markdown(run.title)}: {run.tally()}\n\n" + _HEADER
     size = len(head.encode())
     rows: list[str] = []
     for index, job in enumerate(run.jobs):

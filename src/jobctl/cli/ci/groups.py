@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -31,6 +31,7 @@ from ..progress import PlainProgress
 from ..render import format_duration, plain_line, wire_status
 from ..text import clean
 from . import github, gitlab
+from .escape import redact
 
 __all__ = ["GroupedProgress"]
 
@@ -47,6 +48,7 @@ class GroupedProgress(PlainProgress):
         wall: the wall clock (UTC).
         min_interval: at most one line per job in this many seconds.
         heartbeat: write a line about the running jobs after this many silent seconds.
+        secrets: strings a title never shows (a server may echo the token in a message).
     """
 
     def __init__(
@@ -58,11 +60,13 @@ class GroupedProgress(PlainProgress):
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         min_interval: float = 1.0,
         heartbeat: float = 25.0,
+        secrets: Sequence[str] = (),
     ) -> None:
         super().__init__(
             stream, clock=clock, wall=wall, min_interval=min_interval, heartbeat=heartbeat
         )
         self.system = system
+        self.secrets = list(secrets)
         self._held_lines: dict[str, list[str]] = {}
         self._labels: dict[str, str] = {}
         self._began: dict[str, datetime] = {}
@@ -113,6 +117,7 @@ class GroupedProgress(PlainProgress):
         if reason:
             short = reason if len(reason) <= _REASON_CHARS else reason[: _REASON_CHARS - 1] + "…"
             title += f" ({short})"
+        title = redact(title, self.secrets)
         return f"{title} [{format_duration(self.clock() - self.rows[job_id].started)}]"
 
     def _write_block(self, job_id: str, status: object, reason: str | None) -> None:

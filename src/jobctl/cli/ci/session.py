@@ -149,7 +149,7 @@ class CiSession:
         if mode == "plain" and self.system is not None:
             from .groups import GroupedProgress
 
-            return GroupedProgress(self.state.io.stderr, self.system)
+            return GroupedProgress(self.state.io.stderr, self.system, secrets=self._secrets())
         return make_job_progress(
             mode, stderr=self.state.io.stderr, console=lambda: self.state.io.err
         )
