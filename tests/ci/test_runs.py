@@ -266,6 +266,31 @@ def test_ci_none_turns_the_conventions_off_but_not_an_explicit_junit(
     assert junit(gh.home / "r.xml")[0][0][0].tag == "failure"
     bad = gh("--ci", "travis", "wait", "x")
     assert bad.code == 2 and "invalid --ci 'travis'" in bad.err
+    gh.env["JOBCTL_CI"] = "GitHub-ish"
+    bad = gh("wait", "x")
+    assert bad.code == 2 and "invalid JOBCTL_CI 'github-ish'" in bad.err
+
+
+def test_a_job_never_submitted_is_reported_too(runners: Runners) -> None:
+    gh = runners("github")
+    gh.env["JOBCTL_TOKEN"] = "wrong-token"
+    r = gh("submit", "report", "--wait", "--junit", "r.xml")
+    assert (r.code, r.out) == (4, "")
+    (annotation,) = runner.commands(r.err, "error")
+    assert annotation.properties["title"] == "jobctl: report (not submitted) error"
+    assert annotation.data.startswith("authentication refused (401)")
+    (case,) = junit(gh.home / "r.xml")[0]
+    assert (case.get("name"), case[0].tag, case[0].get("type")) == (
+        "report (not submitted)",
+        "error",
+        "auth",
+    )
+    assert runner.parse_output_file(r.output) == {
+        "exit-code": "4",
+        "job-ids": "[]",
+        "statuses": "{}",
+    }
+    assert "wrong-token" not in r.err + r.output + r.summary
 
 
 def test_a_runner_file_that_cannot_be_written_is_a_warning(runners: Runners) -> None:

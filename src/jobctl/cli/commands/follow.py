@@ -62,16 +62,16 @@ def wait(
 ) -> None:
     """Follow jobs to a terminal state under one overall deadline, with a progress row each."""
     state = state_of(ctx)
+    from ..ci.session import ci_session
+
+    ci = ci_session(state, "jobctl wait", junit=junit, dotenv=dotenv)  # first: guards stderr
     refs = job_refs(state, jobs, last)
     seconds = parse_timeout(timeout, state.settings.timeout)
     check_strategy(strategy)
     dest = output_destination(state, output)
     if dest is not None and len(refs) > 1 and (dest.stdout or dest.name is not None):
         raise CliError("-o with several jobs must be a directory")
-    from ..ci.session import ci_session
     from ..waiting import follow_jobs
-
-    ci = ci_session(state, "jobctl wait", junit=junit, dotenv=dotenv)
 
     async def body(client: AsyncJobsClient) -> int:
         display = job_display(state)

@@ -40,13 +40,13 @@ def result(
 ) -> None:
     """Download a completed job's result; print where it went."""
     state = state_of(ctx)
-    ref = job_refs(state, [job] if job else [], last)[0]
-    dest = plan_destination(output)
-    check_destination(dest)
     from ..ci.session import ci_session
     from ..waiting import Outcome
 
-    ci = ci_session(state, "jobctl result", junit=junit, dotenv=dotenv)
+    ci = ci_session(state, "jobctl result", junit=junit, dotenv=dotenv)  # first: guards stderr
+    ref = job_refs(state, [job] if job else [], last)[0]
+    dest = plan_destination(output)
+    check_destination(dest)
     ci.track([Outcome(ref)])
 
     async def body(client: AsyncJobsClient) -> None:

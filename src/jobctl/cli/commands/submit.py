@@ -91,6 +91,12 @@ def submit(
     state = state_of(ctx)
     if webhook_secret:
         state.command_secrets.append(webhook_secret)
+    if junit is not None and not (wait or output is not None):
+        raise CliError("--junit needs --wait (or -o): the report says how the job ended")
+    from ..ci.session import ci_session
+
+    ci = ci_session(state, f"jobctl submit {type}", junit=junit, dotenv=dotenv)  # guards stderr
+    ci.expect(type)
     payload = parse_input(input, param or [], stdin=state.io.stdin)
     seconds = parse_timeout(timeout, state.settings.timeout if (wait or output) else None)
     check_strategy(strategy)
@@ -105,12 +111,6 @@ def submit(
         if webhook_event:
             hook["events"] = list(webhook_event)
 
-    if junit is not None and not (wait or dest is not None):
-        raise CliError("--junit needs --wait (or -o): the report says how the job ended")
-    from ..ci.session import ci_session
-
-    ci = ci_session(state, f"jobctl submit {type}", junit=junit, dotenv=dotenv)
-    ci.expect(type)
     # A key made here (not in the SDK) can be named if we are interrupted mid-submit.
     key = idempotency_key or f"jobctl-{uuid.uuid4()}"
     prior = state.ledger().find_key(key, state.server) if idempotency_key else None
