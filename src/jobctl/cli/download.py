@@ -167,6 +167,8 @@ async def save_result(
     from .waiting import display_id
 
     job_id = display_id(job_id)
+    if state.ci is not None:
+        state.ci.downloading(job_id)
     bar = _Bar(state, job_id)
     try:
         if dest.stdout:

@@ -120,6 +120,9 @@ class CiReporting(Protocol):
     def track(self, outcomes: Sequence[Any]) -> None:
         """Report these ``waiting.Outcome``s (filled in as the jobs progress)."""
 
+    def downloading(self, job_id: str) -> None:
+        """A job's result is being saved."""
+
     def saved(self, job_id: str, path: Path | None) -> None:
         """A job's result was saved (None: to stdout)."""
 

@@ -133,6 +133,7 @@ class CiSession:
         self._outcomes: list[Outcome] = []
         self._since: dict[int, float] = {}
         self._saved: dict[str, _Saved] = {}
+        self._downloading: set[str] = set()
         self._type: str | None = None
 
     @property
@@ -172,6 +173,14 @@ class CiSession:
         for outcome in outcomes:
             self._since[id(outcome)] = now
             self._outcomes.append(outcome)
+
+    def downloading(self, job_id: str) -> None:
+        """A job's result is being saved (if the command stops first, it was not).
+
+        Args:
+            job_id: the job.
+        """
+        self._downloading.add(job_id)
 
     def saved(self, job_id: str, path: Path | None) -> None:
         """A job's result was saved to ``path``.
@@ -217,7 +226,21 @@ class CiSession:
         jobs = [self._record(outcome, ended_by) for outcome in self._outcomes]
         if not jobs and self._type is not None and ended_by is not None:
             jobs.append(self._not_submitted(ended_by))
+        if any(job.type is None and job.job_id is not None for job in jobs):
+            types = self._ledger_types()  # a job followed by events may never say its type
+            for job in jobs:
+                if job.type is None and job.job_id is not None:
+                    job.type = types.get(job.job_id)
         return CiRun(self.title, self.started, self.clock() - self._t0, code, jobs)
+
+    def _ledger_types(self) -> dict[str, str]:
+        """The types of the jobs submitted to this server from here (the local ledger)."""
+        try:
+            server = self.state.server
+            entries = self.state.ledger().entries()
+        except Exception:
+            return {}
+        return {e.job_id: e.type for e in entries if e.type and e.base_url == server}
 
     def _secrets(self) -> list[str]:
         return self.state.secrets()
@@ -264,12 +287,16 @@ class CiSession:
             kind, status, exit_code = "completed", "completed", 0
         else:
             kind = "pending"
-        if ended_by is not None and kind in ("pending", "completed") and saved is None:
-            # The command stopped (Ctrl-C, SIGTERM, an error) before this job was done with.
+        downloading = {outcome.job_id, display_id(outcome.ref)} & self._downloading
+        unsaved = kind == "completed" and saved is None and bool(downloading)
+        if ended_by is not None and (kind == "pending" or unsaved):
+            # The command stopped (Ctrl-C, SIGTERM, an error) before it was done with this job.
             code = code_for_exception(ended_by)
-            if kind == "pending" or code in _SIGNALS:
-                kind = "interrupted" if code in _SIGNALS else "error"
-                exit_code, error_code, reason = int(code), code.name.lower(), self._line(ended_by)
+            reason = self._line(ended_by)
+            if unsaved:
+                reason = f"the job completed, but its result was not saved: {reason}"
+            kind = "interrupted" if code in _SIGNALS else "error"
+            exit_code, error_code = int(code), code.name.lower()
         secrets = self._secrets()
         record = CiJob(
             outcome.job_id,
