@@ -150,9 +150,9 @@ SIGTERM: `<testsuites name="jobctl" tests failures errors time>` holding one
 with one `<testcase classname="jobctl.TYPE" name="TYPE ID" time="SECONDS">` per
 job. A failed job has `<failure type="CODE" message="CODE: MESSAGE">` (the whole
 message inside), a cancelled one `<skipped>`, and one that timed out, could not
-be followed (not found, unreachable), was never submitted, or was still running
-when jobctl was interrupted has `<error type="timeout|not_found|unavailable|interrupted|...">`
-saying so. Each case's `<system-out>` lists its id, type, status, result file,
+be followed (not found, unreachable), was never submitted, was still running
+when jobctl was interrupted, or completed without its result being saved has
+`<error type="timeout|not_found|unavailable|interrupted|...">` saying so. Each case's `<system-out>` lists its id, type, status, result file,
 size and sha256. `time` is the job's duration by the server's clock (created to
 ended), else how long jobctl followed it. Characters XML 1.0 can't carry are
 replaced by U+FFFD.
