@@ -4,7 +4,7 @@
 _jobctl_node() {
     case $1 in
     'jobctl')
-        _subs='submit status wait events cancel retry list result demo server config webhook completion'
+        _subs='submit call status wait events cancel retry list result demo server config webhook completion'
         _flags='--url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci --version -h --help'
         _valued='--url --token --profile --progress --ca-bundle --ci'
         _args='' ;;
@@ -13,6 +13,11 @@ _jobctl_node() {
         _flags='-i --input -p --param --wait --timeout -o --output --force --idempotency-key --webhook --webhook-secret --webhook-event --priority --strategy --cancel-on-interrupt --junit --dotenv --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
         _valued='-i --input -p --param --timeout -o --output --idempotency-key --webhook --webhook-secret --webhook-event --priority --strategy --junit --dotenv --url --token --profile --progress --ca-bundle --ci'
         _args='' ;;
+    'jobctl call')
+        _subs=''
+        _flags='-d --data -H --header --wait --timeout --dialect --final-state-via --idempotency-key -o --output --force --cancel-on-interrupt --junit --dotenv --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
+        _valued='-d --data -H --header --timeout --dialect --final-state-via --idempotency-key -o --output --junit --dotenv --token --profile --progress --ca-bundle --ci'
+        _args='' ;;
     'jobctl status')
         _subs=''
         _flags='--last --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
@@ -20,8 +25,8 @@ _jobctl_node() {
         _args='' ;;
     'jobctl wait')
         _subs=''
-        _flags='--last --timeout -o --output --force --strategy --cancel-on-interrupt --junit --dotenv --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
-        _valued='--timeout -o --output --strategy --junit --dotenv --url --token --profile --progress --ca-bundle --ci'
+        _flags='--last --timeout -o --output --force --strategy --cancel-on-interrupt -H --header --junit --dotenv --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
+        _valued='--timeout -o --output --strategy -H --header --junit --dotenv --url --token --profile --progress --ca-bundle --ci'
         _args='' ;;
     'jobctl events')
         _subs=''
@@ -117,6 +122,7 @@ _jobctl_choices() {
     --progress) _choices='auto bar plain none' ;;
     --ci) _choices='auto github gitlab none' ;;
     --strategy) _choices='auto sse poll' ;;
+    --dialect) _choices='auto jobctl azure google location' ;;
     --format) _choices='pdf csv json' ;;
     *) _choices='' ;;
     esac

@@ -4,7 +4,7 @@
 function __jobctl_subs
     switch "$argv"
         case 'jobctl'
-            echo submit status wait events cancel retry list result demo server config webhook completion
+            echo submit call status wait events cancel retry list result demo server config webhook completion
         case 'jobctl config'
             echo set get unset list path
         case 'jobctl webhook'
@@ -18,10 +18,12 @@ function __jobctl_valued
             echo --url --token --profile --progress --ca-bundle --ci
         case 'jobctl submit'
             echo -i --input -p --param --timeout -o --output --idempotency-key --webhook --webhook-secret --webhook-event --priority --strategy --junit --dotenv --url --token --profile --progress --ca-bundle --ci
+        case 'jobctl call'
+            echo -d --data -H --header --timeout --dialect --final-state-via --idempotency-key -o --output --junit --dotenv --token --profile --progress --ca-bundle --ci
         case 'jobctl status'
             echo --url --token --profile --progress --ca-bundle --ci
         case 'jobctl wait'
-            echo --timeout -o --output --strategy --junit --dotenv --url --token --profile --progress --ca-bundle --ci
+            echo --timeout -o --output --strategy -H --header --junit --dotenv --url --token --profile --progress --ca-bundle --ci
         case 'jobctl events'
             echo --last-event-id --url --token --profile --progress --ca-bundle --ci
         case 'jobctl cancel'
@@ -77,6 +79,7 @@ function __jobctl_at --description 'True when the words before the cursor reach 
 end
 
 complete -c jobctl -n '__jobctl_at jobctl' -f -a submit -d 'Submit a job; print its id (stdout) and how to follow it (stderr).'
+complete -c jobctl -n '__jobctl_at jobctl' -f -a call -d 'Send one request to any async API; with --wait, follow the operation to its end.'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a status -d 'Show one status snapshot of a job (exit 0 whatever its state).'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a wait -d 'Follow jobs to a terminal state under one overall deadline, with a progress row each.'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a events -d 'Print a job\'s events as they happen until it ends (--json: JSON lines).'
@@ -127,6 +130,28 @@ complete -c jobctl -n '__jobctl_at jobctl submit' -l ca-bundle -r -d 'PEM file o
 complete -c jobctl -n '__jobctl_at jobctl submit' -l insecure -d 'Do not verify TLS certificates (warns).'
 complete -c jobctl -n '__jobctl_at jobctl submit' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl submit' -s h -l help -d 'Show this message and exit.'
+complete -c jobctl -n '__jobctl_at jobctl call' -s d -l data -r -d 'The request body.'
+complete -c jobctl -n '__jobctl_at jobctl call' -s H -l header -r -d 'A header for every request to the API\'s own origin (repeatable).'
+complete -c jobctl -n '__jobctl_at jobctl call' -l wait -d 'Follow the operation to its end.'
+complete -c jobctl -n '__jobctl_at jobctl call' -l timeout -r -d 'Overall deadline: 90, 90s, 15m, 2h.'
+complete -c jobctl -n '__jobctl_at jobctl call' -l dialect -x -a 'auto jobctl azure google location' -d 'How to follow it (default: read from the answer).'
+complete -c jobctl -n '__jobctl_at jobctl call' -l final-state-via -r -d 'Azure: location, azure-async-operation, operation-location, original-uri.'
+complete -c jobctl -n '__jobctl_at jobctl call' -l idempotency-key -r -d 'Makes a POST/PATCH safe to retry.'
+complete -c jobctl -n '__jobctl_at jobctl call' -s o -l output -r -d 'Write the final result here (- for stdout).'
+complete -c jobctl -n '__jobctl_at jobctl call' -l force -d 'Overwrite a different existing -o file.'
+complete -c jobctl -n '__jobctl_at jobctl call' -l cancel-on-interrupt -d 'On Ctrl-C, cancel it too.'
+complete -c jobctl -n '__jobctl_at jobctl call' -l junit -r -d 'Also write a JUnit XML report: one test case per job (any CI).'
+complete -c jobctl -n '__jobctl_at jobctl call' -l dotenv -r -d 'Also write JOBCTL_JOB_ID, JOBCTL_STATUS, ... lines (GitLab\'s reports:dotenv).'
+complete -c jobctl -n '__jobctl_at jobctl call' -l token -r -d 'Bearer token; never echoed [env JOBCTL_TOKEN].'
+complete -c jobctl -n '__jobctl_at jobctl call' -l profile -r -d 'A profile from the config file [env JOBCTL_PROFILE].'
+complete -c jobctl -n '__jobctl_at jobctl call' -l json -d 'Machine-readable output on stdout.'
+complete -c jobctl -n '__jobctl_at jobctl call' -s q -l quiet -d 'Only the essential value; errors only.'
+complete -c jobctl -n '__jobctl_at jobctl call' -l progress -x -a 'auto bar plain none' -d 'Progress display [env JOBCTL_PROGRESS; default auto].'
+complete -c jobctl -n '__jobctl_at jobctl call' -s v -l verbose -d 'HTTP requests and retries on stderr.'
+complete -c jobctl -n '__jobctl_at jobctl call' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
+complete -c jobctl -n '__jobctl_at jobctl call' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl call' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
+complete -c jobctl -n '__jobctl_at jobctl call' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl status' -l last -d 'The newest job in the local ledger of submitted jobs.'
 complete -c jobctl -n '__jobctl_at jobctl status' -l url -r -d 'API base URL [env JOBCTL_URL].'
 complete -c jobctl -n '__jobctl_at jobctl status' -l token -r -d 'Bearer token; never echoed [env JOBCTL_TOKEN].'
@@ -145,6 +170,7 @@ complete -c jobctl -n '__jobctl_at jobctl wait' -s o -l output -r -d 'Download r
 complete -c jobctl -n '__jobctl_at jobctl wait' -l force -d 'Overwrite different existing files.'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l strategy -x -a 'auto sse poll' -d 'How to follow: events or polls.'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l cancel-on-interrupt -d 'On Ctrl-C, cancel the jobs too.'
+complete -c jobctl -n '__jobctl_at jobctl wait' -s H -l header -r -d 'A header for every request to the API\'s own origin (repeatable).'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l junit -r -d 'Also write a JUnit XML report: one test case per job (any CI).'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l dotenv -r -d 'Also write JOBCTL_JOB_ID, JOBCTL_STATUS, ... lines (GitLab\'s reports:dotenv).'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l url -r -d 'API base URL [env JOBCTL_URL].'

@@ -1,8 +1,10 @@
 """``python -m mock_server``: run the reference server.
 
-Prints exactly one line to stdout when ready, ``jobctl reference server
-listening on http://HOST:PORT``, then info lines; per-request log lines go to
-stderr. ``main(argv)`` is what ``jobctl server`` forwards to.
+Prints exactly one line to stdout, when ready: ``jobctl reference server
+listening on http://HOST:PORT`` (scripts and ``jobctl.testing`` wait for it and
+read the URL from it). Everything else (the development-token hint, the store,
+errors, one line per request) goes to stderr. ``main(argv)`` is what ``jobctl
+server`` forwards to.
 
 ``python -m mock_server worker --store redis://...`` runs workers only (no
 HTTP), for a deployment of several processes on one Redis store.
@@ -87,6 +89,13 @@ def build_parser(worker: bool = False) -> argparse.ArgumentParser:
         type=float,
         default=15.0,
         help="seconds between SSE keepalive comments (default 15)",
+    )
+    p.add_argument(
+        "--max-wait",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="longest long poll in seconds, whatever ?wait= or Prefer: wait= asks (default 60)",
     )
     p.add_argument(
         "--require-idempotency-key",
@@ -181,6 +190,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         result_base_url=args.result_base_url,
         rate_limit=parse_rate(args.rate_limit) if args.rate_limit else None,
         keepalive=args.keepalive,
+        max_wait=args.max_wait,
         require_idempotency_key=args.require_idempotency_key,
         workers=args.workers,
         job_ttl=args.job_ttl,
@@ -239,7 +249,7 @@ async def serve(
     Args:
         config: settings.
         sock: a bound socket.
-        announce: print the listening line (and info lines) to stdout when ready.
+        announce: print the listening line to stdout (and info lines to stderr) when ready.
         stop_on_stdin_eof: also exit when stdin reaches end of file (the parent is gone).
     """
     import uvicorn
@@ -272,11 +282,12 @@ async def serve(
         if not config.tokens:
             print(
                 f"no --token given: use the development token {DEV_TOKEN!r} (user 'dev', an admin)",
+                file=sys.stderr,
                 flush=True,
             )
         from .store.factory import store_label
 
-        print(store_label(config), flush=True)
+        print(store_label(config), file=sys.stderr, flush=True)
     await task
 
 

@@ -144,6 +144,8 @@ class ServerConfig:
             raise ConfigError("--job-ttl must be positive")
         if self.keepalive <= 0:
             raise ConfigError("--keepalive must be positive")
+        if not 0 <= self.max_wait <= 3600:
+            raise ConfigError("--max-wait must be 0..3600 seconds")
         if not 0.0 <= self.fault_rate <= 1.0:
             raise ConfigError("--fault-rate must be between 0 and 1")
         if self.rate_limit is not None and self.rate_limit <= 0:

@@ -16,9 +16,9 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from .reports import write_report
@@ -31,6 +31,7 @@ __all__ = [
     "JobFailure",
     "JobOutcome",
     "JobType",
+    "JsonInt",
     "blob_bytes",
 ]
 
@@ -103,21 +104,38 @@ class JobContext(Protocol):
         """
 
 
+def _whole_number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+JsonInt = Annotated[int, BeforeValidator(_whole_number)]
+"""A JSON Schema ``integer``: ``40`` and ``40.0``; never ``40.5``, ``"40"`` or ``true``.
+
+Request models are strict (no coercion between JSON types), and pydantic's strict ``int``
+would refuse ``40.0``, which the published schema's ``integer`` allows.
+"""
+
+
 class _Input(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    """Job inputs: strict JSON types (``"5"`` is not a number, ``1`` is not ``true``), no
+    unknown fields, so the server accepts exactly what each input schema in OpenAPI says."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True
+    )
 
 
 class SleepInput(_Input):
     """``sleep``: sleeps ``seconds`` in ``steps`` progress steps."""
 
     seconds: float = Field(ge=0, le=3600)
-    steps: int = Field(default=10, ge=1, le=1000)
+    steps: JsonInt = Field(default=10, ge=1, le=1000)
 
 
 class ReportInput(_Input):
     """``report``: a real PDF, CSV or JSON file of ``pages`` pages."""
 
-    pages: int = Field(ge=1, le=10000)
+    pages: JsonInt = Field(ge=1, le=10000)
     format: Literal["pdf", "csv", "json"] = "pdf"
     seconds_per_page: float = Field(default=0.05, ge=0, le=60)
 
@@ -125,8 +143,8 @@ class ReportInput(_Input):
 class BlobInput(_Input):
     """``blob``: ``sizeBytes`` deterministic pseudo-random bytes from ``seed``."""
 
-    size_bytes: int = Field(ge=0, le=8 << 30)
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    size_bytes: JsonInt = Field(ge=0, le=8 << 30)
+    seed: JsonInt = Field(default=0, ge=0, le=2**63 - 1)
 
 
 class FailInput(_Input):
@@ -141,7 +159,7 @@ class FailInput(_Input):
 class FlakyInput(_Input):
     """``flaky``: fails retryably on its first ``failTimes`` attempts along the retry chain."""
 
-    fail_times: int = Field(default=1, ge=0, le=1000)
+    fail_times: JsonInt = Field(default=1, ge=0, le=1000)
     seconds: float = Field(default=0, ge=0, le=3600)
 
 

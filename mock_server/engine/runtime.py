@@ -166,7 +166,7 @@ async def run_worker(config: ServerConfig, *, stop_on_stdin_eof: bool = False) -
         f"jobctl reference worker running {config.workers} worker(s) on {redact_url(config.store)}",
         flush=True,
     )
-    print(f"results: {engine.results_dir}", flush=True)
+    print(f"results: {engine.results_dir}", file=sys.stderr, flush=True)  # stdout: the ready line
     try:
         await stop.wait()
     finally:

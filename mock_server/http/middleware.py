@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -176,11 +178,26 @@ class BodyLimitMiddleware:
         await self.app(scope, limited, send)
 
 
+_RESULT_PATH = re.compile(r"/api/jobs/[^/]+/result")
+
+
+def _signed_result_request(scope: Scope) -> bool:
+    """Whether a request without a token may reach the route to have its signature checked.
+
+    Only ``GET``/``HEAD`` of ``/api/jobs/{id}/result`` with a ``sig`` query parameter: every
+    other request without a token is 401 here, whatever its path or query.
+    """
+    if scope["method"] not in ("GET", "HEAD") or not _RESULT_PATH.fullmatch(scope["path"]):
+        return False
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    return "sig" in query
+
+
 class AuthMiddleware:
     """Maps ``Authorization: Bearer`` tokens to users for every ``/api`` path.
 
-    A signed result URL (``/api/jobs/{id}/result?expires=..&sig=..``) passes
-    without a token; the route checks the signature.
+    A signed result URL (``GET``/``HEAD /api/jobs/{id}/result?expires=..&sig=..``)
+    passes without a token; the route checks the signature (401 when it is wrong).
 
     Args:
         app: the inner app.
@@ -206,8 +223,7 @@ class AuthMiddleware:
         state = _state(scope)
         user = self.tokens.get(token) if token else None
         if user is None:
-            query = scope.get("query_string", b"")
-            if scope["path"].endswith("/result") and b"sig=" in query:
+            if token is None and _signed_result_request(scope):
                 state["user"], state["admin"], state["client"] = None, False, "signed"
                 await self.app(scope, receive, send)
                 return

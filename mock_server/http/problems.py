@@ -184,9 +184,11 @@ def install_problem_handlers(
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        errors = list(exc.errors())
+        # an optional field is `X | None`: pydantic also reports "should be None" for it
+        meaningful = [e for e in errors if e.get("type") != "none_required"] or errors
         details = [
-            {"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", "invalid"))}
-            for e in exc.errors()
+            {"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", "invalid"))} for e in meaningful
         ]
         first = details[0] if details else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])

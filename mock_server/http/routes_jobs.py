@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from ..engine.inputs import input_problem
 from ..engine.jobtypes import JOB_TYPES
 from ..engine.webhooks import check_target
 from ..store.base import JobRecord, NewJob
@@ -52,7 +53,7 @@ def _validation_details(exc: ValidationError, prefix: list[str | int]) -> list[d
     response_model=SubmitBody,
     responses={
         200: {"model": SubmitBody, "description": "Replayed (Idempotent-Replayed: true)"},
-        **problem_responses(400, 401, 409, 413, 422, 429, 503),
+        **problem_responses(409),
     },
     summary="Submit a job",
 )
@@ -92,7 +93,7 @@ async def submit_job(
     except ValidationError as exc:
         raise ProblemError(
             400,
-            f"the input is not valid for a {spec.type} job",
+            input_problem(spec.type, exc.errors()),
             details=_validation_details(exc, ["body", "input"]),
         ) from None
     webhook: dict[str, Any] | None = None
@@ -160,8 +161,11 @@ def _change_key(job: JobRecord) -> tuple[Any, ...]:
     "/jobs/{job_id}",
     response_model=JobBody,
     responses={
-        303: {"description": "Completed (redirect mode): Location is the resultUrl"},
-        **problem_responses(400, 401, 404, 429, 503),
+        303: {
+            "model": JobBody,
+            "description": "Completed (redirect mode): Location is the resultUrl",
+        },
+        **problem_responses(404),
     },
     summary="Get a job's status (optionally long-polling)",
 )
@@ -218,7 +222,6 @@ async def get_job(
 @router.get(
     "/jobs",
     response_model=JobList,
-    responses=problem_responses(400, 401, 429, 503),
     summary="List jobs, newest first",
 )
 async def list_jobs(
@@ -260,7 +263,7 @@ async def list_jobs(
 @router.delete(
     "/jobs/{job_id}",
     response_model=CancelBody,
-    responses=problem_responses(401, 404, 409, 429, 503),
+    responses=problem_responses(404, 409),
     summary="Cancel a job",
 )
 async def cancel_job(engine: EngineDep, user: UserDep, job_id: str) -> Response:
@@ -290,7 +293,7 @@ async def cancel_job(engine: EngineDep, user: UserDep, job_id: str) -> Response:
     response_model=RetryBody,
     responses={
         200: {"model": RetryBody, "description": "Replayed (Idempotent-Replayed: true)"},
-        **problem_responses(400, 401, 404, 409, 422, 429, 503),
+        **problem_responses(404, 409),
     },
     summary="Retry a failed job",
 )

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -14,27 +14,26 @@ from fastapi.responses import Response, StreamingResponse
 from ..engine.runtime import Engine
 from ..store.base import JobRecord
 from .deps import EngineDep, MaybeUserDep, User, UserDep
-from .jobaccess import visible_job
+from .jobaccess import base_url, visible_job
 from .problems import ProblemError, problem_responses
 from .sse import event_stream, parse_last_event_id
+from .views import job_body
 
 __all__ = ["parse_range", "router"]
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 
 _CHUNK = 1 << 16
+_BEARER = {"WWW-Authenticate": 'Bearer realm="jobctl"'}
 
 
 @router.get(
     "/jobs/{job_id}/events",
     response_class=StreamingResponse,
     responses={
-        200: {
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-            "description": "Server-Sent Events: status, progress, complete",
-        },
+        200: {"description": "Server-Sent Events (described in openapi.py)"},
         204: {"description": "Last-Event-ID is the complete event or later: stop"},
-        **problem_responses(401, 404, 429, 503),
+        **problem_responses(404),
     },
     summary="Follow a job's events (SSE)",
 )
@@ -61,6 +60,11 @@ async def job_events(
     if lei is not None and complete_id is not None and lei >= complete_id:
         return Response(status_code=204)
     drop_after = getattr(request.state, "sse_drop_after", None)
+    base = base_url(request)
+
+    def job_view(job: JobRecord) -> dict[str, Any]:
+        return job_body(engine, job, base, engine.lifecycle.clock())
+
     stream = event_stream(
         store=engine.store,
         hub=engine.hub,
@@ -69,6 +73,7 @@ async def job_events(
         retry_ms=engine.config.sse_retry_ms,
         keepalive=engine.config.keepalive,
         drop_after=drop_after,
+        job_view=job_view,
     )
     return StreamingResponse(
         stream,
@@ -121,15 +126,15 @@ def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
 def _result_job(
     engine: Engine, user: User | None, job_id: str, expires: str | None, sig: str | None
 ) -> JobRecord:
-    if user is None:  # no token: a signed URL
+    if user is None:  # no token: a signed URL, or nothing that authenticates (401)
         if expires is None or sig is None:
+            raise ProblemError(401, "a bearer token or a signed URL is required", headers=_BEARER)
+        if not engine.lifecycle.signature_valid(job_id, expires, sig):
             raise ProblemError(
                 401,
-                "a bearer token or a signed URL is required",
-                headers={"WWW-Authenticate": 'Bearer realm="jobctl"'},
+                "the signature of this result URL is not valid; use a bearer token",
+                headers=_BEARER,
             )
-        if not engine.lifecycle.signature_valid(job_id, expires, sig):
-            raise ProblemError(403, "the signature of this result URL is not valid")
         if int(expires) < engine.lifecycle.clock():
             raise ProblemError(410, "this result URL has expired")
         job = engine.store.get_job(job_id)
@@ -143,21 +148,10 @@ def _result_job(
     "/jobs/{job_id}/result",
     response_class=Response,
     responses={
-        200: {
-            "content": {
-                media: {"schema": {"type": "string", "format": "binary"}}
-                for media in (
-                    "application/octet-stream",
-                    "application/pdf",
-                    "text/csv",
-                    "application/json",
-                )
-            },
-            "description": "The result file",
-        },
+        200: {"description": "The result file (media types in openapi.py)"},
         206: {"description": "Partial content (Range)"},
         304: {"description": "Not modified (If-None-Match)"},
-        **problem_responses(401, 403, 404, 409, 410, 416, 429, 503),
+        **problem_responses(404, 409, 410, 416),
     },
     summary="Download a job's result",
 )
@@ -244,7 +238,7 @@ router.add_api_route(
         200: {"description": "The result's headers (size, type, ETag), no body"},
         206: {"description": "Partial content headers (Range)"},
         304: {"description": "Not modified (If-None-Match)"},
-        **problem_responses(401, 403, 404, 409, 410, 416, 429, 503),
+        **problem_responses(404, 409, 410, 416),
     },
     operation_id="head_job_result",
     summary="A job's result headers, without the bytes",

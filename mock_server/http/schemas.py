@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from ..engine.jobtypes import JsonInt
 
 __all__ = [
     "CancelBody",
+    "CompleteEventData",
     "DeliveryBody",
     "DeliveryList",
     "FaultsBody",
@@ -19,6 +23,7 @@ __all__ = [
     "ProgressBody",
     "RetryBody",
     "StatsBody",
+    "StatusEventData",
     "StatusName",
     "SubmitBody",
     "SubmitRequest",
@@ -35,7 +40,21 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class WebhookSpec(BaseModel):
+def _not_null(value: Any, info: ValidationInfo) -> Any:
+    if value is None:
+        raise ValueError(f"{info.field_name} must not be null; leave the field out instead")
+    return value
+
+
+class _Request(BaseModel):
+    """Request bodies: strict JSON types (``"5"`` is not a number, ``1`` is not ``true``), as
+    the published schema says; an optional field is left out, never ``null``, unless its
+    schema says null (see ``_not_null``)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class WebhookSpec(_Request):
     """A webhook subscription.
 
     Args:
@@ -44,16 +63,18 @@ class WebhookSpec(BaseModel):
         events: which events to deliver.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     url: str = Field(min_length=1, max_length=2048)
-    secret: str | None = Field(default=None, min_length=1, max_length=1024)
+    secret: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=1024)
     events: list[WebhookEvent] = Field(
         default_factory=lambda: list(DEFAULT_EVENTS), min_length=1, max_length=4
     )
 
+    _no_null = field_validator("secret", mode="before")(_not_null)
 
-class SubmitRequest(_Model):
+
+class SubmitRequest(_Request):
     """The body of ``POST /api/jobs``.
 
     Args:
@@ -66,9 +87,11 @@ class SubmitRequest(_Model):
 
     type: str = Field(min_length=1, max_length=100, description="one of the job types")
     input: dict[str, Any]
-    priority: int = Field(default=0, ge=-100, le=100)
-    webhook: WebhookSpec | None = None
-    callbackUrl: str | None = Field(default=None, min_length=1, max_length=2048)
+    priority: JsonInt = Field(default=0, ge=-100, le=100)
+    webhook: WebhookSpec | SkipJsonSchema[None] = None
+    callbackUrl: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=2048)
+
+    _no_null = field_validator("webhook", "callbackUrl", mode="before")(_not_null)
 
 
 class SubmitBody(_Model):
@@ -135,6 +158,25 @@ class JobBody(_Model):
     cancelledAt: str | None = None
 
 
+class StatusEventData(_Model):
+    """The data of an SSE ``status`` event: the job's status (and progress) at that id."""
+
+    status: StatusName
+    progress: ProgressBody | SkipJsonSchema[None] = None
+    restarted: bool | SkipJsonSchema[None] = Field(
+        default=None, description="true on the rerun of a job a crash interrupted"
+    )
+
+
+class CompleteEventData(_Model):
+    """The data of an SSE ``complete`` event, the last of a stream: how the job ended."""
+
+    status: Literal["completed", "failed", "cancelled"]
+    resultUrl: str | SkipJsonSchema[None] = Field(default=None, description="when completed")
+    error: JobErrorBody | SkipJsonSchema[None] = Field(default=None, description="when failed")
+    job: JobBody = Field(description="the job's status body, as GET /api/jobs/{id} answers it")
+
+
 class JobList(_Model):
     """One page of jobs, newest first."""
 
@@ -164,14 +206,14 @@ class StatsBody(_Model):
     jobs: dict[str, dict[str, Any]]
 
 
-class FaultsUpdate(BaseModel):
-    """The body of ``PUT /api/_faults``."""
+class FaultsUpdate(_Request):
+    """The body of ``PUT /api/_faults`` (``faultSeed`` null: an unpredictable seed)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     faultRate: float = Field(ge=0, le=1)
     faults: list[FaultKind] = Field(default_factory=list, max_length=6)
-    faultSeed: int | None = None
+    faultSeed: JsonInt | None = None
 
 
 class FaultsBody(_Model):

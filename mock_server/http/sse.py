@@ -49,6 +49,17 @@ def snapshot_data(job: JobRecord) -> dict[str, Any]:
     return data
 
 
+def _with_job(
+    data: str,
+    job: JobRecord | None,
+    job_view: Callable[[JobRecord], dict[str, Any]] | None,
+) -> str:
+    """The stored ``complete`` data with the job's status body added as ``job``."""
+    if job is None or job_view is None:
+        return data
+    return json.dumps({**json.loads(data), "job": job_view(job)}, separators=(",", ":"))
+
+
 def parse_last_event_id(value: str | None) -> int | None:
     """The Last-Event-ID as an int, or None when absent or not ours.
 
@@ -73,6 +84,7 @@ async def event_stream(
     keepalive: float,
     drop_after: int | None = None,
     on_drop: Callable[[], None] | None = None,
+    job_view: Callable[[JobRecord], dict[str, Any]] | None = None,
 ) -> AsyncIterator[bytes]:
     """The bytes of one SSE response for a job.
 
@@ -85,6 +97,9 @@ async def event_stream(
         keepalive: seconds between ``: keepalive`` comments.
         drop_after: end the stream (without ``complete``) after this many events (fault).
         on_drop: called when the stream is dropped on purpose.
+        job_view: the job's status body as ``GET /api/jobs/{id}`` answers it; the
+            ``complete`` event carries it as ``job`` (PROTOCOL.md), so a client can end
+            without another request.
     """
     last = store.last_event_id(job_id)  # before the job: the snapshot is never older than it
     job = store.get_job(job_id)
@@ -117,6 +132,8 @@ async def event_stream(
                 if on_drop is not None:
                     on_drop()
                 return
+            if event == "complete":
+                data = _with_job(data, store.get_job(job_id), job_view)
             yield frame(event_id, event, data, retry)
             retry = None
             sent += 1

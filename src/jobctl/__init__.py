@@ -31,8 +31,10 @@ from .errors import (
 if TYPE_CHECKING:
     from ._core.deadline import Deadline
     from ._core.notices import ConnectionEvent
+    from ._core.operations import Operation, OperationResult
     from ._core.polling import PollPolicy
     from ._io.aio import AsyncJobsClient
+    from ._io.follow import follow
     from ._io.sync import JobsClient
     from .models import (
         Job,
@@ -65,6 +67,8 @@ __all__ = [
     "JobctlError",
     "JobsClient",
     "NotFoundError",
+    "Operation",
+    "OperationResult",
     "OutputError",
     "OutputExistsError",
     "PollPolicy",
@@ -75,6 +79,7 @@ __all__ = [
     "TLSVerificationError",
     "WaitTimeoutError",
     "__version__",
+    "follow",
 ]
 
 
@@ -91,6 +96,9 @@ _LAZY: Final[dict[str, str]] = {
     "JobPage": ".models",
     "JobStatus": ".models",
     "JobsClient": "._io.sync",
+    "Operation": "._core.operations",
+    "OperationResult": "._core.operations",
+    "follow": "._io.follow",
     "PollPolicy": "._core.polling",
     "Progress": ".models",
 }

@@ -1,20 +1,16 @@
-"""Chaos suite plumbing: skip the big (``slow``) variants unless asked, isolate the CLI's files.
+"""Chaos suite plumbing: isolate the CLI's files.
 
-The long variants of every scenario carry ``@pytest.mark.slow``. CI runs the
-small ones: unless ``-m`` names ``slow`` (e.g. ``pytest -m slow``) or
-``JOBCTL_SLOW=1`` is set, slow items under ``tests/chaos`` are skipped here,
-so ``pyproject.toml`` needs no change.
+The long variants of every scenario carry ``@pytest.mark.slow``; ``tests/conftest.py``
+skips them unless ``-m slow`` or ``JOBCTL_SLOW=1``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-_HERE = Path(__file__).resolve().parent
 _ENV = (
     "JOBCTL_URL",
     "JOBCTL_TOKEN",
@@ -28,33 +24,6 @@ _ENV = (
     "SSL_CERT_FILE",
     "REQUESTS_CA_BUNDLE",
 )
-
-
-def slow_requested(config: pytest.Config) -> bool:
-    """True when the run asked for the slow variants.
-
-    Args:
-        config: the pytest config (its ``-m`` expression is read).
-    """
-    if os.environ.get("JOBCTL_SLOW", "") == "1":
-        return True
-    expr = str(config.getoption("markexpr", default="") or "")
-    return "slow" in expr.replace("not slow", "")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the slow chaos variants unless ``-m slow`` or ``JOBCTL_SLOW=1``.
-
-    Args:
-        config: the pytest config.
-        items: every collected item (only those under tests/chaos are touched).
-    """
-    if slow_requested(config):
-        return
-    skip = pytest.mark.skip(reason="big variant: run with -m slow or JOBCTL_SLOW=1")
-    for item in items:
-        if item.get_closest_marker("slow") and _HERE in Path(str(item.path)).resolve().parents:
-            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -83,15 +83,8 @@ RETRIED_ALIKE = ("cancel", "retry", "list", "events")
 
 @pytest.mark.parametrize("name", list(ENVIRONMENTS))
 def test_no_command_exits_1_in_a_broken_environment(
-    name: str,
-    server: ReferenceServer,
-    done_job: str,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
+    name: str, server: ReferenceServer, done_job: str, tmp_path: Path, slow: bool
 ) -> None:
-    from .conftest import slow_requested
-
-    slow = slow_requested(request.config)
     changes, allowed = ENVIRONMENTS[name]
     raw: RawServer | None = None
     url = server.url

@@ -328,3 +328,31 @@ def test_a_completed_job_whose_result_was_not_saved_is_not_a_pass(runners: Runne
     assert "result-path" not in values
     (case,) = junit(gh.home / "r.xml")[0]
     assert (case[0].tag, case[0].get("type")) == ("error", "usage")
+
+
+def test_call_wait_reports_an_operation_like_a_job(runners: Runners) -> None:
+    gh = runners("github")
+    body = '{"type": "fail", "input": {"code": "E_OP", "message": "op: bad, 100%"}}'
+    r = gh("call", "POST", "/api/jobs", "-d", body, "--wait", "--junit", "r.xml")
+    assert r.code == 3
+    values = runner.parse_output_file(r.output)
+    assert (values["status"], values["exit-code"]) == ("failed", "3")
+    assert values["resume-token"].startswith("jobctl-op")
+    (annotation,) = runner.commands(r.err, "error")
+    assert annotation.properties["title"].startswith("jobctl: jobctl operation ")
+    assert annotation.data == "E_OP: op: bad, 100%"
+    (case,) = junit(gh.home / "r.xml")[0]
+    assert (case[0].tag, case[0].get("type")) == ("failure", "E_OP")
+    assert gh("call", "POST", "/api/jobs", "--junit", "x.xml").code == 2  # needs --wait
+
+    gl = runners("gitlab")
+    body = '{"type": "echo", "input": {"a": 1}}'
+    r = gl(
+        "call", "POST", "/api/jobs", "-d", body, "--wait", "-o", "echo.json", "--dotenv", "e.env"
+    )
+    assert r.code == 0 and r.out == ""
+    (section,) = runner.sections(r.err)
+    assert section.collapsed and ": succeeded [" in section.header
+    values = runner.parse_dotenv((gl.home / "e.env").read_text())
+    assert values["JOBCTL_STATUS"] == "completed" and values["JOBCTL_RESULT_PATH"] == "echo.json"
+    assert values["JOBCTL_RESUME_TOKEN"].startswith("jobctl-op")

@@ -202,7 +202,7 @@ _jobctl
 @pytest.mark.parametrize(
     ("words", "offered"),
     [
-        (["--profile", "status", ""], ["submit", "status", "wait", "events", "cancel", "retry"]),
+        (["--profile", "status", ""], ["submit", "call", "status", "wait", "events", "cancel"]),
         (["--progress", ""], ["auto", "bar", "plain", "none"]),
         (["webhook", ""], ["verify", "listen"]),
         (["result", "-o", ""], ["FILES"]),

@@ -16,54 +16,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from jobctl.testing import ReferenceServer
 
+from .conftest import JOBCTL, Cli
+
 pytestmark = pytest.mark.integration
 
-JOBCTL = str(Path(sys.executable).with_name("jobctl"))
 ANSI = re.compile(r"\x1b\[")
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-Cli = Callable[..., Run]
-
-
-@pytest.fixture
-def cli(reference_server_session: ReferenceServer, isolated_env: Path) -> Cli:
-    """Run jobctl as alice against the session's server, in a private state/config dir."""
-    env = dict(os.environ)
-    env.update(
-        JOBCTL_URL=reference_server_session.url,
-        JOBCTL_TOKEN=reference_server_session.token,
-        TERM="xterm-256color",  # not dumb: plain output must come from "not a TTY" alone
-    )
-
-    def run(*args: str, input: str | None = None, timeout: float = 60) -> Run:
-        proc = subprocess.run(
-            [JOBCTL, *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=isolated_env,
-            timeout=timeout,
-        )
-        return Run(proc.returncode, proc.stdout, proc.stderr)
-
-    run.env = env  # type: ignore[attr-defined]
-    return run
 
 
 def clean(text: str) -> None:

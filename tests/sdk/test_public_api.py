@@ -57,6 +57,9 @@ def test_the_clients_have_the_same_methods() -> None:
         "download",
         "run",
         "deadline",
+        "call",
+        "wait_operation",
+        "cancel_operation",
         "close",
     }
     async_public = {

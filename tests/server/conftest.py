@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,13 @@ def parse_sse(raw: bytes) -> tuple[list[Event], list[str]]:
         elif "retry" in fields:
             events.append(Event(None, "retry-only", None, int(fields["retry"])))
     return events, comments
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for a server that must know its own URL)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def client(server: ReferenceServer, user: str | None = "alice", **kw: Any) -> httpx.Client:

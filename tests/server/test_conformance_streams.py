@@ -117,7 +117,9 @@ def test_events_of_a_cancelled_and_a_failed_job_end_with_complete(c: httpx.Clien
     wait_status(c, job, "processing")
     c.delete(f"/api/jobs/{job}")
     events, _ = parse_sse(_events(c, job)[1])
-    assert events[-1].event == "complete" and events[-1].data == {"status": "cancelled"}
+    assert events[-1].event == "complete"
+    assert set(events[-1].data) == {"status", "job"}  # PROTOCOL.md: complete carries the job
+    assert events[-1].data["status"] == events[-1].data["job"]["status"] == "cancelled"
     failed = submit(c, "fail", code="X", message="m", retryable=True)
     wait_terminal(c, failed)
     events, _ = parse_sse(_events(c, failed)[1])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -12,7 +11,7 @@ import pytest
 
 from jobctl.testing import ReferenceServer
 
-from .conftest import assert_problem, client, parse_sse, submit, wait_terminal
+from .conftest import assert_problem, client, free_port, parse_sse, submit, wait_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -137,14 +136,8 @@ def test_bad_fault_settings_are_400(chaos: ReferenceServer) -> None:
 
 
 # ---- modes -------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_redirect_mode_and_signed_results_on_a_second_origin() -> None:
-    port = _free_port()
+    port = free_port()
     origin = f"http://localhost:{port}"
     args = ("--quiet", "--port", str(port), "--redirect-completed", "--result-base-url", origin)
     with ReferenceServer(args=args) as s, client(s) as c:
@@ -160,11 +153,14 @@ def test_redirect_mode_and_signed_results_on_a_second_origin() -> None:
         plain = httpx.get(url)  # no token: the URL carries its own signature
         assert plain.status_code == 200 and plain.json() == {"n": 7}
         assert "Authorization" not in plain.request.headers
+        # a wrong signature authenticates nobody: 401 with the bearer challenge (PROTOCOL.md)
         tampered = url.replace(query["sig"][0], "0" * 64)
-        assert_problem(httpx.get(tampered), 403)
+        assert assert_problem(httpx.get(tampered), 401)
+        assert httpx.get(tampered).headers["WWW-Authenticate"].startswith("Bearer")
         expires = query["expires"][0]
         later = url.replace(f"expires={expires}", f"expires={int(expires) + 1}")
-        assert_problem(httpx.get(later), 403)
+        assert_problem(httpx.get(later), 401)
+        assert httpx.head(later).status_code == 401
         assert_problem(httpx.get(f"{s.url}/api/jobs/{job}/result"), 401)
         assert c.get(f"/api/jobs/{job}/result").status_code == 200  # token still works
 

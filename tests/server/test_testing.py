@@ -62,25 +62,30 @@ def test_startup_lines_and_request_log_never_show_tokens() -> None:
         assert token not in log
 
 
-def test_dev_token_when_no_token_is_given() -> None:
+def test_dev_token_when_no_token_is_given_and_stdout_is_the_ready_line_only() -> None:
+    """docs/server.md: stdout is exactly the ready line; the token hint and the store go
+    to stderr (a script reads the URL from stdout, a person sees the hint)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mock_server", "--port", "0", "--db", ":memory:", "--quiet"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        assert proc.stdout is not None
+        assert proc.stdout is not None and proc.stderr is not None
         first = proc.stdout.readline().strip()
-        second = proc.stdout.readline()
         url = first.rsplit(" ", 1)[1]
         assert first == f"jobctl reference server listening on {url}"
-        assert "dev-token" in second
+        errors: list[str] = []  # uvicorn logs its start-up there too
+        while "database: :memory:\n" not in errors and len(errors) < 20:
+            errors.append(proc.stderr.readline())
+        assert any("development token 'dev-token'" in line for line in errors), errors
         r = httpx.get(f"{url}/api/_stats", headers={"Authorization": "Bearer dev-token"})
         assert r.status_code == 200  # dev is an admin
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    assert proc.stdout.read() == ""  # nothing after the ready line
 
 
 def test_importing_the_plugin_does_not_import_fastapi_or_the_server() -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "Send",
     "Sleep",
     "close",
+    "counted",
     "emit",
     "open_once",
     "read",
@@ -147,3 +148,28 @@ def emit(value: object) -> Flow[None]:
         value: what to hand over.
     """
     yield Emit(value)
+
+
+def counted(flow: Flow[T], tally: list[int]) -> Flow[T]:
+    """Run ``flow`` unchanged, adding each request it sends (``Send``/``Open``) to ``tally[0]``.
+
+    Args:
+        flow: any flow.
+        tally: a one-item list the count is added to.
+    """
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        if isinstance(effect, Send | Open):
+            tally[0] += 1
+        try:
+            value, error = (yield effect), None
+        except GeneratorExit:
+            flow.close()
+            raise
+        except BaseException as exc:
+            value, error = None, exc

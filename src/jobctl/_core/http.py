@@ -75,6 +75,7 @@ class Request:
         headers: extra headers (the client adds ``Authorization`` when ``auth``).
         params: query parameters.
         json: a JSON body, or None.
+        content: a raw body (instead of ``json``), or None.
         auth: send the credentials (decided by ``Context.auth``: the base URL's origin only).
         idempotent_key: the request carries an ``Idempotency-Key`` (POST retries allowed).
         read_timeout: a per-request read timeout in seconds (long polls, streams).
@@ -87,6 +88,7 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     params: Any = None
     json: Any = None
+    content: bytes | None = None
     auth: bool = True
     idempotent_key: bool = False
     read_timeout: float | None = None

@@ -85,6 +85,7 @@ def next_delay(
     remaining: float | None,
     rand: float,
     upper: float | None = None,
+    hint_cap: float | None = None,
 ) -> float:
     """The pause before the next poll.
 
@@ -95,6 +96,8 @@ def next_delay(
         remaining: seconds left before the caller's deadline, or None for no deadline.
         rand: a random float in ``[0, 1)`` for the jitter.
         upper: an upper bound from ``estimatedCompletion``, or None.
+        hint_cap: the longest hint honoured (default ``policy.max_interval``; the
+            operations of any API honour up to 5 minutes).
 
     Returns:
         Seconds, within ``[MIN_DELAY, policy.max_interval]`` and never more than
@@ -114,7 +117,10 @@ def next_delay(
         delay = base * (1.0 + policy.jitter * (2.0 * rand - 1.0))
     if upper is not None and math.isfinite(upper):
         delay = min(delay, max(upper, 0.0))
-    delay = min(policy.max_interval, max(MIN_DELAY, delay))
+    cap = policy.max_interval
+    if hint is not None and math.isfinite(hint) and hint_cap is not None:
+        cap = max(cap, hint_cap)
+    delay = min(cap, max(MIN_DELAY, delay))
     if remaining is not None:
         delay = min(delay, max(remaining, 0.0))
     return delay

@@ -27,6 +27,7 @@ from .._core.effects import Close, Effect, Emit, Flow, Open, Read, Send, Sleep
 from .._core.flows.follow import Strategy, Update
 from .._core.http import Reply, Request
 from .._core.notices import ConnectionEvent
+from .._core.operations import Operation, OperationResult
 from .._core.polling import PollPolicy
 from .._core.refs import JobRef
 from ..errors import JobctlError
@@ -37,6 +38,7 @@ from .base import (
     body_limit,
     callbacks,
     map_transport_error,
+    no_cookie_jar,
     tls_verify,
 )
 from .transport import LANE, AsyncLane, AsyncRouter, LazyTLS
@@ -113,6 +115,7 @@ class AsyncJobsClient(ClientBase):
             timeout=timeout,
             verify=verified,
             follow_redirects=False,
+            cookies=no_cookie_jar(),
             transport=AsyncRouter(self._tls, LIMITS),
         )
         self._sleep = _sleep or asyncio.sleep
@@ -346,6 +349,99 @@ class AsyncJobsClient(ClientBase):
         flow = self._run(type, input, timeout, strategy, submit_kwargs)
         return await self._drive(flow, callbacks(progress=on_progress, connection=on_connection))
 
+    async def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        dialect: str = "auto",
+        final_state_via: str | None = None,
+        idempotency_key: str | None = None,
+        timeout: float | Deadline | None = None,  # noqa: ASYNC109  # sync: timeout: float | Deadline | None = None,
+    ) -> Operation:
+        """Send a request to any async API and return the operation it started.
+
+        The request is retried only where that is safe (GET, PUT, DELETE, or a
+        POST/PATCH with ``idempotency_key``). The dialect (ours, Azure, Google
+        AIP-151, plain ``202 + Location``, or done at once) is read from the answer
+        (docs/operations.md), or forced with ``dialect``.
+
+        Args:
+            method: the HTTP method.
+            url: an absolute URL, or a path relative to ``base_url``.
+            json: a JSON body.
+            content: a raw body (instead of ``json``).
+            headers: headers for every request of the operation to its origin only.
+            dialect: ``auto``, ``jobctl``, ``azure``, ``google`` or ``location``.
+            final_state_via: Azure's final-state rule (``location``,
+                ``azure-async-operation``, ``operation-location``, ``original-uri``).
+            idempotency_key: sent as ``Idempotency-Key`` (also Azure's
+                ``Repeatability-Request-ID`` with ``dialect="azure"``).
+            timeout: seconds the request may take, its retries included.
+
+        Returns:
+            The ``Operation`` (``.dialect``, ``.status``, ``.resume_token``).
+        """
+        flow = self._call(
+            method,
+            url,
+            timeout,
+            json=json,
+            content=content,
+            headers=headers,
+            dialect=dialect,
+            final_state_via=final_state_via,
+            idempotency_key=idempotency_key,
+        )
+        return await self._drive(flow)
+
+    async def wait_operation(
+        self,
+        op: Operation | str,
+        *,
+        timeout: float | Deadline | None = None,  # noqa: ASYNC109  # sync: timeout: float | Deadline | None = None,
+        on_progress: Callable[[Operation], Any] | None = None,
+        on_connection: Callable[[ConnectionEvent], Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> OperationResult:
+        """Follow an operation of any async API to its end under one deadline.
+
+        Args:
+            op: from ``call``, a resume token (``Operation.from_token``), or a monitor
+                URL (its dialect is read from its first answer).
+            timeout: the deadline in seconds, or a ``Deadline``.
+            on_progress: called with the ``Operation`` whenever its status or
+                progress changes.
+            on_connection: as for ``wait``.
+            headers: headers for its origin (a resumed operation's token holds none).
+
+        Returns:
+            An ``OperationResult`` with exactly one ``outcome``: ``succeeded``,
+            ``failed``, ``cancelled``, ``timeout`` or ``error`` (its ``exception``
+            says why); this never raises for the operation's fate.
+        """
+        flow = self._wait_operation(op, timeout, headers)
+        route = callbacks(operation=on_progress, connection=on_connection)
+        return await self._drive(flow, route)
+
+    async def cancel_operation(
+        self, op: Operation | str, *, headers: dict[str, str] | None = None
+    ) -> bool:
+        """Ask the server to cancel an operation of any API.
+
+        Args:
+            op: an ``Operation``, a resume token or a monitor URL.
+            headers: headers for its origin.
+
+        Returns:
+            True when the request was accepted; False when its dialect has no way to
+            cancel (Azure's operations, or one that already ended by its request).
+        """
+        return await self._drive(self._cancel_operation(op, headers))
+
     # -- I/O ------------------------------------------------------------------
 
     async def _drive(self, flow: Flow[T], on_emit: Callable[[Any], Any] | None = None) -> T:
@@ -415,7 +511,10 @@ class AsyncJobsClient(ClientBase):
         try:
             extensions = None if lane is None else {LANE: lane}
             request = self._httpx_request(self._client, req, extensions)
-            response = await self._client.send(request, stream=True, follow_redirects=False)
+            auth = httpx.USE_CLIENT_DEFAULT if req.auth else None
+            response = await self._client.send(
+                request, stream=True, follow_redirects=False, auth=auth
+            )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise map_transport_error(exc, req.method, req.url) from None
         self._log_reply(req, response, started)

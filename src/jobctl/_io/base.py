@@ -14,6 +14,7 @@ import base64
 import os
 import ssl
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +33,12 @@ from .._core.flows.jobs import (
     retry_flow,
     submit_flow,
 )
+from .._core.flows.operation import (
+    call_flow,
+    cancel_operation_flow,
+    monitor_flow,
+    operation_flow,
+)
 from .._core.http import (
     MAX_ERROR_BODY,
     MAX_JSON_BODY,
@@ -41,6 +48,7 @@ from .._core.http import (
     redact_headers,
 )
 from .._core.notices import ConnectionEvent, Outages
+from .._core.operations import TOKEN_PREFIX, Operation, OperationResult
 from .._core.polling import PollPolicy
 from .._core.refs import JobRef, target_of
 from .._core.retry import FailureKind
@@ -56,6 +64,7 @@ __all__ = [
     "body_limit",
     "callbacks",
     "map_transport_error",
+    "no_cookie_jar",
     "tls_verify",
 ]
 
@@ -69,6 +78,17 @@ more wait their turn at the pool's gate. httpcore's pool costs O(connections²) 
 request start and end: with 1,000 jobs submitted at once, 16 connections cost half
 the client CPU of 64. As many kept alive as open: httpcore closes an idle connection
 whenever more than ``max_keepalive_connections`` are open."""
+
+
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+
+
+def no_cookie_jar() -> httpx.Cookies:
+    """A cookie jar that keeps nothing: the flows keep an operation's cookies themselves,
+    scoped to it and to its origin (a shared jar would mix jobs and operations)."""
+    from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+    return httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
 
 
 def tls_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
@@ -152,6 +172,7 @@ def callbacks(
     progress: Callable[[Job], Any] | None = None,
     download: Callable[[int, int | None], Any] | None = None,
     connection: Callable[[ConnectionEvent], Any] | None = None,
+    operation: Callable[[Operation], Any] | None = None,
 ) -> Callable[[object], Any] | None:
     """One handler for everything a flow emits, routed to the caller's callbacks by kind.
 
@@ -159,14 +180,18 @@ def callbacks(
         progress: ``wait(on_progress=...)``: the current ``Job``, on every change.
         download: ``download(on_progress=...)``: ``(bytes_done, total_or_None)``.
         connection: ``on_connection=...``: a ``ConnectionEvent``.
+        operation: ``wait_operation(on_progress=...)``: the ``Operation``, as its status
+            or progress changes.
     """
-    if progress is None and download is None and connection is None:
+    if progress is None and download is None and connection is None and operation is None:
         return None
     outages = Outages()
 
     def route(value: object) -> Any:
         if isinstance(value, Update):
             return progress(value.job) if progress is not None and value.changed else None
+        if isinstance(value, Operation):
+            return operation(value) if operation is not None else None
         if isinstance(value, DownloadProgress):
             return download(value.done, value.total) if download is not None else None
         if isinstance(value, ConnectionEvent) and connection is not None:
@@ -268,15 +293,24 @@ class ClientBase:
         elif read is not None:
             timeout = httpx.Timeout(self._timeout, read=read)
         log.debug("-> %s %s %s", req.method, safe_url(req.url), redact_headers(headers))
-        return client.build_request(
+        request = client.build_request(
             req.method,
             req.url,
             headers=headers,
             params=req.params,
             json=req.json,
+            content=req.content,
             timeout=timeout,
             extensions=extensions,
         )
+        if not req.auth:
+            # Credentials go to the base URL's origin only, also those a caller's own
+            # http_client adds to every request: they are taken off here (its `auth` is
+            # turned off at send time).
+            for name in _CREDENTIAL_HEADERS:
+                if name in request.headers and name not in {k.lower() for k in req.headers}:
+                    del request.headers[name]
+        return request
 
     def _log_reply(self, req: Request, response: httpx.Response, started: float) -> None:
         log.debug(
@@ -368,6 +402,44 @@ class ClientBase:
             return make_sink(dest, found.job_id, resume, overwrite)
 
         return (yield from download_flow(ctx, target, open_sink))
+
+    def _call(
+        self, method: str, url: str, timeout: float | Deadline | None, **kw: Any
+    ) -> Flow[Operation]:
+        return call_flow(self._ctx, method, url, deadline=self.deadline(timeout), **kw)
+
+    def _operation(
+        self, op: Operation | str, headers: Mapping[str, str] | None, deadline: Deadline
+    ) -> Flow[Operation]:
+        """An ``Operation`` from what the caller holds: itself, a resume token, or a URL."""
+        if isinstance(op, str):
+            text = op.strip()
+            if text.startswith(TOKEN_PREFIX):
+                op = Operation.from_token(text)
+            else:  # a monitor URL: look once to learn its dialect
+                op = yield from monitor_flow(self._ctx, text, dict(headers or {}), deadline)
+        elif not isinstance(op, Operation):
+            raise InvalidArgumentError("an operation must be an Operation, a resume token or a URL")
+        if headers:
+            op = replace(op, headers=tuple({**dict(op.headers), **headers}.items()))
+        return op
+
+    def _wait_operation(
+        self,
+        op: Operation | str,
+        timeout: float | Deadline | None,
+        headers: Mapping[str, str] | None,
+    ) -> Flow[OperationResult]:
+        deadline = self._wait_deadline(timeout)
+        found = yield from self._operation(op, headers, deadline)
+        return (yield from operation_flow(self._ctx, found, deadline))
+
+    def _cancel_operation(
+        self, op: Operation | str, headers: Mapping[str, str] | None
+    ) -> Flow[bool]:
+        deadline = self.deadline(None)
+        found = yield from self._operation(op, headers, deadline)
+        return (yield from cancel_operation_flow(self._ctx, found, deadline))
 
     def _run(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+import textwrap
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,10 @@ terminal and off it; `--json` output is JSON.
 ## In CI
 
 `--ci auto|github|gitlab|none` (env `JOBCTL_CI`) adds a CI system's own
-conventions to `submit --wait`, `wait` and `result`, on top of the plain lines.
+conventions to `submit --wait`, `wait`, `call --wait` and `result`, on top of the
+plain lines. An operation of any API (`call --wait`, `wait TOKEN`) is reported as a
+job is: its short name as the id, `DIALECT operation` as the type, and its outcome
+(`succeeded` counts as completed).
 `auto` (the default) is GitHub Actions when `GITHUB_ACTIONS=true`, GitLab CI
 when `GITLAB_CI=true`, else nothing; `none` turns the conventions off (an
 explicit `--junit` or `--dotenv` is still written). None of it changes stdout or
@@ -127,9 +131,10 @@ jobctl writes off a terminal). On GitHub, `##[` in any stderr line is written
 - `$GITHUB_OUTPUT`, appended: `exit-code=N`; `job-ids` (a JSON array, in the
   order given), `statuses` (a JSON object, job id to status) and, when results
   were saved, `result-paths` (job id to path); for one job also `job-id`,
-  `status`, `result-path` and `result-url`. Every string is written in the
-  multi-line form `NAME<<ghadelimiter_UUID` / value / `ghadelimiter_UUID`, with a
-  random delimiter that does not occur in the value. `result-url` may be a signed
+  `status`, `result-path`, `result-url` and, for an operation, `resume-token`.
+  Every string is written in the multi-line form `NAME<<ghadelimiter_UUID` /
+  value / `ghadelimiter_UUID`, with a random delimiter that does not occur in the
+  value. `result-url` may be a signed
   URL: it is the one output that can grant access to the result;
 - `$GITHUB_STEP_SUMMARY`, appended: a heading with the tally
   (`### ❌ jobctl wait: 1 completed, 1 failed`) and a Markdown table with one row
@@ -142,26 +147,28 @@ jobctl writes off a terminal). On GitHub, `##[` in any stderr line is written
 
 **GitLab CI** (`GITLAB_CI=true` or `--ci gitlab`) writes the sections above.
 
-**`--junit FILE`** (any CI; `submit` needs `--wait` or `-o`): a JUnit XML report
-in the common (Surefire/Jenkins) schema, written atomically (a temporary file
-renamed into place) when the command ends, also by `--timeout`, Ctrl-C or
-SIGTERM: `<testsuites name="jobctl" tests failures errors time>` holding one
+**`--junit FILE`** (any CI; `submit` needs `--wait` or `-o`, `call` needs `--wait`):
+a JUnit XML report in the common (Surefire/Jenkins) schema, written atomically (a
+temporary file renamed into place) when the command ends, also by `--timeout`,
+Ctrl-C or SIGTERM: `<testsuites name="jobctl" tests failures errors time>` holding one
 `<testsuite name="jobctl wait" tests failures errors skipped time timestamp>`
 with one `<testcase classname="jobctl.TYPE" name="TYPE ID" time="SECONDS">` per
 job. A failed job has `<failure type="CODE" message="CODE: MESSAGE">` (the whole
 message inside), a cancelled one `<skipped>`, and one that timed out, could not
 be followed (not found, unreachable), was never submitted, was still running
 when jobctl was interrupted, or completed without its result being saved has
-`<error type="timeout|not_found|unavailable|interrupted|...">` saying so. Each case's `<system-out>` lists its id, type, status, result file,
-size and sha256. `time` is the job's duration by the server's clock (created to
-ended), else how long jobctl followed it. Characters XML 1.0 can't carry are
+`<error type="timeout|not_found|unavailable|interrupted|...">` saying so. Each
+case's `<system-out>` lists its id, type, status, result file, size and sha256.
+`time` is the job's duration by the server's clock (created to ended), else how
+long jobctl followed it. Characters XML 1.0 can't carry are
 replaced by U+FFFD.
 
 **`--dotenv FILE`** (any CI; GitLab's `artifacts:reports:dotenv`): `KEY=VALUE`
 lines, written atomically: `JOBCTL_EXIT_CODE`; for one job `JOBCTL_JOB_ID`,
-`JOBCTL_STATUS` and, when a result was saved, `JOBCTL_RESULT_PATH`; for several
-jobs `JOBCTL_JOB_IDS` and `JOBCTL_STATUSES`, space-separated in the order given
-(left out, with a warning, when they would pass GitLab's 5 KB limit). GitLab
+`JOBCTL_STATUS`, when a result was saved `JOBCTL_RESULT_PATH`, and for an
+operation `JOBCTL_RESUME_TOKEN`; for several jobs `JOBCTL_JOB_IDS` and
+`JOBCTL_STATUSES`, space-separated in the order given (left out, with a warning,
+when they would pass GitLab's 5 KB limit). GitLab
 reads no quotes or escapes, so values are written bare, on one line.
 """
 
@@ -196,6 +203,15 @@ def _param_rows(command: Any, ctx: Any) -> tuple[list[str], list[str]]:
     return arguments, options
 
 
+def _markdown(help_text: str) -> str:
+    """Help text as Markdown: a paragraph click keeps as written (``\\b``) is a code block."""
+    paragraphs = help_text.split("\n\n")
+    return "\n\n".join(
+        "```\n" + textwrap.dedent(p.removeprefix("\b\n")) + "\n```" if p.startswith("\b\n") else p
+        for p in paragraphs
+    )
+
+
 def render_markdown() -> str:
     """The whole reference page as Markdown."""
     from .root import get_command
@@ -212,7 +228,7 @@ def render_markdown() -> str:
         out.append("")
         help_text = (command.help or "").strip()
         if help_text and path:
-            out.append(help_text.replace("\b\n", ""))
+            out.append(_markdown(help_text))
             out.append("")
         arguments, options = _param_rows(command, ctx)
         if arguments:

@@ -43,6 +43,8 @@ class LedgerEntry:
         type: the job type.
         idempotency_key: the key sent with the submit, if any.
         time: when it was recorded (RFC 3339, UTC).
+        token: for an operation of any API (``jobctl call``): its resume token, which
+            holds no credential (``job_id`` is then a short name for it).
     """
 
     job_id: str
@@ -51,6 +53,7 @@ class LedgerEntry:
     type: str | None = None
     idempotency_key: str | None = None
     time: str = ""
+    token: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LedgerEntry | None:
@@ -75,6 +78,7 @@ class LedgerEntry:
             type=opt("type"),
             idempotency_key=opt("idempotency_key"),
             time=opt("time") or "",
+            token=opt("token"),
         )
 
 
@@ -109,6 +113,7 @@ class Ledger:
         type: str | None = None,
         idempotency_key: str | None = None,
         now: datetime | None = None,
+        token: str | None = None,
     ) -> LedgerEntry:
         """Append one entry (best effort: an unwritable state dir is not an error).
 
@@ -119,12 +124,13 @@ class Ledger:
             type: the job type.
             idempotency_key: the key sent with the submit.
             now: the time to record (default: now, UTC).
+            token: an operation's resume token (``jobctl call``).
         """
         when = (now or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
         base_url = server_key(base_url)
         if status_url is not None and not same_origin(status_url, base_url):
             status_url = None
-        entry = LedgerEntry(job_id, status_url, base_url, type, idempotency_key, when)
+        entry = LedgerEntry(job_id, status_url, base_url, type, idempotency_key, when, token)
         line = json.dumps(asdict(entry), separators=(",", ":")) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -162,7 +168,8 @@ class Ledger:
         """
         key = None if base_url is None else server_key(base_url)
         for entry in reversed(self.entries()):
-            if key is None or entry.base_url == key:
+            # an operation's token holds no credential: it may be followed from anywhere
+            if key is None or entry.base_url == key or entry.token is not None:
                 return entry
         return None
 

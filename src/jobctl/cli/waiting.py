@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import JobctlError
 from .exitcodes import CliError, ExitCode, code_for_exception, code_for_status
+from .operations import code_for_outcome, error_of, is_operation, operation_key
 from .progress import NullProgress
 from .render import error_text, format_duration
 from .signals import SignalTrap, exit_code_for_signal, signal_name
 from .text import clean
 
 if TYPE_CHECKING:
-    from .. import AsyncJobsClient, Deadline
+    from .. import AsyncJobsClient, Deadline, Operation, OperationResult
     from ..models import Job, Progress
     from .state import AppState
 
@@ -34,22 +35,27 @@ class Outcome:
     """How following one job ended.
 
     Args:
-        ref: the JOB as given (an id or status URL the user typed), or the ``Job`` the
-            command submitted (so its server-given URLs stay subject to the SDK's
-            origin rules instead of passing for URLs the user chose).
+        ref: the JOB as given (an id or status URL the user typed, or an operation's
+            resume token or monitor URL), or the ``Job``/``Operation`` the command
+            started (so its server-given URLs stay subject to the SDK's origin rules
+            instead of passing for URLs the user chose).
         job: the last snapshot (terminal unless the wait ran out or failed).
         error: what went wrong, if anything (WaitTimeoutError, APIError, ...).
+        operation: how following an operation of any API ended (its ``outcome``).
     """
 
-    ref: Job | str
+    ref: Job | Operation | str
     job: Job | None = None
     error: BaseException | None = None
+    operation: OperationResult | None = None
 
     @property
     def code(self) -> ExitCode:
-        """This job's exit code: the error's, else the final status's."""
+        """This job's exit code: the error's, else the final status's (or outcome's)."""
         if self.error is not None:
             return code_for_exception(self.error)
+        if self.operation is not None:
+            return code_for_outcome(self.operation)
         return code_for_status(self.job.status if self.job else "unknown")
 
     @property
@@ -58,21 +64,24 @@ class Outcome:
         return self.job.job_id if self.job is not None else display_id(self.ref)
 
 
-def display_id(ref: Job | str) -> str:
-    """The job id inside a JOB reference (the last path segment of a status URL).
+def display_id(ref: Job | Operation | str) -> str:
+    """The job id inside a JOB reference (the last path segment of a status URL), or an
+    operation's short name.
 
     Args:
-        ref: an id, a status URL or a ``Job``.
+        ref: an id, a status URL, a ``Job``, or an operation (token, URL, ``Operation``).
     """
+    if isinstance(ref, str) and ref.startswith("jobctl-op"):
+        return operation_key(ref)
     if not isinstance(ref, str):
-        return ref.job_id
+        return operation_key(ref) if hasattr(ref, "dialect") else ref.job_id
     if "://" in ref:
         path = ref.split("?", 1)[0].rstrip("/")
         return path.rsplit("/", 1)[-1]
     return ref
 
 
-def resume_command(refs: Sequence[Job | str], extra: Sequence[str] = ()) -> str:
+def resume_command(refs: Sequence[Job | Operation | str], extra: Sequence[str] = ()) -> str:
     """``jobctl wait ID [ID ...] [EXTRA ...]``, quoted for a shell.
 
     Args:
@@ -81,8 +90,17 @@ def resume_command(refs: Sequence[Job | str], extra: Sequence[str] = ()) -> str:
     """
     import shlex
 
-    words = ["jobctl", "wait", *(display_id(r) for r in refs), *extra]
+    words = ["jobctl", "wait", *(_resumable(r) for r in refs), *extra]
     return " ".join(shlex.quote(w) for w in words)
+
+
+def _resumable(ref: Job | Operation | str) -> str:
+    """What ``jobctl wait`` takes to resume: a job's id, an operation's token."""
+    if isinstance(ref, str) and ref.startswith("jobctl-op"):
+        return ref
+    if not isinstance(ref, str) and hasattr(ref, "resume_token"):
+        return str(ref.resume_token)
+    return display_id(ref)
 
 
 def snapshot_of(update: Any) -> tuple[object, Progress | None, Job | None]:
@@ -108,13 +126,14 @@ async def _ticker(display: NullProgress) -> None:
 async def follow_jobs(
     state: AppState,
     client: AsyncJobsClient,
-    refs: Sequence[Job | str],
+    refs: Sequence[Job | Operation | str],
     *,
     deadline: Deadline,
     strategy: str = "auto",
     display: NullProgress | None = None,
     cancel_on_interrupt: bool = False,
     labels: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> list[Outcome]:
     """Wait for every job in ``refs`` concurrently; one overall deadline for all.
 
@@ -127,6 +146,7 @@ async def follow_jobs(
         display: the progress display.
         cancel_on_interrupt: cancel unfinished jobs on Ctrl-C / SIGTERM.
         labels: a short label per job id (e.g. the job type) for the live display.
+        headers: headers for operations' own origins (``-H``).
 
     Raises:
         CliError: with code 130 or 143 when interrupted (after the hints are printed).
@@ -140,9 +160,33 @@ async def follow_jobs(
     if state.ci is not None:
         state.ci.track(outcomes)  # reported even if the wait is cut short (cli/ci)
 
+    async def operation(outcome: Outcome, key: str) -> None:
+        def on_progress(op: Operation) -> None:
+            display.add(key, op.dialect)
+            display.update(key, op.status or "running", op.progress)
+
+        result = await client.wait_operation(
+            outcome.ref,  # type: ignore[arg-type]
+            timeout=deadline,
+            on_progress=on_progress,
+            on_connection=lambda event: display.connection(key, event),
+            headers=dict(headers or {}),
+        )
+        outcome.operation = result
+        display.add(key, result.dialect)
+        display.done(key, result.outcome, error_of(result) or None)
+
     async def one(outcome: Outcome) -> None:
         ref = outcome.ref
         key = display_id(ref)
+        if is_operation(ref, state.server):
+            display.add(key, None)
+            try:
+                await operation(outcome, key)
+            except JobctlError as exc:  # a bad token or monitor: refused before following
+                outcome.error = exc
+                display.done(key, "error", str(exc))
+            return
         label = (labels or {}).get(key)
         display.add(key, label)
 
@@ -157,6 +201,7 @@ async def follow_jobs(
                 learn(job)
             display.update(key, status, progress)
 
+        assert isinstance(ref, str) or not hasattr(ref, "dialect")  # a job, from here on
         try:
             job = await client.wait(
                 ref,
@@ -209,11 +254,17 @@ async def _interrupted(
     import asyncio
 
     pending = [o for o in outcomes if not (o.job is not None and o.job.is_terminal)]
-    cancelled: list[Job | str] = []
+    cancelled: list[Job | Operation | str] = []
     if cancel:
         for outcome in pending:
             try:
-                await asyncio.wait_for(client.cancel(outcome.ref), timeout=15.0)
+                if is_operation(outcome.ref, state.server):
+                    stop = client.cancel_operation(outcome.ref)  # type: ignore[arg-type]
+                    if not await asyncio.wait_for(stop, timeout=15.0):
+                        state.hint(f"{clean(outcome.job_id)}: its API has no way to cancel")
+                        continue
+                else:
+                    await asyncio.wait_for(client.cancel(outcome.ref), timeout=15.0)  # type: ignore[arg-type]
                 cancelled.append(outcome.ref)
                 state.hint(f"cancelled job {clean(outcome.job_id)}")
             except (JobctlError, TimeoutError) as exc:

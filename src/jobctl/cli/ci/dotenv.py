@@ -7,8 +7,8 @@ variables, and refuses the whole file when one line breaks a rule. So jobctl
 writes only these keys:
 
 - ``JOBCTL_EXIT_CODE``: the command's exit code;
-- one job: ``JOBCTL_JOB_ID``, ``JOBCTL_STATUS``, and ``JOBCTL_RESULT_PATH`` when a
-  result was saved;
+- one job: ``JOBCTL_JOB_ID``, ``JOBCTL_STATUS``, ``JOBCTL_RESULT_PATH`` when a
+  result was saved, and ``JOBCTL_RESUME_TOKEN`` for an operation of any API;
 - several jobs: ``JOBCTL_JOB_IDS`` and ``JOBCTL_STATUSES``, space-separated in the
   order given (left out, with a warning, when they would pass 5 KB).
 
@@ -43,6 +43,8 @@ def dotenv_text(run: CiRun) -> tuple[str, list[str]]:
         pairs.append(("JOBCTL_STATUS", clean(job.status)))
         if job.result_path is not None:
             pairs.append(("JOBCTL_RESULT_PATH", clean(job.result_path)))
+        if job.resume_token is not None:
+            pairs.append(("JOBCTL_RESUME_TOKEN", clean(job.resume_token)))
     elif len(run.jobs) > 1:
         lists = [
             ("JOBCTL_JOB_IDS", " ".join(clean(job.job_id or "") for job in known)),

@@ -122,7 +122,7 @@ def outputs(run: CiRun, make_delimiter: Callable[[], str] | None = None) -> str:
     ``exit-code`` always; ``job-ids`` (a JSON array, in the order given) and
     ``statuses`` (a JSON object: job id to status); ``result-paths`` (job id to
     path) when a result was saved; and for one job ``job-id``, ``status``,
-    ``result-path`` and ``result-url`` (when known).
+    ``result-path``, ``result-url`` and, for an operation, ``resume-token`` (when known).
 
     Args:
         run: what the command reports.
@@ -139,6 +139,8 @@ def outputs(run: CiRun, make_delimiter: Callable[[], str] | None = None) -> str:
             fields.append(("result-path", job.result_path))
         if job.result_url is not None:
             fields.append(("result-url", clean(job.result_url)))
+        if job.resume_token is not None:
+            fields.append(("resume-token", clean(job.resume_token)))
     ids = [clean(job.job_id or "") for job in known]
     fields.append(("job-ids", json.dumps(ids, ensure_ascii=False)))
     statuses = {clean(job.job_id or ""): clean(job.status) for job in known}

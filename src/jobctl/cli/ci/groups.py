@@ -10,8 +10,8 @@ reason and duration::
     ...
     ::endgroup::
 
-GitLab's sections fold only the jobs that completed. Jobs followed at the same
-time would interleave their lines, and GitLab must know whether to fold a
+GitLab's sections fold only the jobs that completed (operations that succeeded).
+Jobs followed at the same time would interleave their lines, and GitLab must know whether to fold a
 section when it opens, hence the holding back. So the log still shows life, a
 line about all the jobs still running is written when nothing else was for
 ``heartbeat`` seconds (the one job's own line when there is one); lines about
@@ -131,7 +131,7 @@ class GroupedProgress(PlainProgress):
             return
         name = gitlab.section_name(self._blocks, job_id)
         began = int(self._began[job_id].timestamp())
-        folded = wire_status(status) == "completed"
+        folded = wire_status(status) in ("completed", "succeeded")  # a job's, an operation's
         start = gitlab.section_start(name, title, began, collapsed=folded)
         self._write([start, *held, gitlab.section_end(name, int(self.wall().timestamp()))])
 

@@ -56,6 +56,7 @@ class CiJob:
         result_size: that file's size in bytes.
         result_sha256: that file's SHA-256 (hex).
         result_url: the job's result URL (may be signed: never put in reports others read).
+        resume_token: an operation's resume token (``jobctl wait TOKEN`` follows it again).
     """
 
     job_id: str | None
@@ -70,6 +71,7 @@ class CiJob:
     result_size: int | None = None
     result_sha256: str | None = None
     result_url: str | None = None
+    resume_token: str | None = None
 
     @property
     def ok(self) -> bool:

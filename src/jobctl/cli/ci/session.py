@@ -272,7 +272,17 @@ class CiSession:
         reason = ""
         exit_code = int(outcome.code)
         saved = self._saved.get(outcome.job_id) or self._saved.get(display_id(outcome.ref))
-        if outcome.error is not None:
+        result = outcome.operation  # an operation of any API (`jobctl call`, `wait TOKEN`)
+        if result is not None and outcome.error is None:
+            kind = _OPERATION_KINDS[result.outcome]
+            status = result.status or result.outcome
+            if kind != "completed":
+                from ..operations import error_of
+
+                reason = error_of(result) or result.outcome
+                error = result.error if isinstance(result.error, dict) else {}
+                error_code = str(error.get("code") or result.outcome)
+        elif outcome.error is not None:
             timed_out = type(outcome.error).__name__ == "WaitTimeoutError"
             kind = "timeout" if timed_out else "error"
             error_code = "timeout" if timed_out else ExitCode(exit_code).name.lower()
@@ -298,9 +308,12 @@ class CiSession:
             kind = "interrupted" if code in _SIGNALS else "error"
             exit_code, error_code = int(code), code.name.lower()
         secrets = self._secrets()
+        type_ = job.type if job is not None and job.type else self._type
+        if result is not None:
+            type_ = f"{result.dialect} operation"
         record = CiJob(
             outcome.job_id,
-            redact(job.type, secrets) if job is not None and job.type else self._type,
+            redact(type_, secrets) if type_ else None,
             redact(status, secrets),
             kind,
             exit_code,
@@ -308,6 +321,7 @@ class CiSession:
             reason=redact(reason, secrets),
             error_code=redact(error_code, secrets) if error_code else None,
             result_url=redact(job.result_url, secrets) if job and job.result_url else None,
+            resume_token=result.resume_token if result is not None else None,
         )
         if saved is not None and saved.path is not None:
             self._describe_file(saved)
@@ -404,3 +418,10 @@ class CiSession:
 
 
 _SIGNALS = (ExitCode.INTERRUPTED, ExitCode.TERMINATED)
+_OPERATION_KINDS: dict[str, Kind] = {
+    "succeeded": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "timeout": "timeout",
+    "error": "error",
+}

@@ -53,6 +53,13 @@ COMMANDS: tuple[Entry, ...] = (
         _JOBS,
     ),
     Entry(
+        "call",
+        "call",
+        "call",
+        "Send one request to any async API; with --wait, follow the operation to its end.",
+        _JOBS,
+    ),
+    Entry(
         "status",
         "status",
         "status",

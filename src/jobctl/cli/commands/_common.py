@@ -107,16 +107,22 @@ def job_refs(state: AppState, jobs: Sequence[str] | None, last: bool) -> list[st
                 "(with that server's token) to follow it",
                 ExitCode.USAGE,
             )
-        if entry is not None:
+        if entry is not None and entry.token is not None:
+            newest = entry.token
+        elif entry is not None:
             from ..urls import same_origin
 
             url = entry.status_url
             newest = url if url and same_origin(url, state.server) else entry.job_id
     refs = resolve_job_refs(list(jobs or []), last=last, newest=newest)
+    from ..._core.operations import TOKEN_PREFIX, Operation
     from ..._core.refs import parse_ref
 
     for ref in refs:  # a bad reference is a usage error before anything is sent or written
-        parse_ref(ref)
+        if ref.startswith(TOKEN_PREFIX):
+            Operation.from_token(ref)
+        else:
+            parse_ref(ref)
     return refs
 
 
@@ -202,7 +208,9 @@ def print_jobs(state: AppState, outcomes: Sequence[Outcome], *, single: bool) ->
     if state.options.json:
         docs: list[Any] = []
         for o in outcomes:
-            if o.job is not None:
+            if o.operation is not None:
+                docs.append(o.operation.to_json())
+            elif o.job is not None:
                 docs.append(to_jsonable(o.job))
             else:
                 message = error_line(state, o.error) if o.error else "no answer"
@@ -211,7 +219,11 @@ def print_jobs(state: AppState, outcomes: Sequence[Outcome], *, single: bool) ->
         state.io.write_out(json.dumps(docs[0] if single and docs else docs))
         return
     for o in outcomes:
-        status = status_text(o.job.status) if o.job is not None else "unknown"
+        status: str
+        if o.operation is not None:
+            status = o.operation.outcome
+        else:
+            status = status_text(o.job.status) if o.job is not None else "unknown"
         state.io.write_out(f"{clean(o.job_id)} {status}")
 
 
@@ -235,8 +247,19 @@ def report_outcomes(
 
     if stdout:
         print_jobs(state, outcomes, single=single)
+    from ..operations import error_of
+
     for outcome in outcomes:
         exc = outcome.error
+        op = outcome.operation
+        if op is not None and op.outcome != "succeeded":
+            why = clean(error_of(op)) or op.outcome
+            name = f"{op.dialect} operation {clean(outcome.job_id)}"
+            hint = ""
+            if op.outcome == "timeout" and op.resume_token:
+                hint = f"; resume with: jobctl wait {op.resume_token}"
+            state.io.write_err(f"error: {name} {op.outcome}: {why}{hint}")
+            continue
         if exc is None and outcome.job is not None:
             if outcome.job.status == JobStatus.FAILED:
                 exc = JobFailedError(outcome.job)

@@ -29,6 +29,7 @@ from ._common import (
     run_with_client,
     state_of,
 )
+from .call import HeaderOpt, parse_headers
 
 if TYPE_CHECKING:
     from ... import AsyncJobsClient
@@ -57,15 +58,21 @@ def wait(
     cancel_on_interrupt: Annotated[
         bool, typer.Option("--cancel-on-interrupt", help="On Ctrl-C, cancel the jobs too.")
     ] = False,
+    header: HeaderOpt = None,
     junit: JunitOpt = None,
     dotenv: DotenvOpt = None,
 ) -> None:
-    """Follow jobs to a terminal state under one overall deadline, with a progress row each."""
+    """Follow jobs to a terminal state under one overall deadline, with a progress row each.
+
+    A JOB may also be an operation of any async API: a resume token (`jobctl call`) or
+    a monitor URL of any dialect, mixed freely with job ids.
+    """
     state = state_of(ctx)
     from ..ci.session import ci_session
 
     ci = ci_session(state, "jobctl wait", junit=junit, dotenv=dotenv)  # first: guards stderr
     refs = job_refs(state, jobs, last)
+    headers = parse_headers(header)
     seconds = parse_timeout(timeout, state.settings.timeout)
     check_strategy(strategy)
     dest = output_destination(state, output)
@@ -83,6 +90,7 @@ def wait(
             strategy=strategy,
             display=display,
             cancel_on_interrupt=cancel_on_interrupt,
+            headers=headers,
         )
         to_stdout = not (dest is not None and dest.stdout)
         code = report_outcomes(state, outcomes, single=len(refs) == 1, stdout=to_stdout)

@@ -87,7 +87,29 @@ def submit(
     junit: JunitOpt = None,
     dotenv: DotenvOpt = None,
 ) -> None:
-    """Submit a job; print its id (stdout) and how to follow it (stderr)."""
+    """Submit a job; print its id (stdout) and how to follow it (stderr).
+
+    Give the input as JSON (-i) or one field at a time (-p KEY=VALUE). The
+    reference server's job types and their inputs (* = required):
+
+    \b
+      sleep   seconds* (a number 0..3600), steps (an integer 1..1000; default 10)
+      report  pages* (an integer 1..10000),
+              format (one of "pdf", "csv", "json"; default "pdf"),
+              secondsPerPage (a number 0..60; default 0.05)
+      blob    sizeBytes* (an integer 0..8589934592),
+              seed (an integer 0..9223372036854775807; default 0)
+      fail    code (a string of 1..100 characters; default "job_failed"),
+              message (a string of up to 1000 characters;
+                default "the job failed as requested"),
+              retryable (true or false; default false),
+              afterSeconds (a number 0..3600; default 0)
+      flaky   failTimes (an integer 0..1000; default 1),
+              seconds (a number 0..3600; default 0)
+      echo    any JSON object (the result is the input)
+
+    Example: jobctl submit sleep -p seconds=5 --wait
+    """
     state = state_of(ctx)
     if webhook_secret:
         state.command_secrets.append(webhook_secret)
