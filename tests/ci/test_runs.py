@@ -344,6 +344,13 @@ def test_call_wait_reports_an_operation_like_a_job(runners: Runners) -> None:
     (case,) = junit(gh.home / "r.xml")[0]
     assert (case[0].tag, case[0].get("type")) == ("failure", "E_OP")
     assert gh("call", "POST", "/api/jobs", "--junit", "x.xml").code == 2  # needs --wait
+    started = gh("call", "POST", "/api/jobs", "-d", '{"type": "echo", "input": {}}')
+    token = started.out.strip()
+    assert started.code == 0 and token.startswith("jobctl-op")
+    assert runner.parse_output_file(started.output)["resume-token"] == token
+    again = gh("wait", token, "--dotenv", "w.env")
+    assert again.code == 0
+    assert runner.parse_output_file(again.output)["resume-token"] == token
 
     gl = runners("gitlab")
     body = '{"type": "echo", "input": {"a": 1}}'

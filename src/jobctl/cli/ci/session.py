@@ -321,13 +321,24 @@ class CiSession:
             reason=redact(reason, secrets),
             error_code=redact(error_code, secrets) if error_code else None,
             result_url=redact(job.result_url, secrets) if job and job.result_url else None,
-            resume_token=result.resume_token if result is not None else None,
+            resume_token=self._resume_token(outcome),
         )
         if saved is not None and saved.path is not None:
             self._describe_file(saved)
             record.result_path = str(saved.path)
             record.result_size, record.result_sha256 = saved.size, saved.sha256
         return record
+
+    @staticmethod
+    def _resume_token(outcome: Outcome) -> str | None:
+        """An operation's resume token: from its result, the ``Operation``, or the JOB given."""
+        if outcome.operation is not None and outcome.operation.resume_token:
+            return outcome.operation.resume_token
+        ref = outcome.ref
+        if isinstance(ref, str):
+            return ref if ref.startswith("jobctl-op") else None
+        token = getattr(ref, "resume_token", None)  # an Operation (a Job has none)
+        return token if isinstance(token, str) else None
 
     def _duration(self, outcome: Outcome) -> float | None:
         job = outcome.job
