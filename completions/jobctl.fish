@@ -15,49 +15,49 @@ end
 function __jobctl_valued
     switch "$argv"
         case 'jobctl'
-            echo --url --token --profile --progress --ca-bundle
+            echo --url --token --profile --progress --ca-bundle --ci
         case 'jobctl submit'
-            echo -i --input -p --param --timeout -o --output --idempotency-key --webhook --webhook-secret --webhook-event --priority --strategy --url --token --profile --progress --ca-bundle
+            echo -i --input -p --param --timeout -o --output --idempotency-key --webhook --webhook-secret --webhook-event --priority --strategy --junit --dotenv --url --token --profile --progress --ca-bundle --ci
         case 'jobctl call'
-            echo -d --data -H --header --timeout --dialect --final-state-via --idempotency-key -o --output --token --profile --progress --ca-bundle
+            echo -d --data -H --header --timeout --dialect --final-state-via --idempotency-key -o --output --junit --dotenv --token --profile --progress --ca-bundle --ci
         case 'jobctl status'
-            echo --url --token --profile --progress --ca-bundle
+            echo --url --token --profile --progress --ca-bundle --ci
         case 'jobctl wait'
-            echo --timeout -o --output --strategy -H --header --url --token --profile --progress --ca-bundle
+            echo --timeout -o --output --strategy -H --header --junit --dotenv --url --token --profile --progress --ca-bundle --ci
         case 'jobctl events'
-            echo --last-event-id --url --token --profile --progress --ca-bundle
+            echo --last-event-id --url --token --profile --progress --ca-bundle --ci
         case 'jobctl cancel'
-            echo --timeout --url --token --profile --progress --ca-bundle
+            echo --timeout --url --token --profile --progress --ca-bundle --ci
         case 'jobctl retry'
-            echo --timeout -o --output --idempotency-key --url --token --profile --progress --ca-bundle
+            echo --timeout -o --output --idempotency-key --url --token --profile --progress --ca-bundle --ci
         case 'jobctl list'
-            echo --status --type --limit --url --token --profile --progress --ca-bundle
+            echo --status --type --limit --url --token --profile --progress --ca-bundle --ci
         case 'jobctl result'
-            echo -o --output --url --token --profile --progress --ca-bundle
+            echo -o --output --junit --dotenv --url --token --profile --progress --ca-bundle --ci
         case 'jobctl doctor'
-            echo --type -i --input --second-token --only --token --profile --progress --ca-bundle
+            echo --type -i --input --second-token --only --token --profile --progress --ca-bundle --ci
         case 'jobctl demo'
-            echo --pages --format -o --output --url --token --profile --progress --ca-bundle
+            echo --pages --format -o --output --url --token --profile --progress --ca-bundle --ci
         case 'jobctl config'
-            echo --url --token --profile --progress --ca-bundle
+            echo --url --token --profile --progress --ca-bundle --ci
         case 'jobctl config set'
-            echo --profile --url --token --progress --ca-bundle
+            echo --profile --url --token --progress --ca-bundle --ci
         case 'jobctl config get'
-            echo --profile --url --token --progress --ca-bundle
+            echo --profile --url --token --progress --ca-bundle --ci
         case 'jobctl config unset'
-            echo --profile --url --token --progress --ca-bundle
+            echo --profile --url --token --progress --ca-bundle --ci
         case 'jobctl config list'
-            echo --profile --url --token --progress --ca-bundle
+            echo --profile --url --token --progress --ca-bundle --ci
         case 'jobctl config path'
-            echo --url --token --profile --progress --ca-bundle
+            echo --url --token --profile --progress --ca-bundle --ci
         case 'jobctl webhook'
-            echo --url --token --profile --progress --ca-bundle
+            echo --url --token --profile --progress --ca-bundle --ci
         case 'jobctl webhook verify'
-            echo --secret -H --header --tolerance --url --token --profile --progress --ca-bundle
+            echo --secret -H --header --tolerance --url --token --profile --progress --ca-bundle --ci
         case 'jobctl webhook listen'
-            echo --port --secret --forward --tolerance --max --url --token --profile --progress --ca-bundle
+            echo --port --secret --forward --tolerance --max --url --token --profile --progress --ca-bundle --ci
         case 'jobctl completion'
-            echo --url --token --profile --progress --ca-bundle
+            echo --url --token --profile --progress --ca-bundle --ci
     end
 end
 
@@ -104,6 +104,7 @@ complete -c jobctl -n '__jobctl_at jobctl' -l progress -x -a 'auto bar plain non
 complete -c jobctl -n '__jobctl_at jobctl' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl' -l version -d 'Print the version and exit.'
 complete -c jobctl -n '__jobctl_at jobctl' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl submit' -s i -l input -r -d 'The job input as JSON.'
@@ -119,6 +120,8 @@ complete -c jobctl -n '__jobctl_at jobctl submit' -l webhook-event -r -d 'comple
 complete -c jobctl -n '__jobctl_at jobctl submit' -l priority -r -d 'Job priority.'
 complete -c jobctl -n '__jobctl_at jobctl submit' -l strategy -x -a 'auto sse poll' -d 'How to follow: events or polls.'
 complete -c jobctl -n '__jobctl_at jobctl submit' -l cancel-on-interrupt -d 'On Ctrl-C, cancel the job too.'
+complete -c jobctl -n '__jobctl_at jobctl submit' -l junit -r -d 'Also write a JUnit XML report: one test case per job (any CI).'
+complete -c jobctl -n '__jobctl_at jobctl submit' -l dotenv -r -d 'Also write JOBCTL_JOB_ID, JOBCTL_STATUS, ... lines (GitLab\'s reports:dotenv).'
 complete -c jobctl -n '__jobctl_at jobctl submit' -l url -r -d 'API base URL [env JOBCTL_URL].'
 complete -c jobctl -n '__jobctl_at jobctl submit' -l token -r -d 'Bearer token; never echoed [env JOBCTL_TOKEN].'
 complete -c jobctl -n '__jobctl_at jobctl submit' -l profile -r -d 'A profile from the config file [env JOBCTL_PROFILE].'
@@ -128,6 +131,7 @@ complete -c jobctl -n '__jobctl_at jobctl submit' -l progress -x -a 'auto bar pl
 complete -c jobctl -n '__jobctl_at jobctl submit' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl submit' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl submit' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl submit' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl submit' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl call' -s d -l data -r -d 'The request body.'
 complete -c jobctl -n '__jobctl_at jobctl call' -s H -l header -r -d 'A header for every request to the API\'s own origin (repeatable).'
@@ -139,6 +143,8 @@ complete -c jobctl -n '__jobctl_at jobctl call' -l idempotency-key -r -d 'Makes 
 complete -c jobctl -n '__jobctl_at jobctl call' -s o -l output -r -d 'Write the final result here (- for stdout).'
 complete -c jobctl -n '__jobctl_at jobctl call' -l force -d 'Overwrite a different existing -o file.'
 complete -c jobctl -n '__jobctl_at jobctl call' -l cancel-on-interrupt -d 'On Ctrl-C, cancel it too.'
+complete -c jobctl -n '__jobctl_at jobctl call' -l junit -r -d 'Also write a JUnit XML report: one test case per job (any CI).'
+complete -c jobctl -n '__jobctl_at jobctl call' -l dotenv -r -d 'Also write JOBCTL_JOB_ID, JOBCTL_STATUS, ... lines (GitLab\'s reports:dotenv).'
 complete -c jobctl -n '__jobctl_at jobctl call' -l token -r -d 'Bearer token; never echoed [env JOBCTL_TOKEN].'
 complete -c jobctl -n '__jobctl_at jobctl call' -l profile -r -d 'A profile from the config file [env JOBCTL_PROFILE].'
 complete -c jobctl -n '__jobctl_at jobctl call' -l json -d 'Machine-readable output on stdout.'
@@ -147,6 +153,7 @@ complete -c jobctl -n '__jobctl_at jobctl call' -l progress -x -a 'auto bar plai
 complete -c jobctl -n '__jobctl_at jobctl call' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl call' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl call' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl call' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl call' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl status' -l last -d 'The newest job in the local ledger of submitted jobs.'
 complete -c jobctl -n '__jobctl_at jobctl status' -l url -r -d 'API base URL [env JOBCTL_URL].'
@@ -158,6 +165,7 @@ complete -c jobctl -n '__jobctl_at jobctl status' -l progress -x -a 'auto bar pl
 complete -c jobctl -n '__jobctl_at jobctl status' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl status' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl status' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl status' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl status' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l last -d 'The newest job in the local ledger of submitted jobs.'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l timeout -r -d 'Overall deadline: 90, 90s, 15m, 2h.'
@@ -166,6 +174,8 @@ complete -c jobctl -n '__jobctl_at jobctl wait' -l force -d 'Overwrite different
 complete -c jobctl -n '__jobctl_at jobctl wait' -l strategy -x -a 'auto sse poll' -d 'How to follow: events or polls.'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l cancel-on-interrupt -d 'On Ctrl-C, cancel the jobs too.'
 complete -c jobctl -n '__jobctl_at jobctl wait' -s H -l header -r -d 'A header for every request to the API\'s own origin (repeatable).'
+complete -c jobctl -n '__jobctl_at jobctl wait' -l junit -r -d 'Also write a JUnit XML report: one test case per job (any CI).'
+complete -c jobctl -n '__jobctl_at jobctl wait' -l dotenv -r -d 'Also write JOBCTL_JOB_ID, JOBCTL_STATUS, ... lines (GitLab\'s reports:dotenv).'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l url -r -d 'API base URL [env JOBCTL_URL].'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l token -r -d 'Bearer token; never echoed [env JOBCTL_TOKEN].'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l profile -r -d 'A profile from the config file [env JOBCTL_PROFILE].'
@@ -175,6 +185,7 @@ complete -c jobctl -n '__jobctl_at jobctl wait' -l progress -x -a 'auto bar plai
 complete -c jobctl -n '__jobctl_at jobctl wait' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl wait' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl wait' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl wait' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl events' -l last -d 'The newest job in the local ledger of submitted jobs.'
 complete -c jobctl -n '__jobctl_at jobctl events' -l last-event-id -r -d 'Resume after this event id.'
@@ -187,6 +198,7 @@ complete -c jobctl -n '__jobctl_at jobctl events' -l progress -x -a 'auto bar pl
 complete -c jobctl -n '__jobctl_at jobctl events' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl events' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl events' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl events' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl events' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl cancel' -l last -d 'The newest job in the local ledger of submitted jobs.'
 complete -c jobctl -n '__jobctl_at jobctl cancel' -l wait -d 'Wait until each job has really stopped.'
@@ -200,6 +212,7 @@ complete -c jobctl -n '__jobctl_at jobctl cancel' -l progress -x -a 'auto bar pl
 complete -c jobctl -n '__jobctl_at jobctl cancel' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl cancel' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl cancel' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl cancel' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl cancel' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl retry' -l last -d 'The newest job in the local ledger of submitted jobs.'
 complete -c jobctl -n '__jobctl_at jobctl retry' -l wait -d 'Follow the new job to its end.'
@@ -217,6 +230,7 @@ complete -c jobctl -n '__jobctl_at jobctl retry' -l progress -x -a 'auto bar pla
 complete -c jobctl -n '__jobctl_at jobctl retry' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl retry' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl retry' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl retry' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl retry' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl list' -l status -r -d 'Only jobs in this state (repeatable).'
 complete -c jobctl -n '__jobctl_at jobctl list' -l type -r -d 'Only this job type.'
@@ -231,10 +245,13 @@ complete -c jobctl -n '__jobctl_at jobctl list' -l progress -x -a 'auto bar plai
 complete -c jobctl -n '__jobctl_at jobctl list' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl list' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl list' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl list' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl list' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl result' -l last -d 'The newest job in the local ledger.'
 complete -c jobctl -n '__jobctl_at jobctl result' -s o -l output -r -d 'File, directory or - for stdout (default: the server\'s file name here).'
 complete -c jobctl -n '__jobctl_at jobctl result' -l force -d 'Overwrite a different existing file.'
+complete -c jobctl -n '__jobctl_at jobctl result' -l junit -r -d 'Also write a JUnit XML report: one test case per job (any CI).'
+complete -c jobctl -n '__jobctl_at jobctl result' -l dotenv -r -d 'Also write JOBCTL_JOB_ID, JOBCTL_STATUS, ... lines (GitLab\'s reports:dotenv).'
 complete -c jobctl -n '__jobctl_at jobctl result' -l url -r -d 'API base URL [env JOBCTL_URL].'
 complete -c jobctl -n '__jobctl_at jobctl result' -l token -r -d 'Bearer token; never echoed [env JOBCTL_TOKEN].'
 complete -c jobctl -n '__jobctl_at jobctl result' -l profile -r -d 'A profile from the config file [env JOBCTL_PROFILE].'
@@ -244,6 +261,7 @@ complete -c jobctl -n '__jobctl_at jobctl result' -l progress -x -a 'auto bar pl
 complete -c jobctl -n '__jobctl_at jobctl result' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl result' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl result' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl result' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl result' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl doctor' -l type -r -d 'The job type the checks submit.'
 complete -c jobctl -n '__jobctl_at jobctl doctor' -s i -l input -r -d 'Its input (default for sleep: 3 s).'
@@ -257,6 +275,7 @@ complete -c jobctl -n '__jobctl_at jobctl doctor' -l progress -x -a 'auto bar pl
 complete -c jobctl -n '__jobctl_at jobctl doctor' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl doctor' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl doctor' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl doctor' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl doctor' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl demo' -l pages -r -d 'Pages in the report.'
 complete -c jobctl -n '__jobctl_at jobctl demo' -l format -x -a 'pdf csv json' -d 'The report\'s format.'
@@ -270,6 +289,7 @@ complete -c jobctl -n '__jobctl_at jobctl demo' -l progress -x -a 'auto bar plai
 complete -c jobctl -n '__jobctl_at jobctl demo' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl demo' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl demo' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl demo' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl demo' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl config' -f -a set -d 'Store a value (creates the file, with mode 0600, and the profile as needed).'
 complete -c jobctl -n '__jobctl_at jobctl config' -f -a get -d 'Print a stored value (a token prints as *** ; exit 6 when unset).'
@@ -285,6 +305,7 @@ complete -c jobctl -n '__jobctl_at jobctl config' -l progress -x -a 'auto bar pl
 complete -c jobctl -n '__jobctl_at jobctl config' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl config' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl config' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl config' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl config' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl config set' -l profile -r -d 'The profile to edit (default: top level).'
 complete -c jobctl -n '__jobctl_at jobctl config set' -l url -r -d 'API base URL [env JOBCTL_URL].'
@@ -295,6 +316,7 @@ complete -c jobctl -n '__jobctl_at jobctl config set' -l progress -x -a 'auto ba
 complete -c jobctl -n '__jobctl_at jobctl config set' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl config set' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl config set' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl config set' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl config set' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl config get' -l profile -r -d 'The profile to edit (default: top level).'
 complete -c jobctl -n '__jobctl_at jobctl config get' -l url -r -d 'API base URL [env JOBCTL_URL].'
@@ -305,6 +327,7 @@ complete -c jobctl -n '__jobctl_at jobctl config get' -l progress -x -a 'auto ba
 complete -c jobctl -n '__jobctl_at jobctl config get' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl config get' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl config get' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl config get' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl config get' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl config unset' -l profile -r -d 'The profile to edit (default: top level).'
 complete -c jobctl -n '__jobctl_at jobctl config unset' -l url -r -d 'API base URL [env JOBCTL_URL].'
@@ -315,6 +338,7 @@ complete -c jobctl -n '__jobctl_at jobctl config unset' -l progress -x -a 'auto 
 complete -c jobctl -n '__jobctl_at jobctl config unset' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl config unset' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl config unset' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl config unset' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl config unset' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl config list' -l profile -r -d 'The profile to edit (default: top level).'
 complete -c jobctl -n '__jobctl_at jobctl config list' -l url -r -d 'API base URL [env JOBCTL_URL].'
@@ -325,6 +349,7 @@ complete -c jobctl -n '__jobctl_at jobctl config list' -l progress -x -a 'auto b
 complete -c jobctl -n '__jobctl_at jobctl config list' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl config list' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl config list' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl config list' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl config list' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl config path' -l url -r -d 'API base URL [env JOBCTL_URL].'
 complete -c jobctl -n '__jobctl_at jobctl config path' -l token -r -d 'Bearer token; never echoed [env JOBCTL_TOKEN].'
@@ -335,6 +360,7 @@ complete -c jobctl -n '__jobctl_at jobctl config path' -l progress -x -a 'auto b
 complete -c jobctl -n '__jobctl_at jobctl config path' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl config path' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl config path' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl config path' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl config path' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl webhook' -f -a verify -d 'Check a delivery\'s signature (either scheme): exit 0 valid, 3 invalid.'
 complete -c jobctl -n '__jobctl_at jobctl webhook' -f -a listen -d 'Receive deliveries on loopback, verify and print them (--json: JSON lines).'
@@ -347,6 +373,7 @@ complete -c jobctl -n '__jobctl_at jobctl webhook' -l progress -x -a 'auto bar p
 complete -c jobctl -n '__jobctl_at jobctl webhook' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl webhook' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl webhook' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl webhook' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl webhook' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl webhook verify' -l secret -r -d 'The webhook secret (repeat while rotating keys) [env JOBCTL_WEBHOOK_SECRET].'
 complete -c jobctl -n '__jobctl_at jobctl webhook verify' -s H -l header -r -d 'A request header (repeat).'
@@ -360,6 +387,7 @@ complete -c jobctl -n '__jobctl_at jobctl webhook verify' -l progress -x -a 'aut
 complete -c jobctl -n '__jobctl_at jobctl webhook verify' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl webhook verify' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl webhook verify' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl webhook verify' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl webhook verify' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl webhook listen' -l port -r -d 'Port on 127.0.0.1 (0: any free one).'
 complete -c jobctl -n '__jobctl_at jobctl webhook listen' -l secret -r -d 'The webhook secret (repeat while rotating keys) [env JOBCTL_WEBHOOK_SECRET].'
@@ -375,6 +403,7 @@ complete -c jobctl -n '__jobctl_at jobctl webhook listen' -l progress -x -a 'aut
 complete -c jobctl -n '__jobctl_at jobctl webhook listen' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl webhook listen' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl webhook listen' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl webhook listen' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl webhook listen' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl completion' -f -a 'bash zsh fish'
 complete -c jobctl -n '__jobctl_at jobctl completion' -l url -r -d 'API base URL [env JOBCTL_URL].'
@@ -386,4 +415,5 @@ complete -c jobctl -n '__jobctl_at jobctl completion' -l progress -x -a 'auto ba
 complete -c jobctl -n '__jobctl_at jobctl completion' -s v -l verbose -d 'HTTP requests and retries on stderr.'
 complete -c jobctl -n '__jobctl_at jobctl completion' -l ca-bundle -r -d 'PEM file of CAs to trust for TLS.'
 complete -c jobctl -n '__jobctl_at jobctl completion' -l insecure -d 'Do not verify TLS certificates (warns).'
+complete -c jobctl -n '__jobctl_at jobctl completion' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl completion' -s h -l help -d 'Show this message and exit.'

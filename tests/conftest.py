@@ -1,10 +1,16 @@
-"""Suite-wide plumbing: skip the big (``slow``) variants unless asked.
+"""Suite-wide plumbing: skip the big (``slow``) variants unless asked, and run every test
+as if outside any CI system.
 
 The long variants of the chaos scenarios (``tests/chaos``) and of the server's
 fuzz run (``tests/server``) carry ``@pytest.mark.slow``. CI runs the small
 ones: unless ``-m`` names ``slow`` (e.g. ``pytest -m slow``) or ``JOBCTL_SLOW=1``
 is set, slow items under those folders are skipped here, so ``pyproject.toml``
 needs no change. (Elsewhere ``slow`` only labels a variant; it still runs.)
+
+jobctl reads ``GITHUB_ACTIONS`` / ``GITLAB_CI`` (and writes to ``$GITHUB_OUTPUT`` and
+``$GITHUB_STEP_SUMMARY``) on its own: without ``_outside_ci``, a test run inside GitHub
+Actions would see groups and annotations in every stderr and write to the runner's
+files. Tests of the CI conventions set the variables they need.
 """
 
 from __future__ import annotations
@@ -16,6 +22,13 @@ import pytest
 
 _HERE = Path(__file__).resolve().parent
 _SKIPPED_WHEN_SLOW = (_HERE / "chaos", _HERE / "server")
+CI_VARIABLES = (
+    "GITHUB_ACTIONS",
+    "GITHUB_OUTPUT",
+    "GITHUB_STEP_SUMMARY",
+    "GITLAB_CI",
+    "JOBCTL_CI",
+)
 
 
 def slow_requested(config: pytest.Config) -> bool:
@@ -54,3 +67,9 @@ def slow(request: pytest.FixtureRequest) -> bool:
         request: pytest's request.
     """
     return slow_requested(request.config)
+
+
+@pytest.fixture(autouse=True)
+def _outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)

@@ -15,7 +15,7 @@ import pytest
 
 from jobctl.testing import ReferenceServer
 
-from ..chaos.rawserver import Hang, RawServer, Reply, Seen
+from chaos.rawserver import Hang, RawServer, Reply, Seen
 from .conftest import JOBCTL, Run
 
 WELL_BEHAVED = ("--quiet", "--job-ttl", "3", "--keepalive", "0.5")
@@ -42,7 +42,9 @@ def doctor(url: str, token: str | None, *args: str, cwd: Path, timeout: float = 
 
 
 def test_the_reference_server_passes_every_check(server: ReferenceServer, tmp_path: Path) -> None:
-    r = doctor(server.url, server.token, "--second-token", "bob-token", "--json", cwd=tmp_path)
+    slack = '{"seconds": 6, "steps": 12}'  # a loaded CI box may queue the job a while
+    args = ("--second-token", "bob-token", "-i", slack, "--json")
+    r = doctor(server.url, server.token, *args, cwd=tmp_path)
     assert r.code == 0, r.out + r.err
     report = json.loads(r.out)
     outcomes = {c["name"]: c["outcome"] for c in report["checks"]}

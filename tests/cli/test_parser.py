@@ -115,6 +115,7 @@ def status_request(seen: list[tuple[GlobalOptions, str]], *args: str) -> tuple[G
             GlobalOptions(progress="none"),
             "J",
         ),
+        (["--ci", "none", "status", "J", "--ci", "github"], GlobalOptions(ci="github"), "J"),
         (["status", "J", "--"], GlobalOptions(), "J"),
         (["status", "--", "--json"], GlobalOptions(), "--json"),
         (["--json", "status", "--", "-q"], GlobalOptions(json=True), "-q"),
@@ -138,6 +139,7 @@ _UNITS = [
     ["--profile", "p"],
     ["--progress", "plain"],
     ["--ca-bundle", "ca.pem"],
+    ["--ci", "gitlab"],
 ]
 
 
@@ -173,6 +175,7 @@ def test_any_split_of_the_global_options_around_the_command_means_the_same(
         (["--last", "status"], "no such option: --last", "jobctl"),
         (["status", "J", "--progress", "fancy"], "invalid --progress 'fancy'", None),
         (["--progress", "fancy", "status", "J"], "invalid --progress 'fancy'", None),
+        (["status", "J", "--ci", "jenkins"], "invalid --ci 'jenkins'", None),
         (["nosuchcommand"], "no such command", "jobctl"),
         (["stauts", "J"], "did you mean 'status'", "jobctl"),
         (["--json"], "missing command", "jobctl"),

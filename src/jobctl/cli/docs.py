@@ -90,6 +90,86 @@ terminal and off it; `--json` output is JSON.
 - `submit` always sends an `Idempotency-Key` (yours, or one it makes): re-running
   with the same `--idempotency-key` resumes the same job, and an interrupted
   submit prints the key to re-run with.
+
+## In CI
+
+`--ci auto|github|gitlab|none` (env `JOBCTL_CI`) adds a CI system's own
+conventions to `submit --wait`, `wait`, `call --wait` and `result`, on top of the
+plain lines. An operation of any API (`call --wait`, `wait TOKEN`) is reported as a
+job is: its short name as the id, `DIALECT operation` as the type, and its outcome
+(`succeeded` counts as completed).
+`auto` (the default) is GitHub Actions when `GITHUB_ACTIONS=true`, GitLab CI
+when `GITLAB_CI=true`, else nothing; `none` turns the conventions off (an
+explicit `--junit` or `--dotenv` is still written). None of it changes stdout or
+the exit code: a file that can't be written at the end is a `warning:` line.
+`--junit FILE` and `--dotenv FILE` are checked before anything is sent (their
+directory must exist and be writable: exit 2 otherwise). Text from the server
+(ids, types, statuses, error codes and messages) is escaped for each format
+below, with control characters shown as `\\x1b`, `\\n` as everywhere else; the
+token, passwords in `--url` and `--webhook-secret` are written as `***`.
+
+**Groups and sections.** With plain progress (off a terminal), each followed
+job's lines are held while it runs and written as one collapsible block when it
+ends, titled `TYPE ID: STATUS (REASON) [DURATION]`; while jobs run, a line about
+them (`waiting for 3 of 5 jobs: 2 processing, 1 pending`, or the one job's own
+line) is written after 25 silent seconds. GitHub: `::group::TITLE` ...
+`::endgroup::`. GitLab: `\\e[0Ksection_start:UNIX_SECONDS:jobctl_N_ID[collapsed=true]\\r\\e[0KTITLE`
+... `\\e[0Ksection_end:UNIX_SECONDS:jobctl_N_ID\\r\\e[0K`, folded for jobs that
+completed (these markers are the only escape sequences and carriage returns
+jobctl writes off a terminal). On GitHub, `##[` in any stderr line is written
+`##\\x5b`, so no server text is read as a workflow command.
+
+**GitHub Actions** (`GITHUB_ACTIONS=true` or `--ci github`) also writes:
+
+- an error annotation on stderr for each job that failed, was cancelled, timed
+  out, could not be followed or was interrupted:
+  `::error title=jobctl: TYPE ID failed::CODE: MESSAGE`. The message keeps its
+  line breaks and up to 4,000 characters; `%`, CR and LF are written `%25`,
+  `%0D`, `%0A`, and in the title also `:` and `,` as `%3A` and `%2C`. GitHub shows
+  10 error annotations per step: past 10 such jobs, nine are annotated and a
+  tenth says how many more did not complete;
+- `$GITHUB_OUTPUT`, appended: `exit-code=N`; `job-ids` (a JSON array, in the
+  order given), `statuses` (a JSON object, job id to status) and, when results
+  were saved, `result-paths` (job id to path); for one job also `job-id`,
+  `status`, `result-path`, `result-url` and, for an operation, `resume-token`.
+  Every string is written in the multi-line form `NAME<<ghadelimiter_UUID` /
+  value / `ghadelimiter_UUID`, with a random delimiter that does not occur in the
+  value. `result-url` may be a signed
+  URL: it is the one output that can grant access to the result;
+- `$GITHUB_STEP_SUMMARY`, appended: a heading with the tally
+  (`### ❌ jobctl wait: 1 completed, 1 failed`) and a Markdown table with one row
+  per job: job, type, status, duration, result file, size, sha256, error (each
+  cell at most 200 characters of server text, every ASCII punctuation character
+  backslash-escaped so no cell can close a column or open a link or tag). The
+  whole file is kept under 1,000 KiB, below GitHub's 1 MiB per step: rows that
+  don't fit are counted in a last line. A plain `submit` (no `--wait`) writes the
+  outputs, not the summary.
+
+**GitLab CI** (`GITLAB_CI=true` or `--ci gitlab`) writes the sections above.
+
+**`--junit FILE`** (any CI; `submit` needs `--wait` or `-o`, `call` needs `--wait`):
+a JUnit XML report in the common (Surefire/Jenkins) schema, written atomically (a
+temporary file renamed into place) when the command ends, also by `--timeout`,
+Ctrl-C or SIGTERM: `<testsuites name="jobctl" tests failures errors time>` holding one
+`<testsuite name="jobctl wait" tests failures errors skipped time timestamp>`
+with one `<testcase classname="jobctl.TYPE" name="TYPE ID" time="SECONDS">` per
+job. A failed job has `<failure type="CODE" message="CODE: MESSAGE">` (the whole
+message inside), a cancelled one `<skipped>`, and one that timed out, could not
+be followed (not found, unreachable), was never submitted, was still running
+when jobctl was interrupted, or completed without its result being saved has
+`<error type="timeout|not_found|unavailable|interrupted|...">` saying so. Each
+case's `<system-out>` lists its id, type, status, result file, size and sha256.
+`time` is the job's duration by the server's clock (created to ended), else how
+long jobctl followed it. Characters XML 1.0 can't carry are
+replaced by U+FFFD.
+
+**`--dotenv FILE`** (any CI; GitLab's `artifacts:reports:dotenv`): `KEY=VALUE`
+lines, written atomically: `JOBCTL_EXIT_CODE`; for one job `JOBCTL_JOB_ID`,
+`JOBCTL_STATUS`, when a result was saved `JOBCTL_RESULT_PATH`, and for an
+operation `JOBCTL_RESUME_TOKEN`; for several jobs `JOBCTL_JOB_IDS` and
+`JOBCTL_STATUSES`, space-separated in the order given (left out, with a warning,
+when they would pass GitLab's 5 KB limit). GitLab
+reads no quotes or escapes, so values are written bare, on one line.
 """
 
 

@@ -167,10 +167,14 @@ async def save_result(
     from .waiting import display_id
 
     job_id = display_id(job_id)
+    if state.ci is not None:
+        state.ci.downloading(job_id)
     bar = _Bar(state, job_id)
     try:
         if dest.stdout:
             await client.download(job, state.io.stdout_binary, on_progress=bar)
+            if state.ci is not None:
+                state.ci.saved(job_id, None)
             return None
         before = _identity(dest.target)
         path = await client.download(job, dest.target, on_progress=bar, overwrite=force)
@@ -178,6 +182,8 @@ async def save_result(
         bar.close()
     if path is not None and not force and before is not None and _identity(path) == before:
         state.hint(f"{clean(str(path))} already holds this result; left unchanged")
+    if path is not None and state.ci is not None:
+        state.ci.saved(job_id, path)
     return path
 
 

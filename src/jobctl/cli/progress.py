@@ -111,8 +111,7 @@ class PlainProgress(NullProgress):
         line = plain_line(
             self.wall(), job_id, row.status, row.progress, now - row.started, heartbeat=heartbeat
         )
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        self._emit(line, job_id, heartbeat=heartbeat)
         row.printed_at = now
         row.printed_key = self._key(row.status, row.progress)
         self._held.pop(job_id, None)
@@ -182,7 +181,17 @@ class PlainProgress(NullProgress):
 
     def _say(self, text: str) -> None:
         stamp = self.wall().strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.stream.write(f"{stamp} {text}\n")
+        self._emit(f"{stamp} {text}", None)
+
+    def _emit(self, line: str, job_id: str | None, *, heartbeat: bool = False) -> None:
+        """Write one line: every line goes out here (``ci.groups`` routes them per job).
+
+        Args:
+            line: the line, without its newline.
+            job_id: the job it is about; None for a line about all of them.
+            heartbeat: it only says the job is still going.
+        """
+        self.stream.write(line + "\n")
         self.stream.flush()
 
     def tick(self) -> None:

@@ -299,6 +299,15 @@ def root(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Do not verify TLS certificates (warns).")
     ] = False,
+    ci: Annotated[
+        str | None,
+        typer.Option(
+            "--ci",
+            metavar="auto|github|gitlab|none",
+            help="CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; "
+            "default auto: GITHUB_ACTIONS, GITLAB_CI].",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -320,6 +329,7 @@ def root(
         verbose=verbose,
         ca_bundle=ca_bundle,
         insecure=insecure,
+        ci=ci,
     )
     ctx.obj = AppState(options, IOStreams.system())
 

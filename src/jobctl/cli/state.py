@@ -9,9 +9,10 @@ with a broken profile. SDK clients are imported only when a command asks for one
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import Settings, resolve_settings
 from .io import IOStreams
@@ -20,11 +21,20 @@ from .urls import server_key, url_passwords
 
 if TYPE_CHECKING:
     from .. import AsyncJobsClient, JobsClient
+    from .display import NullProgress
     from .ledger import Ledger
 
-__all__ = ["PROGRESS_MODES", "AppState", "GlobalOptions", "RedactingFilter"]
+__all__ = [
+    "CI_MODES",
+    "PROGRESS_MODES",
+    "AppState",
+    "CiReporting",
+    "GlobalOptions",
+    "RedactingFilter",
+]
 
 PROGRESS_MODES = ("auto", "bar", "plain", "none")
+CI_MODES = ("auto", "github", "gitlab", "none")
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,7 @@ class GlobalOptions:
         verbose: ``--verbose``: HTTP requests and retries on stderr, tracebacks on errors.
         ca_bundle: ``--ca-bundle``: a PEM file of CAs to trust.
         insecure: ``--insecure``: do not verify TLS certificates.
+        ci: ``--ci``: whose CI conventions to follow (None: ``JOBCTL_CI``, else ``auto``).
     """
 
     url: str | None = None
@@ -56,12 +67,15 @@ class GlobalOptions:
     verbose: bool = False
     ca_bundle: Path | None = None
     insecure: bool = False
+    ci: str | None = None
 
     def __post_init__(self) -> None:
-        if self.progress is not None and self.progress not in PROGRESS_MODES:
-            from .exitcodes import CliError
+        from .exitcodes import CliError
 
+        if self.progress is not None and self.progress not in PROGRESS_MODES:
             raise CliError(f"invalid --progress {self.progress!r}: use auto, bar, plain or none")
+        if self.ci is not None and self.ci not in CI_MODES:
+            raise CliError(f"invalid --ci {self.ci!r}: use auto, github, gitlab or none")
 
 
 class RedactingFilter(logging.Filter):
@@ -99,6 +113,23 @@ def _redact_bearer(text: str) -> str:
     return re.sub(r"(?i)(bearer\s+)[^\s'\",}]+", r"\1***", text)
 
 
+class CiReporting(Protocol):
+    """What the waiter and the downloader tell a command's CI session (``ci.session.CiSession``;
+    declared here so that this module imports nothing that imports it)."""
+
+    def track(self, outcomes: Sequence[Any]) -> None:
+        """Report these ``waiting.Outcome``s (filled in as the jobs progress)."""
+
+    def downloading(self, job_id: str) -> None:
+        """A job's result is being saved."""
+
+    def saved(self, job_id: str, path: Path | None) -> None:
+        """A job's result was saved (None: to stdout)."""
+
+    def display(self) -> NullProgress:
+        """The progress display for following jobs."""
+
+
 @dataclass
 class AppState:
     """Everything a command needs, made once per run.
@@ -112,6 +143,10 @@ class AppState:
     io: IOStreams
     resume_args: tuple[str, ...] = ()
     """What a resume hint adds after ``jobctl wait ID`` (``-o PATH`` of the command)."""
+    ci: CiReporting | None = None
+    """The CI reporting of this run (``cli/ci/session.py``), when the command made one."""
+    command_secrets: list[str] = field(default_factory=list, repr=False)
+    """Secrets a command was given (``--webhook-secret``): never shown or written, as the token."""
     _settings: Settings | None = field(default=None, init=False, repr=False)
 
     @property
@@ -140,7 +175,20 @@ class AppState:
         settings = self._settings
         token = (settings.token if settings else None) or self.options.token
         found = [token] if token else []
+        found += [s for s in self.command_secrets if s]
         return found + (url_passwords(settings.url) if settings else [])
+
+    @property
+    def ci_mode(self) -> str:
+        """``--ci``, else ``JOBCTL_CI``, else ``auto`` (see ``cli.ci.detect``)."""
+        if self.options.ci is not None:
+            return self.options.ci
+        value = self.io.env.get("JOBCTL_CI", "").strip().lower()
+        if value and value not in CI_MODES:
+            from .exitcodes import CliError
+
+            raise CliError(f"invalid JOBCTL_CI {value!r}: use auto, github, gitlab or none")
+        return value or "auto"
 
     def safe_settings(self) -> Settings | None:
         """The settings if they resolve, else None (for error messages)."""

@@ -157,6 +157,8 @@ async def follow_jobs(
 
     display = display or NullProgress()
     outcomes = [Outcome(ref) for ref in refs]
+    if state.ci is not None:
+        state.ci.track(outcomes)  # reported even if the wait is cut short (cli/ci)
 
     async def operation(outcome: Outcome, key: str) -> None:
         def on_progress(op: Operation) -> None:

@@ -14,16 +14,20 @@ from ..state import AppState
 
 if TYPE_CHECKING:
     from ... import AsyncJobsClient
+    from ..display import NullProgress
     from ..download import Destination
     from ..waiting import Outcome
 
 __all__ = [
+    "DotenvOpt",
     "JobArg",
     "JobsArg",
+    "JunitOpt",
     "LastOpt",
     "Strategy",
     "TimeoutOpt",
     "exit_with",
+    "job_display",
     "job_refs",
     "print_jobs",
     "report_outcomes",
@@ -51,6 +55,22 @@ TimeoutOpt = Annotated[
 Strategy = Annotated[
     str,
     typer.Option("--strategy", metavar="auto|sse|poll", help="How to follow: events or polls."),
+]
+JunitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--junit",
+        metavar="FILE",
+        help="Also write a JUnit XML report: one test case per job (any CI).",
+    ),
+]
+DotenvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dotenv",
+        metavar="FILE",
+        help="Also write JOBCTL_JOB_ID, JOBCTL_STATUS, ... lines (GitLab's reports:dotenv).",
+    ),
 ]
 
 
@@ -133,6 +153,22 @@ def check_strategy(strategy: str) -> str:
     if strategy not in ("auto", "sse", "poll"):
         raise CliError(f"invalid --strategy {strategy!r}: use auto, sse or poll")
     return strategy
+
+
+def job_display(state: AppState) -> NullProgress:
+    """The progress display for following jobs: the CI session's (groups or sections per
+    job), else the one ``--progress`` asks for.
+
+    Args:
+        state: the run's state.
+    """
+    if state.ci is not None:
+        return state.ci.display()
+    from ..progress import make_job_progress
+
+    return make_job_progress(
+        state.progress_mode, stderr=state.io.stderr, console=lambda: state.io.err
+    )
 
 
 def run_with_client(state: AppState, body: Callable[[AsyncJobsClient], Awaitable[T]]) -> T:

@@ -14,9 +14,17 @@ import typer
 
 from ..exitcodes import CliError, ExitCode
 from ..inputs import parse_timeout
-from ..progress import make_job_progress
 from ..text import clean
-from ._common import TimeoutOpt, exit_with, report_outcomes, run_with_client, state_of
+from ._common import (
+    DotenvOpt,
+    JunitOpt,
+    TimeoutOpt,
+    exit_with,
+    job_display,
+    report_outcomes,
+    run_with_client,
+    state_of,
+)
 
 if TYPE_CHECKING:
     from ... import AsyncJobsClient, Operation
@@ -137,9 +145,16 @@ def call(
     cancel_on_interrupt: Annotated[
         bool, typer.Option("--cancel-on-interrupt", help="On Ctrl-C, cancel it too.")
     ] = False,
+    junit: JunitOpt = None,
+    dotenv: DotenvOpt = None,
 ) -> None:
     """Send one request to any async API; with --wait, follow the operation to its end."""
     state = state_of(ctx)
+    if junit is not None and not wait:
+        raise CliError("--junit needs --wait: the report says how the operation ended")
+    from ..ci.session import ci_session
+
+    ci = ci_session(state, f"jobctl call {method.upper()}", junit=junit, dotenv=dotenv)
     headers = parse_headers(header)
     payload, content = parse_data(data, state.io.stdin)
     seconds = parse_timeout(timeout, state.settings.timeout if wait else None)
@@ -160,13 +175,12 @@ def call(
             timeout=deadline,
         )
         _record(state, op)
-        if not wait:
-            return _started(state, op)
-        from ..waiting import follow_jobs
+        from ..waiting import Outcome, follow_jobs
 
-        display = make_job_progress(
-            state.progress_mode, stderr=state.io.stderr, console=lambda: state.io.err
-        )
+        if not wait:
+            ci.track([Outcome(op)])
+            return _started(state, op)
+        display = job_display(state)
         state.resume_args = ("-o", output) if output is not None else ()
         outcomes = await follow_jobs(
             state,
@@ -184,10 +198,12 @@ def call(
         if state.options.json:
             state.io.write_out(json.dumps(result.to_json()))
         elif result.outcome == "succeeded":
+            ci.downloading(outcome.job_id)
             _deliver(state, result, target)
+            ci.saved(outcome.job_id, target)
         return code
 
-    exit_with(run_with_client(state, body))
+    exit_with(ci.run(lambda: run_with_client(state, body)))
 
 
 def _output_path(output: str | None, force: bool) -> Path | None:

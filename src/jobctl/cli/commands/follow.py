@@ -10,17 +10,19 @@ import typer
 from ..download import save_result
 from ..exitcodes import CliError, ExitCode, code_for_status
 from ..inputs import parse_timeout
-from ..progress import make_job_progress
 from ..signals import SignalTrap, exit_code_for_signal, signal_name
 from ..text import clean
 from ._common import (
+    DotenvOpt,
     JobArg,
     JobsArg,
+    JunitOpt,
     LastOpt,
     Strategy,
     TimeoutOpt,
     check_strategy,
     exit_with,
+    job_display,
     job_refs,
     output_destination,
     report_outcomes,
@@ -57,6 +59,8 @@ def wait(
         bool, typer.Option("--cancel-on-interrupt", help="On Ctrl-C, cancel the jobs too.")
     ] = False,
     header: HeaderOpt = None,
+    junit: JunitOpt = None,
+    dotenv: DotenvOpt = None,
 ) -> None:
     """Follow jobs to a terminal state under one overall deadline, with a progress row each.
 
@@ -64,6 +68,9 @@ def wait(
     a monitor URL of any dialect, mixed freely with job ids.
     """
     state = state_of(ctx)
+    from ..ci.session import ci_session
+
+    ci = ci_session(state, "jobctl wait", junit=junit, dotenv=dotenv)  # first: guards stderr
     refs = job_refs(state, jobs, last)
     headers = parse_headers(header)
     seconds = parse_timeout(timeout, state.settings.timeout)
@@ -74,9 +81,7 @@ def wait(
     from ..waiting import follow_jobs
 
     async def body(client: AsyncJobsClient) -> int:
-        display = make_job_progress(
-            state.progress_mode, stderr=state.io.stderr, console=lambda: state.io.err
-        )
+        display = job_display(state)
         outcomes = await follow_jobs(
             state,
             client,
@@ -98,7 +103,7 @@ def wait(
                         state.hint(f"saved the result of {shown} to {clean(str(path))}")
         return code
 
-    exit_with(run_with_client(state, body))
+    exit_with(ci.run(lambda: run_with_client(state, body)))
 
 
 def events(

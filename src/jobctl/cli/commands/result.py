@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..download import check_destination, plan_destination, save_result
-from ._common import job_refs, run_with_client, state_of
+from ._common import DotenvOpt, JunitOpt, job_refs, run_with_client, state_of
 
 if TYPE_CHECKING:
     from ... import AsyncJobsClient
@@ -35,16 +35,23 @@ def result(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite a different existing file.")
     ] = False,
+    junit: JunitOpt = None,
+    dotenv: DotenvOpt = None,
 ) -> None:
     """Download a completed job's result; print where it went."""
     state = state_of(ctx)
+    from ..ci.session import ci_session
+    from ..waiting import Outcome
+
+    ci = ci_session(state, "jobctl result", junit=junit, dotenv=dotenv)  # first: guards stderr
     ref = job_refs(state, [job] if job else [], last)[0]
     dest = plan_destination(output)
     check_destination(dest)
+    ci.track([Outcome(ref)])
 
     async def body(client: AsyncJobsClient) -> None:
         path = await save_result(state, client, ref, dest, force=force)
         if path is not None:
             state.io.write_out(str(path))
 
-    run_with_client(state, body)
+    ci.run(lambda: run_with_client(state, body))

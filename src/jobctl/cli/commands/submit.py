@@ -10,16 +10,18 @@ import typer
 from ..download import Destination, save_result
 from ..exitcodes import CliError, ExitCode
 from ..inputs import parse_input, parse_timeout
-from ..progress import make_job_progress
 from ..render import job_json, status_text
 from ..signals import SignalTrap, exit_code_for_signal, signal_name
 from ..text import clean
 from ..waiting import follow_jobs
 from ._common import (
+    DotenvOpt,
+    JunitOpt,
     Strategy,
     TimeoutOpt,
     check_strategy,
     exit_with,
+    job_display,
     output_destination,
     report_outcomes,
     state_of,
@@ -82,6 +84,8 @@ def submit(
     cancel_on_interrupt: Annotated[
         bool, typer.Option("--cancel-on-interrupt", help="On Ctrl-C, cancel the job too.")
     ] = False,
+    junit: JunitOpt = None,
+    dotenv: DotenvOpt = None,
 ) -> None:
     """Submit a job; print its id (stdout) and how to follow it (stderr).
 
@@ -107,6 +111,14 @@ def submit(
     Example: jobctl submit sleep -p seconds=5 --wait
     """
     state = state_of(ctx)
+    if webhook_secret:
+        state.command_secrets.append(webhook_secret)
+    if junit is not None and not (wait or output is not None):
+        raise CliError("--junit needs --wait (or -o): the report says how the job ended")
+    from ..ci.session import ci_session
+
+    ci = ci_session(state, f"jobctl submit {type}", junit=junit, dotenv=dotenv)  # guards stderr
+    ci.expect(type)
     payload = parse_input(input, param or [], stdin=state.io.stdin)
     seconds = parse_timeout(timeout, state.settings.timeout if (wait or output) else None)
     check_strategy(strategy)
@@ -160,6 +172,9 @@ def submit(
         to_stdout = (dest is None or not dest.stdout) and not json_at_end
         announce(state, job, type, to_stdout=to_stdout)
         if not (wait or dest is not None):
+            from ..waiting import Outcome
+
+            ci.track([Outcome(job, job)])  # outputs and dotenv say which job it is
             return 0
         return await follow_and_save(
             state, client, job, deadline, strategy, dest, force, cancel_on_interrupt, label=type
@@ -167,7 +182,7 @@ def submit(
 
     from ._common import run_with_client
 
-    exit_with(run_with_client(state, body))
+    exit_with(ci.run(lambda: run_with_client(state, body)))
 
 
 def announce(
@@ -236,9 +251,7 @@ async def follow_and_save(
     Returns:
         The exit code.
     """
-    display = make_job_progress(
-        state.progress_mode, stderr=state.io.stderr, console=lambda: state.io.err
-    )
+    display = job_display(state)
     outcomes = await follow_jobs(
         state,
         client,
