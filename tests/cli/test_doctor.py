@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chaos.rawserver import Hang, RawServer, Reply, Seen
 
 from jobctl.testing import ReferenceServer
 
-from chaos.rawserver import Hang, RawServer, Reply, Seen
 from .conftest import JOBCTL, Run
 
 WELL_BEHAVED = ("--quiet", "--job-ttl", "3", "--keepalive", "0.5")
