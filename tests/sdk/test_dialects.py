@@ -258,6 +258,48 @@ def test_credentials_headers_and_cookies_stay_on_the_initial_origin(
     assert "x-api-key" not in sent_away
 
 
+def test_cookies_stay_with_their_operation_and_origin(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    # the client keeps no cookie jar of its own: an operation's cookie goes neither to
+    # another port of the same host (another origin) nor with another operation
+    mock.post(f"{API}/location/jobs").mock(
+        return_value=httpx.Response(
+            202,
+            headers={"Location": "http://api.test:8080/status/c1", "Set-Cookie": "s=one; Path=/"},
+        )
+    )
+    away = mock.get("http://api.test:8080/status/c1").mock(return_value=httpx.Response(204))
+    assert client.wait_operation(client.call("POST", "/location/jobs")).outcome == "succeeded"
+    assert "cookie" not in away.calls[0].request.headers
+    other = mock.put(f"{API}/location/other").mock(return_value=httpx.Response(200, json={}))
+    assert client.wait_operation(client.call("PUT", "/location/other")).outcome == "succeeded"
+    assert "cookie" not in other.calls[0].request.headers
+
+
+def test_a_cookie_set_on_an_answer_that_is_retried_goes_with_the_retry(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    # Microsoft's LRO test server (LRORetrys) answers 500 with a cookie that says "the
+    # next try succeeds": the retry of the request, and the polls after it, carry it
+    put = mock.put(f"{AZ}/resources/r7").mock(
+        side_effect=[
+            httpx.Response(500, headers={"Set-Cookie": "step=1; Path=/"}),
+            js(201, {"properties": {"provisioningState": "Creating"}}),
+        ]
+    )
+    get = mock.get(f"{AZ}/resources/r7").mock(
+        side_effect=[
+            httpx.Response(500, headers={"Set-Cookie": "step=2; Path=/"}),
+            js(200, {"properties": {"provisioningState": "Succeeded"}}),
+        ]
+    )
+    done = client.wait_operation(client.call("PUT", "/azure/resources/r7", json={}))
+    assert done.outcome == "succeeded" and done.requests == 4
+    cookies = [c.request.headers.get("cookie") for c in [*put.calls, *get.calls]]
+    assert cookies == [None, "step=1", "step=1", "step=2"]
+
+
 def test_transient_failures_are_retried_only_where_safe(
     client: JobsClient, mock: respx.MockRouter
 ) -> None:
