@@ -320,6 +320,24 @@ def test_transient_failures_are_retried_only_where_safe(
     assert client.wait_operation(op).outcome == "succeeded" and polls.call_count == 3
 
 
+def test_a_keyed_call_is_retried_after_a_500_an_unkeyed_post_is_not(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    # OPERATIONS.md: 5xx on the initial request are transient, and a request with a key is
+    # safe to send again (Microsoft's LRO test server, LRORetrys: POST answered 500 first)
+    from jobctl import ServiceUnavailableError
+
+    oops = httpx.Response(500)
+    started = httpx.Response(202, headers={"Location": "/location/jobs/k5/status"})
+    keyed = mock.post(f"{API}/location/keyed").mock(side_effect=[oops, started])
+    op = client.call("POST", "/location/keyed", idempotency_key="k-5")
+    assert keyed.call_count == 2 and op.monitor == f"{API}/location/jobs/k5/status"
+    unkeyed = mock.post(f"{API}/location/unkeyed").mock(side_effect=[oops, started])
+    with pytest.raises(ServiceUnavailableError):
+        client.call("POST", "/location/unkeyed")
+    assert unkeyed.call_count == 1
+
+
 @pytest.mark.parametrize(
     ("answer", "outcome", "kind"),
     [

@@ -232,7 +232,9 @@ def call_flow(
         req = replace(req, content=content)
     keyed = idempotency_key is not None
     tally = [0]
-    reply = yield from counted(session.send(replace(req, idempotent_key=keyed)), tally)
+    reply = yield from counted(
+        session.send(replace(req, idempotent_key=keyed, repeatable=keyed)), tally
+    )
     if reply.status >= 400 or (300 <= reply.status < 400):
         raise _refusal(reply)
     start = detect(method, target, _answer(reply), dialect=dialect, final_state_via=final_state_via)

@@ -62,7 +62,7 @@ def request(
                 return reply
             failure = Failure(status=reply.status, retry_after=_retry_after(ctx, reply))
         attempt += 1
-        refused = classify(req.method, failure, keyed=req.idempotent_key)
+        refused = classify(req.method, failure, keyed=req.idempotent_key, repeatable=req.repeatable)
         decision = (
             RetryDecision(False, 0.0, refused)
             if refused is not None
