@@ -258,6 +258,48 @@ def test_credentials_headers_and_cookies_stay_on_the_initial_origin(
     assert "x-api-key" not in sent_away
 
 
+def test_cookies_stay_with_their_operation_and_origin(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    # the client keeps no cookie jar of its own: an operation's cookie goes neither to
+    # another port of the same host (another origin) nor with another operation
+    mock.post(f"{API}/location/jobs").mock(
+        return_value=httpx.Response(
+            202,
+            headers={"Location": "http://api.test:8080/status/c1", "Set-Cookie": "s=one; Path=/"},
+        )
+    )
+    away = mock.get("http://api.test:8080/status/c1").mock(return_value=httpx.Response(204))
+    assert client.wait_operation(client.call("POST", "/location/jobs")).outcome == "succeeded"
+    assert "cookie" not in away.calls[0].request.headers
+    other = mock.put(f"{API}/location/other").mock(return_value=httpx.Response(200, json={}))
+    assert client.wait_operation(client.call("PUT", "/location/other")).outcome == "succeeded"
+    assert "cookie" not in other.calls[0].request.headers
+
+
+def test_a_cookie_set_on_an_answer_that_is_retried_goes_with_the_retry(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    # Microsoft's LRO test server (LRORetrys) answers 500 with a cookie that says "the
+    # next try succeeds": the retry of the request, and the polls after it, carry it
+    put = mock.put(f"{AZ}/resources/r7").mock(
+        side_effect=[
+            httpx.Response(500, headers={"Set-Cookie": "step=1; Path=/"}),
+            js(201, {"properties": {"provisioningState": "Creating"}}),
+        ]
+    )
+    get = mock.get(f"{AZ}/resources/r7").mock(
+        side_effect=[
+            httpx.Response(500, headers={"Set-Cookie": "step=2; Path=/"}),
+            js(200, {"properties": {"provisioningState": "Succeeded"}}),
+        ]
+    )
+    done = client.wait_operation(client.call("PUT", "/azure/resources/r7", json={}))
+    assert done.outcome == "succeeded" and done.requests == 4
+    cookies = [c.request.headers.get("cookie") for c in [*put.calls, *get.calls]]
+    assert cookies == [None, "step=1", "step=1", "step=2"]
+
+
 def test_transient_failures_are_retried_only_where_safe(
     client: JobsClient, mock: respx.MockRouter
 ) -> None:
@@ -276,6 +318,24 @@ def test_transient_failures_are_retried_only_where_safe(
         side_effect=[busy, httpx.ConnectError("reset"), httpx.Response(204)]
     )
     assert client.wait_operation(op).outcome == "succeeded" and polls.call_count == 3
+
+
+def test_a_keyed_call_is_retried_after_a_500_an_unkeyed_post_is_not(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    # OPERATIONS.md: 5xx on the initial request are transient, and a request with a key is
+    # safe to send again (Microsoft's LRO test server, LRORetrys: POST answered 500 first)
+    from jobctl import ServiceUnavailableError
+
+    oops = httpx.Response(500)
+    started = httpx.Response(202, headers={"Location": "/location/jobs/k5/status"})
+    keyed = mock.post(f"{API}/location/keyed").mock(side_effect=[oops, started])
+    op = client.call("POST", "/location/keyed", idempotency_key="k-5")
+    assert keyed.call_count == 2 and op.monitor == f"{API}/location/jobs/k5/status"
+    unkeyed = mock.post(f"{API}/location/unkeyed").mock(side_effect=[oops, started])
+    with pytest.raises(ServiceUnavailableError):
+        client.call("POST", "/location/unkeyed")
+    assert unkeyed.call_count == 1
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,8 @@ class Request:
         content: a raw body (instead of ``json``), or None.
         auth: send the credentials (decided by ``Context.auth``: the base URL's origin only).
         idempotent_key: the request carries an ``Idempotency-Key`` (POST retries allowed).
+        repeatable: sending it again is harmless whatever its method, a ``500`` included
+            (a keyed ``call`` of any async API; see ``retry.classify``).
         read_timeout: a per-request read timeout in seconds (long polls, streams).
         deadline: the operation's deadline: no retry waits past it, and the
             request's timeouts shrink to it.
@@ -91,6 +93,7 @@ class Request:
     content: bytes | None = None
     auth: bool = True
     idempotent_key: bool = False
+    repeatable: bool = False
     read_timeout: float | None = None
     deadline: Deadline = NO_DEADLINE
 

@@ -8,7 +8,8 @@ every pause they make is a ``Sleep`` effect a test can see.
 The rows (``retries`` counts the tries after the first; ``n`` is the retry's number):
 
 - ``request`` — one HTTP request got no answer (refused, reset, timed out) or
-  ``429``/``502``/``503``/``504`` (``500`` on an idempotent method). Retried for
+  ``429``/``502``/``503``/``504`` (``500`` on an idempotent method, or on a keyed
+  request of any async API: ``call``, OPERATIONS.md). Retried for
   GET, HEAD, OPTIONS, PUT and DELETE; for POST and PATCH only with an
   ``Idempotency-Key``, or when no connection was made (nothing was sent).
   ``max_retries`` (4) retries; pause 0.5 s x 2^(n-1), at most 30 s, equal jitter
@@ -217,7 +218,7 @@ class Failure:
         }[self.kind]
 
 
-def classify(method: str, failure: Failure, *, keyed: bool) -> str | None:
+def classify(method: str, failure: Failure, *, keyed: bool, repeatable: bool = False) -> str | None:
     """Why one failed request may not be retried, or None when it may.
 
     Retryable: connection failures and timeouts; ``429``, ``502``, ``503``,
@@ -229,21 +230,24 @@ def classify(method: str, failure: Failure, *, keyed: bool) -> str | None:
         method: the HTTP method.
         failure: what went wrong.
         keyed: whether the request carries an ``Idempotency-Key``.
+        repeatable: its caller vouches that sending it again is harmless, whatever its
+            method (a keyed request to any async API, OPERATIONS.md): it is treated as
+            idempotent, a ``500`` included. Our own keyed submit is not: a ``500``
+            from a jobctl server is a bug there, not a passing failure.
     """
     method = method.upper()
+    idempotent = repeatable or method in IDEMPOTENT_METHODS
     what = failure.describe()
     if failure.status is not None:
         status = failure.status
         if status < 400:
             return f"status {status} is a success"
-        if status not in RETRYABLE_STATUSES and not (
-            status == 500 and method in IDEMPOTENT_METHODS
-        ):
+        if status not in RETRYABLE_STATUSES and not (status == 500 and idempotent):
             return f"status {status} is not retryable"
     elif failure.kind is None or failure.kind == "other":
         return f"{what}: not a network error"
     sent = failure.status is not None or failure.kind != "connect"
-    if sent and method not in IDEMPOTENT_METHODS and not keyed:
+    if sent and not idempotent and not keyed:
         return f"{what}; {method} without Idempotency-Key is not retried"
     return None
 

@@ -15,6 +15,7 @@ import os
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import IO, Any
 
@@ -83,12 +84,14 @@ whenever more than ``max_keepalive_connections`` are open."""
 _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
 
 
-def no_cookie_jar() -> httpx.Cookies:
+def no_cookie_jar() -> CookieJar:
     """A cookie jar that keeps nothing: the flows keep an operation's cookies themselves,
-    scoped to it and to its origin (a shared jar would mix jobs and operations)."""
-    from http.cookiejar import CookieJar, DefaultCookiePolicy
+    scoped to it and to its origin (a shared jar would mix jobs and operations).
 
-    return httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+    A bare ``CookieJar``, not ``httpx.Cookies``: httpx copies an ``httpx.Cookies`` into a
+    fresh jar with the default policy (which keeps everything), but uses a jar as given.
+    """
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 def tls_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:

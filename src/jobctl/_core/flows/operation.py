@@ -105,8 +105,7 @@ class _Session:
         auth = False
         if _same_origin(url, self.home):
             headers.update(self.op.headers)
-            if self.cookies:
-                headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+            headers.update(self._cookie())
             auth = self.ctx.auth(url)
         return Request(
             method,
@@ -117,6 +116,28 @@ class _Session:
             deadline=self.deadline,
             read_timeout=long + 10.0 if long else None,
         )
+
+    def _cookie(self) -> dict[str, str]:
+        return (
+            {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+            if self.cookies
+            else {}
+        )
+
+    def send(self, req: Request) -> Flow[Reply]:
+        """Send a request of this operation (transient failures retried), keeping the
+        cookies of its answer and of every answer it retried."""
+        reply = yield from request(self.ctx, req, renew=self._renewed)
+        self.keep_cookies(reply)
+        return reply
+
+    def _renewed(self, reply: Reply, req: Request) -> Request:
+        """``req`` once more after ``reply`` (retried): with the cookies that answer set."""
+        self.keep_cookies(reply)
+        if not _same_origin(req.url, self.home):
+            return req
+        headers = {k: v for k, v in req.headers.items() if k.lower() != "cookie"}
+        return replace(req, headers={**headers, **self._cookie()})
 
     def keep_cookies(self, reply: Reply) -> None:
         """Cookies the initial origin sets are sent back to it for this operation."""
@@ -211,8 +232,9 @@ def call_flow(
         req = replace(req, content=content)
     keyed = idempotency_key is not None
     tally = [0]
-    reply = yield from counted(request(ctx, replace(req, idempotent_key=keyed)), tally)
-    session.keep_cookies(reply)
+    reply = yield from counted(
+        session.send(replace(req, idempotent_key=keyed, repeatable=keyed)), tally
+    )
     if reply.status >= 400 or (300 <= reply.status < 400):
         raise _refusal(reply)
     start = detect(method, target, _answer(reply), dialect=dialect, final_state_via=final_state_via)
@@ -253,8 +275,7 @@ def monitor_flow(
     op = Operation("pending", "GET", target, target, headers=tuple(headers.items()))
     session = _Session(ctx, op, deadline)
     tally = [0]
-    reply = yield from counted(request(ctx, session.request("GET", target)), tally)
-    session.keep_cookies(reply)
+    reply = yield from counted(session.send(session.request("GET", target)), tally)
     if reply.status >= 400 or reply.status in (301, 302, 307, 308):
         raise _refusal(reply)
     dialect, first = observe_monitor(_answer(reply))
@@ -357,11 +378,9 @@ def _follow_operation(
             yield from sleep(pause)
         wait = long_wait if left is None else min(long_wait, max(0, int(left) - 1))
         spec = poll(op.dialect, monitor, long_wait=wait if wait >= 1 else 0)
-        reply = yield from request(
-            ctx,
-            session.request(spec.method, spec.url, json=spec.json, long=wait if spec.long else 0),
+        reply = yield from session.send(
+            session.request(spec.method, spec.url, json=spec.json, long=wait if spec.long else 0)
         )
-        session.keep_cookies(reply)
         if spec.long and reply.status in (400, 404, 405, 501):
             long_wait = 0  # no :wait here: plain GETs from now on
             obs = obs or Observation("running")
@@ -380,7 +399,7 @@ def _follow_operation(
     where = final_request(start, op.method, op.url, obs)
     if where is None:
         return "succeeded", obs.status, inline_result(start, obs), None, op
-    reply = yield from request(ctx, session.request("GET", where))
+    reply = yield from session.send(session.request("GET", where))
     if reply.status >= 400:
         raise _refusal(reply)
     return "succeeded", obs.status, _result(reply), None, op
@@ -436,7 +455,7 @@ def cancel_operation_flow(ctx: Context, op: Operation, deadline: Deadline) -> Fl
         req = session.request("DELETE", op.monitor)
     else:
         return False
-    reply = yield from request(ctx, req)
+    reply = yield from session.send(req)
     if reply.status >= 400:
         raise _refusal(reply)
     return True

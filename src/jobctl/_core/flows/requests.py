@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ..context import Context
 from ..effects import Flow, emit, open_once, send_once, sleep
@@ -25,7 +26,13 @@ def _retry_after(ctx: Context, reply: Reply) -> float | None:
     return parse_retry_after(reply.headers.get("retry-after"), ctx.runtime.wall())
 
 
-def request(ctx: Context, req: Request, *, stream: bool = False) -> Flow[Reply]:
+def request(
+    ctx: Context,
+    req: Request,
+    *,
+    stream: bool = False,
+    renew: Callable[[Reply, Request], Request] | None = None,
+) -> Flow[Reply]:
     """Send ``req``, retrying transient failures (the ``request`` row of the retry table).
 
     Returns the first answer that is not retried (which may be an error status:
@@ -36,6 +43,9 @@ def request(ctx: Context, req: Request, *, stream: bool = False) -> Flow[Reply]:
         ctx: the client context.
         req: the request; its ``deadline`` bounds the retries.
         stream: keep a 2xx body open (``Reply.stream``) instead of reading it.
+        renew: called with an answer that is about to be retried and the request that
+            got it; returns the request to send next (an operation keeps the cookies
+            that answer set).
     """
     attempt = 0
     while True:
@@ -52,7 +62,7 @@ def request(ctx: Context, req: Request, *, stream: bool = False) -> Flow[Reply]:
                 return reply
             failure = Failure(status=reply.status, retry_after=_retry_after(ctx, reply))
         attempt += 1
-        refused = classify(req.method, failure, keyed=req.idempotent_key)
+        refused = classify(req.method, failure, keyed=req.idempotent_key, repeatable=req.repeatable)
         decision = (
             RetryDecision(False, 0.0, refused)
             if refused is not None
@@ -70,6 +80,8 @@ def request(ctx: Context, req: Request, *, stream: bool = False) -> Flow[Reply]:
             if error is not None:
                 raise error
             return reply
+        if error is None and renew is not None:
+            req = renew(reply, req)
         yield from emit(
             ConnectionEvent(
                 ok=False,
