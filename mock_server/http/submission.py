@@ -142,6 +142,9 @@ async def create(
     submission: Submission,
     key: str | None,
     answer: Callable[[JobRecord], dict[str, Any]],
+    *,
+    keyed: bool = True,
+    make_job: Callable[[NewJob], JobRecord] | None = None,
 ) -> tuple[JobRecord, dict[str, Any], bool]:
     """Make the job under the idempotency key; returns ``(job, body, replayed)``.
 
@@ -153,11 +156,16 @@ async def create(
         key: the request's idempotency key (None: no deduplication, unless the server
             requires keys: then 400).
         answer: the answer body of the new job (stored with the key, replayed verbatim).
+        keyed: whether the route takes keys (False: a PUT, idempotent by itself, never
+            needs one, even with ``--require-idempotency-key``).
+        make_job: makes the job instead of ``lifecycle.create`` (checks and records that
+            must happen under the key, after a replay was ruled out); may raise.
     """
-    check_key(engine.config, key)
+    if keyed:
+        check_key(engine.config, key)
 
     def make() -> tuple[JobRecord, dict[str, Any]]:
-        job = engine.lifecycle.create(submission.new)
+        job = (make_job or engine.lifecycle.create)(submission.new)
         engine.pool.wake()
         return job, answer(job)
 
