@@ -1,4 +1,4 @@
-"""The other dialects of OPERATIONS.md, served over the same engine as ``/api``.
+"""The other dialects of docs/operations.md, served over the same engine as ``/api``.
 
 One router per dialect: ``azure`` (data-plane, ``Operation-Location``), ``arm``
 (Azure Resource Manager: ``Azure-AsyncOperation`` + ``Location``, and resources

@@ -10,7 +10,7 @@ A resource is a job under a name the caller chose (the store's ``JobNames``):
   once succeeded, the job's ``output``.
 - ``PATCH`` provisions it again with the changed properties and answers ``200``
   with ``provisioningState: Updating`` and *no* monitor header: the client polls
-  the resource (OPERATIONS.md's "azure (resource)").
+  the resource (docs/operations.md's "azure (resource)").
 - ``POST .../run`` (an action, in ``armops``) runs the resource's job again.
 - ``DELETE`` cancels a provisioning that still runs and frees the name: ``202``
   with both headers (the operation ``?operation=delete``; no final result), ``204``

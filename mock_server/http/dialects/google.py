@@ -9,7 +9,7 @@ retryable). ``POST {name}:wait`` holds until the operation is done or its
 ``timeout`` (capped by ``--max-wait``) passed, waking on the engine's change
 notifications; ``POST {name}:cancel`` cancels and answers ``{}``.
 
-AIP-151 (and OPERATIONS.md) find an operation at ``{origin}/{version}/{name}``,
+AIP-151 (and docs/operations.md) find an operation at ``{origin}/{version}/{name}``,
 the version being the request path's (``v1``): that is ``/v1/operations/{id}``,
 outside ``/google``. The operations are served there and under ``/google/v1``
 alike (one set of functions on two routers).

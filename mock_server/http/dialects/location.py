@@ -3,7 +3,7 @@
 ``POST /location/jobs`` answers ``202`` with ``Location`` (the status monitor)
 and ``Retry-After``. The monitor answers ``202`` with ``X-Progress`` (percent)
 while the job runs, ``303 See Other`` to the result once it completed, and,
-since OPERATIONS.md ends a wait at a 4xx with that error: ``409`` naming the
+since docs/operations.md ends a wait at a 4xx with that error: ``409`` naming the
 job's error when it failed, ``410`` when it was cancelled. ``DELETE`` on the
 monitor cancels. The result is the job's result, as ``/api`` serves it.
 """
