@@ -25,7 +25,14 @@ from .problems import ProblemError, problem_responses
 from .sse import event_stream, parse_last_event_id
 from .views import job_body
 
-__all__ = ["Conditions", "ConditionsDep", "parse_range", "router", "send_result"]
+__all__ = [
+    "RESULT_RESPONSES",
+    "Conditions",
+    "ConditionsDep",
+    "parse_range",
+    "router",
+    "send_result",
+]
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 
@@ -160,6 +167,13 @@ async def conditions(
 
 
 ConditionsDep = Annotated[Conditions, Depends(conditions)]
+RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The result file (media types in openapi.py)"},
+    206: {"description": "Partial content (Range)"},
+    304: {"description": "Not modified (If-None-Match)"},
+    **problem_responses(404, 409, 410, 416),
+}
+"""The answers of every route that serves a result (``send_result``)."""
 
 
 def _result_job(
@@ -186,12 +200,7 @@ def _result_job(
 @router.get(
     "/jobs/{job_id}/result",
     response_class=Response,
-    responses={
-        200: {"description": "The result file (media types in openapi.py)"},
-        206: {"description": "Partial content (Range)"},
-        304: {"description": "Not modified (If-None-Match)"},
-        **problem_responses(404, 409, 410, 416),
-    },
+    responses=RESULT_RESPONSES,
     summary="Download a job's result",
 )
 async def job_result(

@@ -17,21 +17,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from ...engine.lifecycle import iso
 from ...store.base import JobRecord
-from ..deps import EngineDep, MaybeUserDep, UserDep
 from ..problems import problem_responses
-from ..routes_results import ConditionsDep, send_result
+from ..routes_results import RESULT_RESPONSES, ConditionsDep, send_result
 from ..schemas import SubmitRequest
-from .arm import ARM_STATUS, Name, named_job
-from .azure import IdempotencyKey, RepeatabilityId, azure_error, azure_key
+from .arm import ARM_STATUS, MONITOR, Name, named_job
+from .azure import AzureKey, azure_error
 from .common import (
     ApiVersion,
-    BookDep,
+    Call,
+    CallDep,
     OpId,
+    SignedCallDep,
     answer,
     begin,
     ended,
@@ -41,8 +42,8 @@ from .common import (
     percent,
     reply,
 )
-from .knobs import KnobBook, OperationState
-from .models import ArmStatus, header
+from .knobs import OperationState
+from .models import HINT, HINT_UNLESS_DONE, SECONDS, ArmStatus, header
 
 __all__ = ["router"]
 
@@ -52,9 +53,6 @@ Operation = Annotated[
     Literal["provision", "delete"],
     Query(description="which operation of the job: its provisioning or run, or a DELETE"),
 ]
-_SECONDS = "^[0-9]+$"
-_HINT = header("seconds until a poll is useful", pattern=_SECONDS)
-_MONITOR = header("the asynchronous operation (status monitor)")
 
 
 @router.post(
@@ -65,11 +63,9 @@ _MONITOR = header("the asynchronous operation (status monitor)")
         202: {
             "description": "Running: poll the Azure-AsyncOperation; the result is at Location",
             "headers": {
-                "Azure-AsyncOperation": _MONITOR,
-                "Location": _MONITOR,
-                "Retry-After": header(
-                    "while the job runs (a replay of a finished one has none)", False, "^[0-9]+$"
-                ),
+                "Azure-AsyncOperation": MONITOR,
+                "Location": MONITOR,
+                "Retry-After": HINT_UNLESS_DONE,
             },
         },
         **problem_responses(404, 409),
@@ -77,93 +73,68 @@ _MONITOR = header("the asynchronous operation (status monitor)")
     summary="Run the resource's job again (an ARM action: 202 + Location)",
 )
 async def run_resource(
-    request: Request,
-    engine: EngineDep,
-    book: BookDep,
-    user: UserDep,
-    name: Name,
-    api_version: ApiVersion,
-    repeatability: RepeatabilityId = None,
-    idempotency_key: IdempotencyKey = None,
+    call: CallDep, name: Name, api_version: ApiVersion, key: AzureKey
 ) -> Response:
     """A new job with the resource's type and input; its result is at ``Location``.
 
     \f
     Args:
-        request: the HTTP request (its query may hold knobs).
-        engine: the engine.
-        book: the operations' knobs.
-        user: the caller.
+        call: the request, its engine and caller (its query may hold knobs).
         name: the resource's name.
         api_version: the api-version query parameter.
-        repeatability: the Repeatability-Request-ID header.
-        idempotency_key: the Idempotency-Key header.
+        key: the Repeatability-Request-ID or Idempotency-Key header.
     """
-    current, _ = named_job(engine, user, name)
+    current, _ = named_job(call, name)
     spec: dict[str, Any] = {"type": current.type, "input": current.input}
     if current.webhook is not None:
         spec["webhook"] = current.webhook
     begun = await begin(
-        request,
-        engine,
-        book,
-        user,
+        call,
         SubmitRequest.model_validate(spec),
         dialect="arm",
         op=f"arm:run:{name}",
-        key=azure_key(repeatability, idempotency_key),
+        key=key,
         body_of=lambda job: {"jobId": job.id},
     )
     job, state = begun.job, begun.state
     query = {"api-version": api_version}
     headers = {
-        "Azure-AsyncOperation": link(
-            request, engine, state, f"/azure/asyncoperations/{job.id}", query
-        ),
-        "Location": link(request, engine, state, f"/azure/operationresults/{job.id}", query),
+        "Azure-AsyncOperation": link(call, state, f"/azure/asyncoperations/{job.id}", query),
+        "Location": link(call, state, f"/azure/operationresults/{job.id}", query),
     }
     if not job.terminal:
-        headers.update(state.retry_after(hint(engine, job)))
+        headers.update(state.retry_after(hint(call.engine, job)))
     return answer(begun, state, None, 202, headers)
 
 
-def _state(book: KnobBook, job: JobRecord, operation: str) -> OperationState:
-    return book.get(job.id if operation == "provision" else f"delete:{job.id}")
+def _state(call: Call, job: JobRecord, operation: str) -> OperationState:
+    return call.book.get(job.id if operation == "provision" else f"delete:{job.id}")
 
 
 @router.get(
     "/asyncoperations/{job_id:opid}",
     response_model=ArmStatus,
     responses={
-        200: {"headers": {"Retry-After": header("while InProgress", False, _SECONDS)}},
+        200: {"headers": {"Retry-After": header("while InProgress", False, SECONDS)}},
         **problem_responses(404),
     },
     summary="An asynchronous operation (the Azure-AsyncOperation monitor)",
 )
 async def async_operation(
-    request: Request,
-    engine: EngineDep,
-    book: BookDep,
-    user: MaybeUserDep,
-    job_id: OpId,
-    api_version: ApiVersion,
-    operation: Operation = "provision",
+    call: SignedCallDep, job_id: OpId, api_version: ApiVersion, operation: Operation = "provision"
 ) -> Response:
     """``InProgress``, then ``Succeeded``, ``Failed`` (with ``error``) or ``Canceled``.
 
     \f
     Args:
-        request: the HTTP request.
-        engine: the engine.
-        book: the operations' knobs.
-        user: the caller; None for a URL signed for the second origin.
+        call: the request, its engine and caller (or a URL signed for the second origin).
         job_id: the operation's job.
         api_version: the api-version query parameter.
         operation: the job's provisioning (or run), or a DELETE of its resource.
     """
-    job = operation_job(request, engine, user, job_id)
-    state = _state(book, job, operation)
-    state.gate(request)
+    job = operation_job(call, job_id)
+    state = _state(call, job, operation)
+    state.gate(call.request)
     if operation == "delete":
         status = "Succeeded" if job.terminal else "InProgress"
     else:
@@ -183,7 +154,7 @@ async def async_operation(
         body["error"] = azure_error(job)
     if state.knobs.no_status:
         del body["status"]
-    headers = state.retry_after(hint(engine, job)) if status == "InProgress" else {}
+    headers = state.retry_after(hint(call.engine, job)) if status == "InProgress" else {}
     return reply(state, body, 200, headers)
 
 
@@ -191,23 +162,17 @@ async def async_operation(
     "/operationresults/{job_id:opid}",
     response_class=Response,
     responses={
-        200: {"description": "The result file (as GET /api/jobs/{id}/result)"},
+        **RESULT_RESPONSES,
         202: {
             "description": "Still running: poll again",
-            "headers": {"Location": _MONITOR, "Retry-After": _HINT},
+            "headers": {"Location": MONITOR, "Retry-After": HINT},
         },
         204: {"description": "A DELETE's operation ended: there is no result"},
-        206: {"description": "Partial content (Range)"},
-        304: {"description": "Not modified (If-None-Match)"},
-        **problem_responses(404, 409, 410, 416),
     },
     summary="An operation's result (the Location of a POST action or DELETE)",
 )
 async def operation_result(
-    request: Request,
-    engine: EngineDep,
-    book: BookDep,
-    user: MaybeUserDep,
+    call: SignedCallDep,
     job_id: OpId,
     api_version: ApiVersion,
     conditions: ConditionsDep,
@@ -218,24 +183,21 @@ async def operation_result(
 
     \f
     Args:
-        request: the HTTP request.
-        engine: the engine.
-        book: the operations' knobs.
-        user: the caller; None for a URL signed for the second origin.
+        call: the request, its engine and caller (or a URL signed for the second origin).
         job_id: the operation's job.
         api_version: the api-version query parameter.
         conditions: the Range, If-Range and If-None-Match headers.
         operation: the job's provisioning (or run), or a DELETE of its resource.
     """
-    job = operation_job(request, engine, user, job_id)
+    job = operation_job(call, job_id)
     if not job.terminal:
-        state = _state(book, job, operation)
+        state = _state(call, job, operation)
         query = {"api-version": api_version, "operation": operation}
-        here = link(request, engine, state, f"/azure/operationresults/{job.id}", query)
-        headers = {"Location": here, **state.retry_after(hint(engine, job))}
+        here = link(call, state, f"/azure/operationresults/{job.id}", query)
+        headers = {"Location": here, **state.retry_after(hint(call.engine, job))}
         return Response(status_code=202, headers=headers)
     if operation == "delete":
         return Response(status_code=204)
     if job.status != "completed":
         raise ended(job)
-    return send_result(request, engine, job, conditions)
+    return send_result(call.request, call.engine, job, conditions)

@@ -1,6 +1,9 @@
 """What the dialect routers share: starting an operation, finding it, linking to it.
 
-Every dialect's submit goes through ``begin`` (the knobs of its query, the one
+A route gets its ``Call`` (the request, the engine, the operations' knobs and the
+caller) as one dependency: ``CallDep`` when a token is needed, ``SignedCallDep``
+where a URL signed for the second origin may stand in for one. Every dialect's
+submit goes through ``begin`` (the knobs of its query, the one
 submit path of ``submission``, the operation remembered in the ``KnobBook``)
 and answers through ``answer`` (the knobs applied: ``bare``, the poll-state
 cookie, ``Idempotent-Replayed``). Monitors find their job with
@@ -24,7 +27,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from ...engine.runtime import Engine
 from ...store.base import JobRecord, NewJob
-from ..deps import ServerDep, User
+from ..deps import MaybeUserDep, ServerDep, User, UserDep
 from ..jobaccess import base_url, visible_job
 from ..problems import ProblemError
 from ..schemas import SubmitRequest
@@ -35,8 +38,10 @@ from .knobs import COOKIE, Dialect, KnobBook, Knobs, OperationState, parse_knobs
 __all__ = [
     "ApiVersion",
     "Begun",
-    "BookDep",
+    "Call",
+    "CallDep",
     "OpId",
+    "SignedCallDep",
     "answer",
     "begin",
     "ended",
@@ -79,11 +84,43 @@ ApiVersion = Annotated[
 ]
 
 
-async def _book(server: ServerDep) -> KnobBook:
-    return server.operations
+@dataclass(frozen=True)
+class Call:
+    """One request to a dialect route, with what answering it takes.
+
+    Args:
+        request: the HTTP request.
+        engine: the engine.
+        book: the operations and their knobs.
+        user: the caller; None for a URL signed for the second origin (``SignedCallDep``).
+    """
+
+    request: Request
+    engine: Engine
+    book: KnobBook
+    user: User | None
+
+    @property
+    def caller(self) -> User:
+        """The authenticated caller (``CallDep`` guarantees one)."""
+        if self.user is None:
+            raise ProblemError(401, "a bearer token is required", headers=_BEARER)
+        return self.user
 
 
-BookDep = Annotated[KnobBook, Depends(_book)]
+async def _call(request: Request, server: ServerDep, user: UserDep) -> Call:
+    return Call(request, server.engine, server.operations, user)
+
+
+async def _signed_call(request: Request, server: ServerDep, user: MaybeUserDep) -> Call:
+    return Call(request, server.engine, server.operations, user)
+
+
+CallDep = Annotated[Call, Depends(_call)]
+"""A call by a user with a token (401 without one)."""
+SignedCallDep = Annotated[Call, Depends(_signed_call)]
+"""A call with a token, or to a URL signed for the second origin (checked by
+``operation_job``)."""
 
 
 @dataclass(frozen=True)
@@ -103,23 +140,19 @@ class Begun:
     state: OperationState
 
 
-def knobs_for(request: Request, engine: Engine, dialect: Dialect) -> Knobs:
+def knobs_for(call: Call, dialect: Dialect) -> Knobs:
     """The knobs the request's query asks for (400 for a bad one).
 
     Args:
-        request: the request that starts an operation.
-        engine: the engine (whether there is a second origin).
+        call: the request that starts an operation.
         dialect: the route's dialect.
     """
-    foreign = engine.config.result_base_url is not None
-    return parse_knobs(request.query_params, dialect, foreign=foreign)
+    foreign = call.engine.config.result_base_url is not None
+    return parse_knobs(call.request.query_params, dialect, foreign=foreign)
 
 
 async def begin(
-    request: Request,
-    engine: Engine,
-    book: KnobBook,
-    user: User,
+    call: Call,
     spec: SubmitRequest,
     *,
     dialect: Dialect,
@@ -133,10 +166,7 @@ async def begin(
     """Start an operation: its knobs, the job (the one submit path), its remembered state.
 
     Args:
-        request: the submit request (its query holds the knobs).
-        engine: the engine.
-        book: where operations are remembered.
-        user: the caller.
+        call: the submit request (its query holds the knobs).
         spec: the job to make.
         dialect: the route's dialect (which knobs it takes).
         op: the route, in the idempotency fingerprint.
@@ -146,12 +176,13 @@ async def begin(
         keyed: whether the route takes idempotency keys (a PUT is idempotent by itself).
         make_job: makes the job in place of ``lifecycle.create`` (see ``submission.create``).
     """
-    knobs = knobs_for(request, engine, dialect)
-    submission = prepare(engine, user, spec, base=base_url(request), op=op, loc=loc)
+    knobs = knobs_for(call, dialect)
+    engine, user = call.engine, call.caller
+    submission = prepare(engine, user, spec, base=base_url(call.request), op=op, loc=loc)
     job, body, replayed = await create(
-        request, engine, user, submission, key, body_of, keyed=keyed, make_job=make_job
+        call.request, engine, user, submission, key, body_of, keyed=keyed, make_job=make_job
     )
-    state = book.get(job.id) if replayed else book.open(job.id, knobs)
+    state = call.book.get(job.id) if replayed else call.book.open(job.id, knobs)
     return Begun(job, body, replayed, state)
 
 
@@ -211,17 +242,16 @@ def reply(
     return Response(raw, status, dict(headers or {}), media_type="application/json")
 
 
-def operation_job(request: Request, engine: Engine, user: User | None, job_id: str) -> JobRecord:
+def operation_job(call: Call, job_id: str) -> JobRecord:
     """The operation's job: the caller's (404 otherwise), or the one a signed URL names.
 
     Args:
-        request: the request (a signed URL's ``expires`` and ``sig`` are in its query).
-        engine: the engine.
-        user: the caller; None for a signed URL used without a token.
+        call: the request (a signed URL's ``expires`` and ``sig`` are in its query).
         job_id: the operation's id.
     """
-    if user is not None:
-        return visible_job(engine, user, job_id)
+    engine, request = call.engine, call.request
+    if call.user is not None:
+        return visible_job(engine, call.user, job_id)
     expires, sig = request.query_params.get("expires"), request.query_params.get("sig")
     lifecycle = engine.lifecycle
     if not expires or not sig or not lifecycle.signature_valid(request.url.path, expires, sig):
@@ -237,25 +267,20 @@ def operation_job(request: Request, engine: Engine, user: User | None, job_id: s
 
 
 def link(
-    request: Request,
-    engine: Engine,
-    state: OperationState,
-    path: str,
-    query: Mapping[str, str] | None = None,
+    call: Call, state: OperationState, path: str, query: Mapping[str, str] | None = None
 ) -> str:
     """A monitor or result URL of the operation, relative, absolute or signed on the
     second origin, as its ``links`` knob says.
 
     Args:
-        request: the request being answered (its origin, for absolute URLs).
-        engine: the engine (the second origin, the signing key).
+        call: the request being answered (its origin, for absolute URLs).
         state: the operation's state.
         path: the URL's path.
         query: its query parameters (``api-version``, ...).
     """
     params = dict(query or {})
-    links = state.knobs.links
-    origin = "" if links == "relative" else base_url(request)
+    engine, links = call.engine, state.knobs.links
+    origin = "" if links == "relative" else base_url(call.request)
     if links == "foreign" and engine.config.result_base_url is not None:
         origin = engine.config.result_base_url.rstrip("/")
         expires = int(engine.lifecycle.clock()) + SIGNED_FOR

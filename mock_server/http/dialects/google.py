@@ -20,17 +20,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Request
+from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse, Response
 
 from ...engine.lifecycle import iso
 from ...engine.runtime import Engine
 from ...store.base import JobRecord
-from ..deps import EngineDep, UserDep
 from ..jobaccess import KEY_PATTERN, cancel, hold, visible_job
 from ..problems import problem_responses
 from ..schemas import SubmitRequest
-from .common import BookDep, OpId, answer, begin, hint, percent, reply
+from .common import Call, CallDep, OpId, answer, begin, hint, percent, reply
 from .models import GoogleOperation, WaitRequest
 
 __all__ = ["router", "v1_router"]
@@ -104,10 +103,7 @@ def _seconds(engine: Engine, wait: WaitRequest | None) -> float:
     summary="Start a job (AIP-151: answers a google.longrunning.Operation)",
 )
 async def run(
-    request: Request,
-    engine: EngineDep,
-    book: BookDep,
-    user: UserDep,
+    call: CallDep,
     spec: SubmitRequest,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)
@@ -117,112 +113,85 @@ async def run(
 
     \f
     Args:
-        request: the HTTP request (its query may hold knobs).
-        engine: the engine.
-        book: the operations' knobs.
-        user: the caller, the job's owner.
+        call: the request, its engine and caller (its query may hold knobs).
         spec: the job.
         idempotency_key: the Idempotency-Key header.
     """
     begun = await begin(
-        request,
-        engine,
-        book,
-        user,
-        spec,
-        dialect="google",
-        op="google:run",
-        key=idempotency_key,
-        body_of=_operation,
+        call, spec, dialect="google", op="google:run", key=idempotency_key, body_of=_operation
     )
     job, state = begun.job, begun.state
-    headers = {} if job.terminal else state.retry_after(hint(engine, job))
+    headers = {} if job.terminal else state.retry_after(hint(call.engine, job))
     return answer(begun, state, begun.body, 200, headers)
 
 
-async def get_operation(
-    request: Request, engine: EngineDep, book: BookDep, user: UserDep, job_id: OpId
-) -> Response:
+def _answer(call: Call, job: JobRecord) -> Response:
+    """The Operation as a monitor answers it (knobs applied)."""
+    state = call.book.get(job.id)
+    headers = {} if job.terminal else state.retry_after(hint(call.engine, job))
+    return reply(state, _operation(job), 200, headers)
+
+
+def _polled(call: Call, job_id: str) -> JobRecord:
+    """The caller's operation, its poll counted (``fail-polls``, ``cookie``)."""
+    job = visible_job(call.engine, call.caller, job_id)
+    call.book.get(job.id).gate(call.request)
+    return job
+
+
+async def get_operation(call: CallDep, job_id: OpId) -> Response:
     """The operation: ``done``, ``metadata``, and ``response`` or ``error`` once done.
 
     \f
     Args:
-        request: the HTTP request.
-        engine: the engine.
-        book: the operations' knobs.
-        user: the caller.
+        call: the request, its engine and caller.
         job_id: the operation.
     """
-    job = visible_job(engine, user, job_id)
-    state = book.get(job.id)
-    state.gate(request)
-    headers = {} if job.terminal else state.retry_after(hint(engine, job))
-    return reply(state, _operation(job), 200, headers)
+    return _answer(call, _polled(call, job_id))
 
 
 async def wait_operation(
-    request: Request,
-    engine: EngineDep,
-    book: BookDep,
-    user: UserDep,
-    job_id: OpId,
-    wait: Annotated[WaitRequest | None, Body()] = None,
+    call: CallDep, job_id: OpId, wait: Annotated[WaitRequest | None, Body()] = None
 ) -> Response:
     """Hold until the operation is done or ``timeout`` passed (capped by ``--max-wait``).
 
     \f
     Args:
-        request: the HTTP request.
-        engine: the engine.
-        book: the operations' knobs.
-        user: the caller.
+        call: the request, its engine and caller.
         job_id: the operation.
         wait: ``{"timeout": "30s"}`` (optional).
     """
-    job = visible_job(engine, user, job_id)
-    state = book.get(job.id)
-    state.gate(request)
-    job = await hold(engine, job, _seconds(engine, wait), lambda j: j.terminal)
-    headers = {} if job.terminal else state.retry_after(hint(engine, job))
-    return reply(state, _operation(job), 200, headers)
+    job = _polled(call, job_id)
+    job = await hold(call.engine, job, _seconds(call.engine, wait), lambda j: j.terminal)
+    return _answer(call, job)
 
 
-async def cancel_operation(engine: EngineDep, user: UserDep, job_id: OpId) -> Response:
+async def cancel_operation(call: CallDep, job_id: OpId) -> Response:
     """Cancel the operation (``409`` once it succeeded or failed); ``{}``.
 
     \f
     Args:
-        engine: the engine.
-        user: the caller.
+        call: the request, its engine and caller.
         job_id: the operation.
     """
-    cancel(engine, visible_job(engine, user, job_id))
+    cancel(call.engine, visible_job(call.engine, call.caller, job_id))
     return JSONResponse({})
 
 
-for _router in (router, v1_router):
-    where = "/google/v1" if _router is router else "/v1"
-    _router.add_api_route(
-        "/operations/{job_id:opid}",
-        get_operation,
-        methods=["GET"],
-        response_model=GoogleOperation,
-        responses=problem_responses(404),
-        summary=f"An operation ({where}/{{name}})",
-    )
-    _router.add_api_route(
-        "/operations/{job_id:opid}:wait",
-        wait_operation,
-        methods=["POST"],
-        response_model=GoogleOperation,
-        responses=problem_responses(404),
-        summary=f"Wait for an operation ({where}/{{name}}:wait)",
-    )
-    _router.add_api_route(
-        "/operations/{job_id:opid}:cancel",
-        cancel_operation,
-        methods=["POST"],
-        response_model=dict[str, Any],
-        responses=problem_responses(404, 409),
-        summary=f"Cancel an operation ({where}/{{name}}:cancel)",
-    )
+_OPERATION_ROUTES: tuple[tuple[str, Any, str, Any, tuple[int, ...], str], ...] = (
+    ("", get_operation, "GET", GoogleOperation, (404,), "An operation"),
+    (":wait", wait_operation, "POST", GoogleOperation, (404,), "Wait for an operation"),
+    (":cancel", cancel_operation, "POST", dict[str, Any], (404, 409), "Cancel an operation"),
+)
+"""The operation routes: (suffix, endpoint, method, answer, errors, summary)."""
+
+for _router, _where in ((router, "/google/v1"), (v1_router, "/v1")):
+    for _suffix, _endpoint, _method, _model, _errors, _what in _OPERATION_ROUTES:
+        _router.add_api_route(
+            f"/operations/{{job_id:opid}}{_suffix}",
+            _endpoint,
+            methods=[_method],
+            response_model=_model,
+            responses=problem_responses(*_errors),
+            summary=f"{_what} ({_where}/{{name}}{_suffix})",
+        )

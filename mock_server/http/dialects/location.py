@@ -12,16 +12,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
 
 from ...store.base import JobRecord
-from ..deps import EngineDep, MaybeUserDep, UserDep
 from ..jobaccess import KEY_PATTERN, cancel, visible_job
 from ..problems import ProblemError, problem_responses
-from ..routes_results import ConditionsDep, send_result
+from ..routes_results import RESULT_RESPONSES, ConditionsDep, send_result
 from ..schemas import SubmitRequest
-from .common import BookDep, answer, begin, ended, hint, link, operation_job, percent, reply
+from .common import (
+    CallDep,
+    SignedCallDep,
+    answer,
+    begin,
+    ended,
+    hint,
+    link,
+    operation_job,
+    percent,
+    reply,
+)
 from .models import LocationStatus, header
 
 __all__ = ["router"]
@@ -60,10 +70,7 @@ def _status(job: JobRecord) -> dict[str, Any]:
     summary="Start a job (202 + Location)",
 )
 async def start(
-    request: Request,
-    engine: EngineDep,
-    book: BookDep,
-    user: UserDep,
+    call: CallDep,
     spec: SubmitRequest,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)
@@ -76,18 +83,12 @@ async def start(
 
     \f
     Args:
-        request: the HTTP request (its query may hold knobs).
-        engine: the engine.
-        book: the operations' knobs.
-        user: the caller, the job's owner.
+        call: the request, its engine and caller (its query may hold knobs).
         spec: the job.
         idempotency_key: the Idempotency-Key header.
     """
     begun = await begin(
-        request,
-        engine,
-        book,
-        user,
+        call,
         spec,
         dialect="location",
         op="location:start",
@@ -95,9 +96,9 @@ async def start(
         body_of=lambda job: {"id": job.id, "status": "pending"},
     )
     job, state = begun.job, begun.state
-    headers = {"Location": link(request, engine, state, f"/location/jobs/{job.id}/status")}
+    headers = {"Location": link(call, state, f"/location/jobs/{job.id}/status")}
     if not job.terminal:
-        headers.update(state.retry_after(hint(engine, job)))
+        headers.update(state.retry_after(hint(call.engine, job)))
     return answer(begun, state, begun.body, 202, headers)
 
 
@@ -116,37 +117,32 @@ async def start(
     },
     summary="The job's status monitor (202 running, 303 done, 409 failed, 410 cancelled)",
 )
-async def status(
-    request: Request, engine: EngineDep, book: BookDep, user: MaybeUserDep, job_id: str
-) -> Response:
+async def status(call: SignedCallDep, job_id: str) -> Response:
     """``202`` while the job runs; ``303`` to its result when completed; ``409`` (its error)
     when it failed; ``410`` when it was cancelled.
 
     \f
     Args:
-        request: the HTTP request.
-        engine: the engine.
-        book: the operations' knobs.
-        user: the caller; None for a URL signed for the second origin.
+        call: the request, its engine and caller (or a URL signed for the second origin).
         job_id: the job.
     """
-    job = operation_job(request, engine, user, job_id)
-    state = book.get(job.id)
-    state.gate(request)
+    job = operation_job(call, job_id)
+    state = call.book.get(job.id)
+    state.gate(call.request)
     path = f"/location/jobs/{job.id}/status"
-    if state.knobs.moving and request.query_params.get("hop", "0") != str(state.hop):
+    if state.knobs.moving and call.request.query_params.get("hop", "0") != str(state.hop):
         raise ProblemError(404, "this monitor URL has moved on; follow the newest Location")
     if not job.terminal:
-        headers = state.retry_after(hint(engine, job))
+        headers = state.retry_after(hint(call.engine, job))
         done = percent(job)
         if done is not None:
             headers["X-Progress"] = str(done)
         if state.knobs.moving:
             state.hop += 1
-            headers["Location"] = link(request, engine, state, path, {"hop": str(state.hop)})
+            headers["Location"] = link(call, state, path, {"hop": str(state.hop)})
         return reply(state, _status(job), 202, headers)
     if job.status == "completed":
-        result = link(request, engine, state, f"/location/jobs/{job.id}/result")
+        result = link(call, state, f"/location/jobs/{job.id}/result")
         return reply(state, _status(job), 303, {"Location": result})
     raise ended(job)
 
@@ -157,45 +153,31 @@ async def status(
     responses=problem_responses(404, 409),
     summary="Cancel the job",
 )
-async def stop(engine: EngineDep, user: UserDep, job_id: str) -> Response:
+async def stop(call: CallDep, job_id: str) -> Response:
     """Cancel a pending or running job (``409`` once it completed or failed).
 
     \f
     Args:
-        engine: the engine.
-        user: the caller.
+        call: the request, its engine and caller.
         job_id: the job.
     """
-    cancel(engine, visible_job(engine, user, job_id))
+    cancel(call.engine, visible_job(call.engine, call.caller, job_id))
     return JSONResponse({"id": job_id, "status": "cancelled"})
 
 
 @router.get(
     "/jobs/{job_id}/result",
     response_class=Response,
-    responses={
-        200: {"description": "The result file (as GET /api/jobs/{id}/result)"},
-        206: {"description": "Partial content (Range)"},
-        304: {"description": "Not modified (If-None-Match)"},
-        **problem_responses(404, 409, 410, 416),
-    },
-    summary="The job's result",
+    responses=RESULT_RESPONSES,
+    summary="The job's result (as GET /api/jobs/{id}/result)",
 )
-async def result(
-    request: Request,
-    engine: EngineDep,
-    user: MaybeUserDep,
-    job_id: str,
-    conditions: ConditionsDep,
-) -> Response:
+async def result(call: SignedCallDep, job_id: str, conditions: ConditionsDep) -> Response:
     """The result, as ``GET /api/jobs/{id}/result`` answers it (Range, ETag, ...).
 
     \f
     Args:
-        request: the HTTP request.
-        engine: the engine.
-        user: the caller; None for a URL signed for the second origin.
+        call: the request, its engine and caller (or a URL signed for the second origin).
         job_id: the job.
         conditions: the Range, If-Range and If-None-Match headers.
     """
-    return send_result(request, engine, operation_job(request, engine, user, job_id), conditions)
+    return send_result(call.request, call.engine, operation_job(call, job_id), conditions)

@@ -17,6 +17,9 @@ from pydantic.json_schema import SkipJsonSchema
 from ..schemas import SubmitRequest
 
 __all__ = [
+    "HINT",
+    "HINT_UNLESS_DONE",
+    "SECONDS",
     "ArmStatus",
     "AzureError",
     "AzureOperation",
@@ -47,6 +50,10 @@ def _not_null(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
+SECONDS = "^[0-9]+$"
+"""The pattern of a ``Retry-After`` this server sends (whole seconds)."""
+
+
 def header(description: str, required: bool = True, pattern: str | None = None) -> dict[str, Any]:
     """An OpenAPI response header (for a route's ``responses``).
 
@@ -59,6 +66,14 @@ def header(description: str, required: bool = True, pattern: str | None = None) 
     if pattern is not None:
         schema["pattern"] = pattern
     return {"description": description, "required": required, "schema": schema}
+
+
+HINT = header("seconds until a poll is useful", pattern=SECONDS)
+"""``Retry-After`` on an answer about an operation that runs."""
+HINT_UNLESS_DONE = header(
+    "while the job runs (a replay of a finished one has none)", False, SECONDS
+)
+"""``Retry-After`` on an answer that starts an operation (a replay may find it done)."""
 
 
 # ---- Azure ---------------------------------------------------------------------------
