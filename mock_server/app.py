@@ -1,11 +1,11 @@
 """The FastAPI application of the reference server: the engine behind the HTTP layer.
 
-``create_app(config)`` builds the app from the ``http`` layer: its routers,
-problem+json handlers, the corrected OpenAPI document and the middleware. The
-engine (store, workers, webhook sender) opens and starts in the lifespan, so an
-app served by any ASGI server works the same as ``python -m mock_server``, and
-reaches the routes as ``app.state.server`` through the dependencies of
-``http.deps``.
+``create_app(config)`` builds the app from the ``http`` layer: its routers (``/api``,
+and the other dialects' in ``http/dialects``), problem+json handlers, the
+corrected OpenAPI document and the middleware. The engine (store, workers,
+webhook sender) opens and starts in the lifespan, so an app served by any ASGI
+server works the same as ``python -m mock_server``, and reaches the routes as
+``app.state.server`` through the dependencies of ``http.deps``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from .config import ServerConfig
 from .engine.runtime import Engine
 from .http.deps import ServerState
+from .http.dialects import arm, armops, azure, google, location
 from .http.faults import FaultMiddleware, FaultSettings
 from .http.middleware import AccessMiddleware, AuthMiddleware, BodyLimitMiddleware, RequestStats
 from .http.openapi import install_openapi
@@ -67,7 +68,15 @@ def create_app(config: ServerConfig) -> FastAPI:
         "with fault injection.",
         lifespan=lifespan,
     )
-    routers = (jobs_router, results_router, ops_router, admin_router)
+    dialects = (
+        azure.router,
+        arm.router,
+        armops.router,
+        google.router,
+        google.v1_router,
+        location.router,
+    )
+    routers = (jobs_router, results_router, ops_router, admin_router, *dialects)
     for router in routers:
         app.include_router(router)
     routes = [route for router in routers for route in router.routes]
@@ -79,5 +88,11 @@ def create_app(config: ServerConfig) -> FastAPI:
         AuthMiddleware, tokens=config.effective_tokens, admins=config.effective_admins
     )
     app.add_middleware(BodyLimitMiddleware, limit=config.max_body)
-    app.add_middleware(AccessMiddleware, routes=routes, stats=stats, enabled=config.log_requests)
+    app.add_middleware(
+        AccessMiddleware,
+        routes=routes,
+        stats=stats,
+        enabled=config.log_requests,
+        second_origin=config.result_base_url,
+    )
     return app

@@ -10,12 +10,13 @@ loop's thread, like the store calls it leads to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from ..engine.runtime import Engine
+from .dialects.knobs import KnobBook
 from .faults import FaultSettings
 from .middleware import RequestStats
 from .problems import ProblemError
@@ -40,11 +41,13 @@ class ServerState:
         engine: the store, transitions, workers and webhooks.
         faults: the fault-injection settings (changed with ``PUT /api/_faults``).
         stats: request counts.
+        operations: the dialects' operations and their knobs (``dialects/knobs.py``).
     """
 
     engine: Engine
     faults: FaultSettings
     stats: RequestStats
+    operations: KnobBook = field(default_factory=KnobBook)
 
 
 @dataclass(frozen=True)

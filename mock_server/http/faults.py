@@ -1,6 +1,7 @@
 """Fault injection: 503, 429, connection resets (before and after the work), slow, sse-drop.
 
-A fault is drawn per ``/api`` request from a seeded generator; ``/healthz``,
+A fault is drawn per request to ``/api`` or a dialect's routes (the paths of
+``middleware.API_PREFIXES``) from a seeded generator; ``/healthz``,
 ``/api/_stats`` and ``/api/_faults`` are never touched. Faults never corrupt
 state: a ``reset`` after the work aborts only the answer, the job is stored.
 A reset is a real dropped TCP connection (the transport is aborted with
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .middleware import API_PREFIXES
 from .problems import problem_response
 
 __all__ = ["FaultMiddleware", "FaultSettings", "abort_connection"]
@@ -106,13 +109,20 @@ async def abort_connection(scope: Scope) -> None:
         await asyncio.sleep(0)
 
 
+_WRITES = re.compile(
+    r"POST /api/jobs(?:/[^/]+/retry)?"
+    r"|POST /azure/jobs:start|(?:PUT|PATCH) /azure/resources/[^/]+"
+    r"|POST /azure/resources/[^/]+/run|POST /google/v1/jobs:run|POST /location/jobs"
+)
+"""The requests that store a new job: a reset may come after the job was stored."""
+
+
 def _is_write(scope: Scope) -> bool:
-    path: str = scope["path"]
-    return scope["method"] == "POST" and (path == "/api/jobs" or path.endswith("/retry"))
+    return _WRITES.fullmatch(f"{scope['method']} {scope['path']}") is not None
 
 
 class FaultMiddleware:
-    """Injects the drawn fault into ``/api`` requests.
+    """Injects the drawn fault into requests to ``/api`` and the dialects' routes.
 
     Args:
         app: the inner app.
@@ -125,7 +135,7 @@ class FaultMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/api") or path.startswith(_EXEMPT):
+        if scope["type"] != "http" or not path.startswith(API_PREFIXES) or path.startswith(_EXEMPT):
             await self.app(scope, receive, send)
             return
         is_write = _is_write(scope)

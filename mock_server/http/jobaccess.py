@@ -1,9 +1,12 @@
-"""Helpers shared by the job routes: the caller's view of jobs and idempotent creation.
+"""Helpers shared by the job routes of every dialect: the caller's view of jobs,
+idempotent creation, cancelling, and holding a request until a job changes.
 
 ``with_key`` runs a job-creating step under an Idempotency-Key: it reserves the
 key first (one atomic store step decides between concurrent requests), answers
 409 while the first request is in flight, 422 for another payload, replays the
-stored body, and forgets the reservation if the step fails.
+stored body, and forgets the reservation if the step fails. ``cancel`` is the
+one cancel (409 for a finished job), ``hold`` the one long poll: it waits on the
+engine's per-job wake-ups, never in a sleep loop.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ __all__ = [
     "Made",
     "accepted",
     "base_url",
+    "cancel",
     "check_key",
     "fingerprint",
+    "hold",
     "slow_delay",
     "visible_job",
     "with_key",
@@ -164,3 +169,50 @@ def accepted(engine: Engine, job: JobRecord, body: dict[str, Any], replayed: boo
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(body, status_code=200 if replayed else 202, headers=headers)
+
+
+def cancel(engine: Engine, job: JobRecord) -> None:
+    """Cancel a pending or running job; a cancelled one stays so; 409 for a finished one.
+
+    Args:
+        engine: the engine.
+        job: the job (visible to the caller).
+    """
+    if job.status in ("completed", "failed"):
+        raise ProblemError(409, f"the job is {job.status}; it can no longer be cancelled")
+    if job.status != "cancelled" and not engine.lifecycle.cancel(job.id):
+        fresh = engine.store.get_job(job.id)
+        if fresh is None or fresh.status != "cancelled":
+            state = fresh.status if fresh else "gone"
+            raise ProblemError(409, f"the job is {state}; it can no longer be cancelled")
+    engine.pool.cancel(job.id)
+
+
+async def hold(
+    engine: Engine, job: JobRecord, seconds: float, done: Callable[[JobRecord], bool]
+) -> JobRecord:
+    """The job once ``done(job)`` holds or ``seconds`` passed (a long poll); 404 if it went.
+
+    Waits on the engine's wake-ups of the job (taken before each read, so no change
+    is missed), re-reading the job at each.
+
+    Args:
+        engine: the engine.
+        job: the job as last read.
+        seconds: how long at most (the caller caps it at ``--max-wait``).
+        done: whether the job is worth answering with.
+    """
+    if seconds <= 0 or done(job):
+        return job
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        wake = engine.hub.watch(job.id)
+        current = engine.store.get_job(job.id)
+        if current is None:
+            raise ProblemError(404, f"no job with id {job.id!r}")
+        job = current
+        if done(job):
+            return job
+        if not await engine.hub.wait(job.id, wake, deadline - loop.time()):
+            return engine.store.get_job(job.id) or job

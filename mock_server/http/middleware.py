@@ -2,6 +2,11 @@
 
 Pure ASGI (no ``BaseHTTPMiddleware``) so streaming responses pass through
 untouched and the connection's transport can be found for the ``reset`` fault.
+``API_PREFIXES`` are the paths that need a token and get the rate limit and
+faults: ``/api`` and the dialects' (``/azure``, ``/google``, ``/location``, and
+``/v1``, where AIP-151 puts a Google API's operations). Requests that reach the
+second origin (``--result-base-url``) are logged with whether they carried
+credentials, so tests can check that a client never sends them there.
 """
 
 from __future__ import annotations
@@ -10,19 +15,30 @@ import hashlib
 import logging
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .problems import ProblemError, problem_response
 
-__all__ = ["AccessMiddleware", "AuthMiddleware", "BodyLimitMiddleware", "RequestStats"]
+__all__ = [
+    "API_PREFIXES",
+    "AccessMiddleware",
+    "AuthMiddleware",
+    "BodyLimitMiddleware",
+    "RequestStats",
+]
 
 log = logging.getLogger("mock_server.access")
+
+API_PREFIXES = ("/api", "/azure", "/google", "/location", "/v1")
+"""Paths that need a bearer token (or a signature), and get the rate limit and faults."""
+SECOND_ORIGIN_KEPT = 500
+"""How many requests to the second origin the stats keep (the newest)."""
 
 
 class RequestStats:
@@ -32,6 +48,8 @@ class RequestStats:
         self.total = 0
         self.routes: Counter[str] = Counter()
         self.jobs: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.second_total = 0
+        self.second_origin: deque[dict[str, Any]] = deque(maxlen=SECOND_ORIGIN_KEPT)
 
     def count(self, route: str, job_id: str | None) -> None:
         """Count one request.
@@ -45,6 +63,26 @@ class RequestStats:
         if job_id is not None:
             self.jobs[job_id][route] += 1
 
+    def second(self, method: str, path: str, status: int | None, headers: set[bytes]) -> None:
+        """Log one request that reached the second origin (never a header's value).
+
+        Args:
+            method: the method.
+            path: the path, without the query (which may carry a signature).
+            status: the answer's status (None: the connection was reset).
+            headers: the names of the request's headers, lower case.
+        """
+        self.second_total += 1
+        self.second_origin.append(
+            {
+                "method": method,
+                "path": path,
+                "status": status,
+                "authorization": b"authorization" in headers,
+                "cookie": b"cookie" in headers,
+            }
+        )
+
     def snapshot(self) -> dict[str, Any]:
         """The stats as JSON data."""
         return {
@@ -53,6 +91,7 @@ class RequestStats:
             "jobs": {
                 j: {"total": sum(c.values()), "routes": dict(c)} for j, c in self.jobs.items()
             },
+            "secondOrigin": {"total": self.second_total, "requests": list(self.second_origin)},
         }
 
     def reset(self) -> None:
@@ -60,6 +99,8 @@ class RequestStats:
         self.total = 0
         self.routes.clear()
         self.jobs.clear()
+        self.second_total = 0
+        self.second_origin.clear()
 
 
 def _state(scope: Scope) -> dict[str, Any]:
@@ -70,22 +111,31 @@ def _state(scope: Scope) -> dict[str, Any]:
 class AccessMiddleware:
     """Logs one line per request (method, path, status, ms; never headers) and counts it.
 
-    An ``X-Correlation-Id`` request header is echoed on the response.
+    An ``X-Correlation-Id`` request header is echoed on the response. A request whose
+    ``Host`` is the second origin's is also logged in the stats (``secondOrigin``).
 
     Args:
         app: the inner app.
         routes: the app's routes, to find the route template of a path.
         stats: where counts go.
         enabled: whether to log.
+        second_origin: the ``--result-base-url`` origin, if any.
     """
 
     def __init__(
-        self, app: ASGIApp, routes: Sequence[BaseRoute], stats: RequestStats, enabled: bool
+        self,
+        app: ASGIApp,
+        routes: Sequence[BaseRoute],
+        stats: RequestStats,
+        enabled: bool,
+        second_origin: str | None = None,
     ) -> None:
         self.app = app
         self.routes = list(routes)
         self.stats = stats
         self.enabled = enabled
+        netloc = urlsplit(second_origin).netloc if second_origin else ""
+        self.second_host = netloc.lower().encode("latin-1") or None
 
     def _route(self, scope: Scope) -> tuple[str, str | None]:
         partial: tuple[str, str | None] | None = None
@@ -93,7 +143,7 @@ class AccessMiddleware:
             match, child = route.matches(scope)
             if match == Match.NONE:
                 continue
-            template = getattr(route, "path", scope["path"])
+            template = getattr(route, "path_format", None) or getattr(route, "path", scope["path"])
             job_id = child.get("path_params", {}).get("job_id")
             if match == Match.FULL:
                 return f"{scope['method']} {template}", job_id
@@ -129,6 +179,10 @@ class AccessMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            host = [v for k, v in scope["headers"] if k == b"host"][:1]
+            if self.second_host is not None and host and host[0].lower() == self.second_host:
+                names = {k.lower() for k, _ in scope["headers"]}
+                self.stats.second(scope["method"], scope["path"], next(iter(status), None), names)
             if self.enabled:
                 ms = (time.perf_counter() - started) * 1000
                 shown = str(status[0]) if status else "reset"
@@ -178,26 +232,34 @@ class BodyLimitMiddleware:
         await self.app(scope, limited, send)
 
 
-_RESULT_PATH = re.compile(r"/api/jobs/[^/]+/result")
+_SIGNABLE = re.compile(
+    r"/api/jobs/[^/]+/result"
+    r"|/location/jobs/[^/]+/(?:status|result)"
+    r"|/azure/(?:operations|asyncoperations|operationresults)/[^/:]+"
+    r"|/azure/jobs/[^/:]+/result"
+)
+"""The routes a signed URL may open without a token: results, and the dialects' monitors
+and results (their "another origin" knob hands these out; routes check the signature)."""
 
 
-def _signed_result_request(scope: Scope) -> bool:
+def _signed_request(scope: Scope) -> bool:
     """Whether a request without a token may reach the route to have its signature checked.
 
-    Only ``GET``/``HEAD`` of ``/api/jobs/{id}/result`` with a ``sig`` query parameter: every
+    Only ``GET``/``HEAD`` of a ``_SIGNABLE`` path with a ``sig`` query parameter: every
     other request without a token is 401 here, whatever its path or query.
     """
-    if scope["method"] not in ("GET", "HEAD") or not _RESULT_PATH.fullmatch(scope["path"]):
+    if scope["method"] not in ("GET", "HEAD") or not _SIGNABLE.fullmatch(scope["path"]):
         return False
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     return "sig" in query
 
 
 class AuthMiddleware:
-    """Maps ``Authorization: Bearer`` tokens to users for every ``/api`` path.
+    """Maps ``Authorization: Bearer`` tokens to users for every path of ``API_PREFIXES``.
 
-    A signed result URL (``GET``/``HEAD /api/jobs/{id}/result?expires=..&sig=..``)
-    passes without a token; the route checks the signature (401 when it is wrong).
+    A signed URL (``GET``/``HEAD /api/jobs/{id}/result?expires=..&sig=..``, or a
+    dialect's signed monitor or result) passes without a token; the route checks the
+    signature (401 when it is wrong).
 
     Args:
         app: the inner app.
@@ -211,7 +273,7 @@ class AuthMiddleware:
         self.admins = admins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api"):
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIXES):
             await self.app(scope, receive, send)
             return
         token = None
@@ -223,7 +285,7 @@ class AuthMiddleware:
         state = _state(scope)
         user = self.tokens.get(token) if token else None
         if user is None:
-            if token is None and _signed_result_request(scope):
+            if token is None and _signed_request(scope):
                 state["user"], state["admin"], state["client"] = None, False, "signed"
                 await self.app(scope, receive, send)
                 return

@@ -12,9 +12,9 @@ steps, each a function below:
    and query strings cannot be null), and a field that may be left out but not
    sent as ``null`` has no ``default: null``.
 3. ``_errors``: every operation lists the errors it can answer, by the rule in
-   ``_ERROR_RULES`` (who answers it and when): ``401`` on every ``/api`` route
-   (with ``WWW-Authenticate``), ``400`` where there is a parameter or a body to
-   validate, ``413`` where there is a body, ``422`` where an Idempotency-Key can
+   ``_ERROR_RULES`` (who answers it and when): ``401`` on every route but
+   ``/healthz`` (with ``WWW-Authenticate``), ``400`` where there is a parameter or a
+   body to validate, ``413`` where there is a body, ``422`` where an idempotency key can
    be reused, ``429``/``503`` (with ``Retry-After``) where the rate limit and
    faults apply, plus what each route raises itself (declared on the route).
    Every error is ``application/problem+json``; FastAPI's ``422`` goes.
@@ -67,6 +67,7 @@ _REASONS = {
 }
 _SECONDS = {"type": "string", "pattern": "^[0-9]+$"}
 _TEXT = {"type": "string"}
+_KEY_HEADERS = ("Idempotency-Key", "Repeatability-Request-ID")
 _UNLIMITED = ("/api/_stats", "/api/_faults")  # no rate limit, no faults (ratelimit.py, faults.py)
 
 
@@ -80,7 +81,9 @@ def _validates(path: str, method: str, op: Operation) -> bool:
 
 
 def _keyed(path: str, method: str, op: Operation) -> bool:
-    return method == "post" and (path == "/api/jobs" or path.endswith("/retry"))
+    """Whether the operation takes an idempotency key (``/api``'s or a dialect's)."""
+    params = op.get("parameters", [])
+    return any(p["in"] == "header" and p["name"] in _KEY_HEADERS for p in params)
 
 
 def _limited(path: str, method: str, op: Operation) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .middleware import API_PREFIXES
 from .problems import problem_response
 
 __all__ = ["RateLimitMiddleware", "TokenBucket"]
@@ -43,7 +44,7 @@ class TokenBucket:
 
 
 class RateLimitMiddleware:
-    """Limits authenticated ``/api`` requests per token (the admin endpoints are exempt).
+    """Limits authenticated requests (``/api``, the dialects) per token; admin ones are exempt.
 
     Args:
         app: the inner app.
@@ -64,7 +65,7 @@ class RateLimitMiddleware:
         if (
             self.rate is None
             or scope["type"] != "http"
-            or not path.startswith("/api")
+            or not path.startswith(API_PREFIXES)
             or path.startswith(_EXEMPT)
         ):
             await self.app(scope, receive, send)

@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
 
-from ..engine.inputs import input_problem
-from ..engine.jobtypes import JOB_TYPES
-from ..engine.webhooks import check_target
 from ..store.base import JobRecord, NewJob
 from .deps import EngineDep, UserDep
 from .jobaccess import (
     KEY_PATTERN,
     accepted,
     base_url,
+    cancel,
     check_key,
     fingerprint,
+    hold,
     slow_delay,
     visible_job,
     with_key,
 )
 from .problems import ProblemError, problem_responses
 from .schemas import (
-    DEFAULT_EVENTS,
     CancelBody,
     JobBody,
     JobList,
@@ -36,15 +32,12 @@ from .schemas import (
     SubmitBody,
     SubmitRequest,
 )
+from .submission import create, prepare
 from .views import job_body, submit_body
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["jobs"])
-
-
-def _validation_details(exc: ValidationError, prefix: list[str | int]) -> list[dict[str, Any]]:
-    return [{"loc": [*prefix, *err["loc"]], "msg": err["msg"]} for err in exc.errors()]
 
 
 @router.post(
@@ -80,63 +73,13 @@ async def submit_job(
         idempotency_key: the Idempotency-Key header.
         x_correlation_id: the X-Correlation-Id header (stored with the job).
     """
-    check_key(engine.config, idempotency_key)
-    job_type = JOB_TYPES.get(spec.type)
-    if job_type is None:
-        raise ProblemError(
-            400,
-            f"unknown job type {spec.type!r}; known: {', '.join(JOB_TYPES)}",
-            details=[{"loc": ["body", "type"], "msg": "unknown job type"}],
-        )
-    try:
-        model = job_type.model.model_validate(spec.input)
-    except ValidationError as exc:
-        raise ProblemError(
-            400,
-            input_problem(spec.type, exc.errors()),
-            details=_validation_details(exc, ["body", "input"]),
-        ) from None
-    webhook: dict[str, Any] | None = None
-    if spec.webhook is not None and spec.callbackUrl is not None:
-        raise ProblemError(
-            400,
-            "give either webhook or callbackUrl, not both",
-            details=[{"loc": ["body", "callbackUrl"], "msg": "conflicts with webhook"}],
-        )
-    if spec.webhook is not None:
-        webhook = spec.webhook.model_dump(exclude_none=True)
-        webhook["events"] = sorted(set(webhook["events"]))
-    elif spec.callbackUrl is not None:
-        webhook = {"url": spec.callbackUrl, "events": sorted(DEFAULT_EVENTS)}
-    if webhook is not None:
-        reason = check_target(webhook["url"], engine.config.webhook_allow)
-        if reason is not None:
-            loc = ["body", "webhook", "url"] if spec.webhook else ["body", "callbackUrl"]
-            raise ProblemError(400, f"webhook URL {reason}", details=[{"loc": loc, "msg": reason}])
-    fp = fingerprint({"op": "submit", "type": spec.type, "input": spec.input, "webhook": webhook})
     base = base_url(request)
-    stored_input = (
-        spec.input if spec.type == "echo" else model.model_dump(mode="json", by_alias=True)
-    )
+    submission = prepare(engine, user, spec, base=base, correlation_id=x_correlation_id)
 
-    new = NewJob(
-        owner=user.name,
-        type=spec.type,
-        input=stored_input,
-        webhook=webhook,
-        priority=spec.priority,
-        base_url=base,
-        correlation_id=x_correlation_id,
-        estimated_seconds=job_type.estimate(model),
-    )
+    def answer(job: JobRecord) -> dict[str, Any]:
+        return submit_body(engine, job, base, engine.lifecycle.clock())
 
-    def make() -> tuple[JobRecord, dict[str, Any]]:
-        job = engine.lifecycle.create(new)
-        engine.pool.wake()
-        return job, submit_body(engine, job, base, engine.lifecycle.clock())
-
-    slow = slow_delay(request)
-    job, body, replayed = await with_key(engine, user.name, idempotency_key, fp, make, slow)
+    job, body, replayed = await create(request, engine, user, submission, idempotency_key, answer)
     return accepted(engine, job, body, replayed)
 
 
@@ -191,21 +134,8 @@ async def get_job(
     job = visible_job(engine, user, job_id)
     header_wait = _prefer_wait(prefer) if wait is None else None
     seconds = min(wait if wait is not None else (header_wait or 0.0), engine.config.max_wait)
-    if seconds > 0 and not job.terminal:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        initial = _change_key(job)
-        while True:
-            wake = engine.hub.watch(job_id)
-            current = engine.store.get_job(job_id)
-            if current is None:
-                raise ProblemError(404, f"no job with id {job_id!r}")
-            job = current
-            if _change_key(job) != initial or job.terminal:
-                break
-            if not await engine.hub.wait(job_id, wake, deadline - loop.time()):
-                job = engine.store.get_job(job_id) or job
-                break
+    initial = _change_key(job)
+    job = await hold(engine, job, seconds, lambda j: j.terminal or _change_key(j) != initial)
     base = base_url(request)
     body = job_body(engine, job, base, engine.lifecycle.clock())
     headers = {"Cache-Control": "no-store"}
@@ -275,15 +205,7 @@ async def cancel_job(engine: EngineDep, user: UserDep, job_id: str) -> Response:
         user: the authenticated user.
         job_id: the job.
     """
-    job = visible_job(engine, user, job_id)
-    if job.status in ("completed", "failed"):
-        raise ProblemError(409, f"the job is {job.status}; it can no longer be cancelled")
-    if job.status != "cancelled" and not engine.lifecycle.cancel(job_id):
-        fresh = engine.store.get_job(job_id)
-        if fresh is None or fresh.status != "cancelled":
-            state = fresh.status if fresh else "gone"
-            raise ProblemError(409, f"the job is {state}; it can no longer be cancelled")
-    engine.pool.cancel(job_id)
+    cancel(engine, visible_job(engine, user, job_id))
     return JSONResponse({"jobId": job_id, "status": "cancelled"})
 
 

@@ -1,14 +1,20 @@
-"""Routes that stream: the job's Server-Sent Events and its result file (with Range)."""
+"""Routes that stream: the job's Server-Sent Events and its result file (with Range).
+
+``send_result`` answers a job's result the way every result route does (the
+dialects' result routes too): ``409`` unless completed, ``410`` once expired,
+one byte range, ``If-Range``, ``If-None-Match`` and ``HEAD``.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from ..engine.runtime import Engine
@@ -19,7 +25,14 @@ from .problems import ProblemError, problem_responses
 from .sse import event_stream, parse_last_event_id
 from .views import job_body
 
-__all__ = ["parse_range", "router"]
+__all__ = [
+    "RESULT_RESPONSES",
+    "Conditions",
+    "ConditionsDep",
+    "parse_range",
+    "router",
+    "send_result",
+]
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 
@@ -123,6 +136,46 @@ def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
             yield chunk
 
 
+@dataclass(frozen=True)
+class Conditions:
+    """The headers that make a result request partial or conditional.
+
+    Args:
+        range: ``Range`` (one byte range; anything else gets the whole file).
+        if_range: ``If-Range`` (an ETag or the Last-Modified date).
+        if_none_match: ``If-None-Match`` (304 when the ETag matches).
+    """
+
+    range: str | None
+    if_range: str | None
+    if_none_match: str | None
+
+
+async def conditions(
+    range_header: Annotated[str | None, Header(alias="Range", max_length=200)] = None,
+    if_range: Annotated[str | None, Header(alias="If-Range", max_length=200)] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match", max_length=200)] = None,
+) -> Conditions:
+    """The result request's conditional headers (a dependency of every result route).
+
+    Args:
+        range_header: the Range header.
+        if_range: the If-Range header.
+        if_none_match: the If-None-Match header.
+    """
+    return Conditions(range_header, if_range, if_none_match)
+
+
+ConditionsDep = Annotated[Conditions, Depends(conditions)]
+RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The result file (media types in openapi.py)"},
+    206: {"description": "Partial content (Range)"},
+    304: {"description": "Not modified (If-None-Match)"},
+    **problem_responses(404, 409, 410, 416),
+}
+"""The answers of every route that serves a result (``send_result``)."""
+
+
 def _result_job(
     engine: Engine, user: User | None, job_id: str, expires: str | None, sig: str | None
 ) -> JobRecord:
@@ -147,12 +200,7 @@ def _result_job(
 @router.get(
     "/jobs/{job_id}/result",
     response_class=Response,
-    responses={
-        200: {"description": "The result file (media types in openapi.py)"},
-        206: {"description": "Partial content (Range)"},
-        304: {"description": "Not modified (If-None-Match)"},
-        **problem_responses(404, 409, 410, 416),
-    },
+    responses=RESULT_RESPONSES,
     summary="Download a job's result",
 )
 async def job_result(
@@ -160,11 +208,9 @@ async def job_result(
     engine: EngineDep,
     user: MaybeUserDep,
     job_id: str,
+    conditions: ConditionsDep,
     expires: Annotated[str | None, Query(max_length=20)] = None,
     sig: Annotated[str | None, Query(max_length=128)] = None,
-    range_header: Annotated[str | None, Header(alias="Range", max_length=200)] = None,
-    if_range: Annotated[str | None, Header(alias="If-Range", max_length=200)] = None,
-    if_none_match: Annotated[str | None, Header(alias="If-None-Match", max_length=200)] = None,
 ) -> Response:
     """The result bytes with Content-Type, Content-Length, ETag, Content-Disposition; Range.
 
@@ -174,13 +220,27 @@ async def job_result(
         engine: the engine.
         user: the authenticated user; None for a signed URL without a token.
         job_id: the job.
+        conditions: the Range, If-Range and If-None-Match headers.
         expires: signed-URL expiry (unix seconds).
         sig: signed-URL signature.
-        range_header: the Range header.
-        if_range: the If-Range header.
-        if_none_match: the If-None-Match header.
     """
     job = _result_job(engine, user, job_id, expires, sig)
+    return send_result(request, engine, job, conditions)
+
+
+def send_result(
+    request: Request, engine: Engine, job: JobRecord, conditions: Conditions
+) -> Response:
+    """A job's result as every result route answers it (409 unless completed, 410, Range).
+
+    Args:
+        request: the HTTP request (HEAD gets the headers only).
+        engine: the engine.
+        job: the job, visible to the caller.
+        conditions: the request's Range, If-Range and If-None-Match.
+    """
+    range_header, if_range = conditions.range, conditions.if_range
+    if_none_match = conditions.if_none_match
     if job.status != "completed":
         raise ProblemError(409, f"the job is {job.status}; it has no result")
     now = engine.lifecycle.clock()

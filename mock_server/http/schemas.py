@@ -198,12 +198,30 @@ class HealthBody(_Model):
     status: Literal["ok"]
 
 
+class SecondOriginRequest(_Model):
+    """A request that reached the second origin (``--result-base-url``), without values."""
+
+    method: str
+    path: str = Field(description="without the query")
+    status: int | None = Field(description="null: the connection was reset")
+    authorization: bool = Field(description="whether it carried an Authorization header")
+    cookie: bool = Field(description="whether it carried a Cookie header")
+
+
+class SecondOriginLog(_Model):
+    """The requests that reached the second origin: how many, and the newest 500."""
+
+    total: int
+    requests: list[SecondOriginRequest]
+
+
 class StatsBody(_Model):
-    """Request counts per route template and per job id."""
+    """Request counts per route template and per job id; the second origin's requests."""
 
     total: int
     routes: dict[str, int]
     jobs: dict[str, dict[str, Any]]
+    secondOrigin: SecondOriginLog
 
 
 class FaultsUpdate(_Request):

@@ -8,7 +8,7 @@ writes are typed: ``NewJob``/``NewDelivery`` say what to create (the id and the
 time are passed beside them), ``JobChanges``/``DeliveryChanges`` (TypedDicts of
 keyword arguments) what to change, so a misspelt or mistyped field is a mypy error.
 
-``JobStore`` is five concerns, one Protocol each. Every method is synchronous and
+``JobStore`` is six concerns, one Protocol each. Every method is synchronous and
 one atomic step: on SQLite because it runs on the event loop's thread without an
 ``await``; on Redis because it is one script or one ``WATCH``/``MULTI`` transaction.
 """
@@ -30,10 +30,12 @@ __all__ = [
     "EventLog",
     "IdempotencyKeys",
     "JobChanges",
+    "JobNames",
     "JobRecord",
     "JobStore",
     "JobTable",
     "KeyState",
+    "NameRecord",
     "NewDelivery",
     "NewJob",
     "WebhookDeliveries",
@@ -141,6 +143,21 @@ class KeyState:
     outcome: Literal["reserved", "replay", "mismatch", "in_flight"]
     job_id: str | None = None
     response: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class NameRecord:
+    """A name a user gave to one of their jobs (an Azure resource of the reference server).
+
+    Args:
+        job_id: the job the name points at now.
+        note: what the job does to the named thing (``Creating``, ``Updating``).
+        updated_at: when the name was last pointed.
+    """
+
+    job_id: str
+    note: str
+    updated_at: float
 
 
 # ---- write models ----------------------------------------------------------------------
@@ -388,6 +405,38 @@ class IdempotencyKeys(Protocol):
         """At start-up of a single-process store: no request survived, none is in flight."""
 
 
+class JobNames(Protocol):
+    """Names per user that point at one job at a time: the Azure dialect's resources.
+
+    Pointing is a compare-and-set on the job the name points at, so of two requests
+    racing to change one name exactly one wins, whichever process they reach. A name
+    outlives the job it points at (the reader finds the job gone: 404).
+    """
+
+    def point_name(
+        self, owner: str, name: str, job_id: str, note: str, now: float, *, was: str | None
+    ) -> bool:
+        """Point ``name`` at ``job_id`` if it points at ``was`` now (None: it is free).
+
+        Args:
+            owner: the user (names are per user).
+            name: the name.
+            job_id: the job it should point at.
+            note: stored with it (``NameRecord.note``).
+            now: the current time.
+            was: the job it must point at now, or None for a free name.
+
+        Returns:
+            True when the name changed.
+        """
+
+    def get_name(self, owner: str, name: str) -> NameRecord | None:
+        """Where the name points, or None for a free name."""
+
+    def drop_name(self, owner: str, name: str, job_id: str) -> bool:
+        """Free the name if it points at ``job_id``; True when it did."""
+
+
 class WebhookDeliveries(Protocol):
     """Webhook deliveries, kept so they survive restarts and failed ones can be redelivered."""
 
@@ -426,8 +475,10 @@ class ChangeFeed(Protocol):
         """End the subscription."""
 
 
-class JobStore(JobTable, WorkerClaims, EventLog, IdempotencyKeys, WebhookDeliveries, Protocol):
-    """The whole store: the five concerns, plus its connection and shared secrets."""
+class JobStore(
+    JobTable, WorkerClaims, EventLog, IdempotencyKeys, JobNames, WebhookDeliveries, Protocol
+):
+    """The whole store: the six concerns, plus its connection and shared secrets."""
 
     def close(self) -> None:
         """Release the connection."""

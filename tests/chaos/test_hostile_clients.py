@@ -181,7 +181,42 @@ def matrix(job: str, failed: str, delivery: str) -> dict[tuple[str, str], tuple[
         ("PUT", "/api/_faults"): (401, 401, 403, 403, 200),
         ("GET", "/api/webhooks/failed"): (401, 401, 403, 403, 200),
         ("POST", f"/api/webhooks/failed/{delivery}/redeliver"): (401, 401, 403, 403, 404),
+        **dialect_matrix(job),
     }
+
+
+V = "?api-version=2024-05-01"
+RESOURCE = "a-resource"
+
+
+def dialect_matrix(job: str) -> dict[tuple[str, str], tuple[int, ...]]:
+    """The other dialects' routes (docs/protocol.md), ``job`` being the owner's completed job.
+
+    Each user has their own resource names: the PUT (last) makes one for each."""
+    az, r, loc = f"/azure/operations/{job}", f"/azure/resources/{RESOURCE}", "/location/jobs"
+    table = {
+        ("POST", f"/azure/jobs:start{V}"): (401, 401, 202, 202, 202),
+        ("GET", f"{az}{V}"): (401, 401, 404, 200, 200),
+        ("POST", f"{az}:cancel{V}"): (401, 401, 404, 409, 409),
+        ("GET", f"/azure/jobs/{job}/result{V}"): (401, 401, 404, 200, 200),
+        ("GET", f"/azure/asyncoperations/{job}{V}"): (401, 401, 404, 200, 200),
+        ("GET", f"/azure/operationresults/{job}{V}"): (401, 401, 404, 200, 200),
+        ("GET", f"{r}{V}"): (401, 401, 404, 404, 404),
+        ("PATCH", f"{r}{V}"): (401, 401, 404, 404, 404),
+        ("POST", f"{r}/run{V}"): (401, 401, 404, 404, 404),
+        ("DELETE", f"{r}{V}"): (401, 401, 204, 204, 204),
+        ("PUT", f"{r}{V}"): (401, 401, 201, 201, 201),
+        ("POST", "/google/v1/jobs:run"): (401, 401, 200, 200, 200),
+        ("POST", f"{loc}"): (401, 401, 202, 202, 202),
+        ("GET", f"{loc}/{job}/status"): (401, 401, 404, 303, 303),
+        ("DELETE", f"{loc}/{job}/status"): (401, 401, 404, 409, 409),
+        ("GET", f"{loc}/{job}/result"): (401, 401, 404, 200, 200),
+    }
+    for prefix in ("/google/v1", "/v1"):
+        table[("GET", f"{prefix}/operations/{job}")] = (401, 401, 404, 200, 200)
+        table[("POST", f"{prefix}/operations/{job}:wait")] = (401, 401, 404, 200, 200)
+        table[("POST", f"{prefix}/operations/{job}:cancel")] = (401, 401, 404, 409, 409)
+    return table
 
 
 def test_every_route_by_every_credential(server: ReferenceServer, alice: httpx.Client) -> None:
@@ -198,9 +233,11 @@ def test_every_route_by_every_credential(server: ReferenceServer, alice: httpx.C
     covered = {
         (
             m,
-            p.replace(done, "{job_id}")
+            p.split("?")[0]
+            .replace(done, "{job_id}")
             .replace(failed, "{job_id}")
-            .replace("no-such-delivery", "{delivery_id}"),
+            .replace("no-such-delivery", "{delivery_id}")
+            .replace(RESOURCE, "{name}"),
         )
         for m, p in table
     }
@@ -212,8 +249,14 @@ def test_every_route_by_every_credential(server: ReferenceServer, alice: httpx.C
         "owner": server.tokens["alice"],
         "admin": server.admin_token,
     }
+    echo = {"type": "echo", "input": {}}
     bodies: dict[tuple[str, str], Any] = {
-        ("POST", "/api/jobs"): {"type": "echo", "input": {}},
+        ("POST", "/api/jobs"): echo,
+        ("POST", f"/azure/jobs:start{V}"): echo,
+        ("POST", "/google/v1/jobs:run"): echo,
+        ("POST", "/location/jobs"): echo,
+        ("PUT", f"/azure/resources/{RESOURCE}{V}"): {"properties": echo},
+        ("PATCH", f"/azure/resources/{RESOURCE}{V}"): {"properties": {}},
         ("PUT", "/api/_faults"): {"faultRate": 0.0, "faults": [], "faultSeed": 1},
     }
     errors: list[str] = []

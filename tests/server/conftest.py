@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +92,36 @@ def wait_status(c: httpx.Client, job_id: str, status: str, limit: int = 200) -> 
         if body["status"] == status:
             return body
     raise AssertionError(f"job {job_id} never became {status}")
+
+
+def until(
+    get: Callable[[], httpx.Response], done: Callable[[httpx.Response], bool]
+) -> httpx.Response:
+    """Call ``get`` every 50 ms until ``done`` says its answer is the one (10 s at most)."""
+    for _ in range(200):
+        r = get()
+        if done(r):
+            return r
+        time.sleep(0.05)
+    raise AssertionError(f"never done: {r.status_code} {r.text}")
+
+
+def two_origins(**kw: Any) -> ReferenceServer:
+    """A server whose second origin (``--result-base-url``) is itself, named ``localhost``.
+
+    Args:
+        kw: more ``ReferenceServer`` arguments (``store=...``).
+    """
+    port = free_port()
+    args = ("--quiet", "--port", str(port), "--result-base-url", f"http://localhost:{port}")
+    return ReferenceServer(args=args, **kw)
+
+
+def cancel_live(c: httpx.Client) -> None:
+    """Cancel the client's jobs that still run (so they free the server's workers)."""
+    live = c.get("/api/jobs", params={"status": ["pending", "processing"], "limit": 100})
+    for job in live.json()["jobs"]:
+        c.delete(f"/api/jobs/{job['jobId']}")
 
 
 def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:

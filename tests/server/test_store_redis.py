@@ -119,6 +119,33 @@ def test_abandoned_reservation_is_taken_over_and_release_forgets_it(
     assert a.reserve_key("alice", "k", "other", T0 + 122).outcome == "reserved"
 
 
+def _names_behave_alike(a: JobStore, b: JobStore) -> None:
+    """``a`` and ``b`` are one store seen from two processes."""
+    assert a.get_name("alice", "res") is None
+    assert a.point_name("alice", "res", "job-1", "Creating", T0, was=None)
+    assert not b.point_name("alice", "res", "job-2", "Creating", T0, was=None)  # taken
+    assert b.point_name("bob", "res", "job-9", "Creating", T0, was=None)  # names are per user
+    assert not b.point_name("alice", "res", "job-2", "Updating", T0 + 1, was="job-0")  # stale
+    assert b.point_name("alice", "res", "job-2", "Updating", T0 + 1, was="job-1")
+    named = a.get_name("alice", "res")
+    assert named is not None and (named.job_id, named.note, named.updated_at) == (
+        "job-2",
+        "Updating",
+        T0 + 1,
+    )
+    assert not a.drop_name("alice", "res", "job-1")  # it points elsewhere now
+    assert a.drop_name("alice", "res", "job-2")
+    assert b.get_name("alice", "res") is None
+    assert b.point_name("alice", "res", "job-3", "Creating", T0 + 2, was=None)  # free again
+
+
+def test_names_are_compare_and_set_on_both_stores(pair: tuple[RedisStore, RedisStore]) -> None:
+    _names_behave_alike(*pair)
+    sqlite_store = SqliteStore(":memory:")
+    _names_behave_alike(sqlite_store, sqlite_store)
+    sqlite_store.close()
+
+
 def test_a_job_is_claimed_once_and_reclaimed_from_a_dead_worker(
     pair: tuple[RedisStore, RedisStore],
 ) -> None:

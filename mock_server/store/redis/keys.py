@@ -5,7 +5,9 @@ before any work is done: of several API processes racing on one key exactly
 one creates the job; the others read the stored value and answer 409 while it
 is in flight, 422 for another payload, or the replay. A reservation older than
 120 s (its API process died mid-request) is taken over with a compare-and-set.
-A delivery is ``delivery:{id}`` (JSON) listed in ``deliveries:{state}`` (a
+A name (an Azure resource) is ``name:{owner}:{name}`` (JSON ``{jobId, note, at}``),
+changed only by a compare-and-set script on the job it points at. A delivery is
+``delivery:{id}`` (JSON) listed in ``deliveries:{state}`` (a
 sorted set by creation time) and ``deliveries:job:{jobId}`` (for the purge).
 """
 
@@ -21,6 +23,7 @@ from ..base import (
     Delivery,
     DeliveryChanges,
     KeyState,
+    NameRecord,
     NewDelivery,
 )
 
@@ -40,6 +43,15 @@ _DROP_IN_FLIGHT = """
 local v = redis.call('GET', KEYS[1])
 if v and cjson.decode(v)['state'] == 'in_flight' then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+_POINT = """
+local v = redis.call('GET', KEYS[1])
+local now = ''
+if v then now = cjson.decode(v)['jobId'] end
+if now ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1
 """
 
 
@@ -128,6 +140,48 @@ class RedisKeys:
 
     def drop_in_flight_keys(self) -> None:
         """Nothing to do: other processes may have requests in flight (stale ones time out)."""
+
+    # ---- names ---------------------------------------------------------------------
+    def point_name(
+        self, owner: str, name: str, job_id: str, note: str, now: float, *, was: str | None
+    ) -> bool:
+        """Point ``name`` at ``job_id`` if it points at ``was`` now (one script decides).
+
+        Args:
+            owner: the user.
+            name: the name.
+            job_id: the job it should point at.
+            note: stored with it.
+            now: the current time.
+            was: the job it must point at now, or None for a free name.
+        """
+        value = json.dumps({"jobId": job_id, "note": note, "at": now})
+        script = self._r.register_script(_POINT)
+        return bool(script(keys=[self._k("name:", owner, ":", name)], args=[was or "", value]))
+
+    def get_name(self, owner: str, name: str) -> NameRecord | None:
+        """Where the name points, or None.
+
+        Args:
+            owner: the user.
+            name: the name.
+        """
+        raw = self._r.get(self._k("name:", owner, ":", name))
+        if not raw:
+            return None
+        stored = json.loads(raw)
+        return NameRecord(stored["jobId"], stored["note"], float(stored["at"]))
+
+    def drop_name(self, owner: str, name: str, job_id: str) -> bool:
+        """Free the name if it points at ``job_id`` (the same script, with no new value).
+
+        Args:
+            owner: the user.
+            name: the name.
+            job_id: the job it must point at.
+        """
+        script = self._r.register_script(_POINT)
+        return bool(script(keys=[self._k("name:", owner, ":", name)], args=[job_id, ""]))
 
     # ---- webhook deliveries ------------------------------------------------------------
     def add_delivery(self, delivery_id: str, delivery: NewDelivery, now: float) -> Delivery:

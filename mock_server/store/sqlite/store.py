@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
   state TEXT NOT NULL, job_id TEXT, response TEXT, created_at REAL NOT NULL,
   PRIMARY KEY (owner, key)
 );
+CREATE TABLE IF NOT EXISTS names (
+  owner TEXT NOT NULL, name TEXT NOT NULL, job_id TEXT NOT NULL, note TEXT NOT NULL,
+  updated_at REAL NOT NULL, PRIMARY KEY (owner, name)
+);
 CREATE TABLE IF NOT EXISTS events (
   job_id TEXT NOT NULL, id INTEGER NOT NULL, event TEXT NOT NULL, data TEXT NOT NULL,
   created_at REAL NOT NULL, PRIMARY KEY (job_id, id)
