@@ -179,6 +179,40 @@ def test_google_operation_with_wait_then_a_plain_get_fallback(
     assert json.loads(waits.calls[0].request.content)["timeout"].endswith("s")
 
 
+def test_a_held_long_poll_needs_no_pause_one_answered_at_once_is_paced(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    g = f"{API}/google/v1"
+    running = {"name": "operations/g3", "done": False}
+    mock.post(f"{g}/jobs:run").mock(return_value=js(200, running))
+
+    def held(request: httpx.Request) -> httpx.Response:
+        fake_time.now += 20  # the server held it until its timeout
+        return js(200, running)
+
+    answers = iter([held, held, lambda r: js(200, running), lambda r: js(200, running)])
+    waits = mock.post(f"{g}/operations/g3:wait").mock(
+        side_effect=lambda r: next(answers, lambda r: js(200, {**running, "done": True}))(r)
+    )
+    done = client.wait_operation(client.call("POST", f"{g}/jobs:run"), timeout=600)
+    assert done.outcome == "succeeded" and waits.call_count == 5
+    # straight into the first :wait and after each held one; backoff after quick answers
+    assert len(fake_time.sleeps) == 2 and 0 < fake_time.sleeps[0] < fake_time.sleeps[1]
+
+
+def test_the_first_hint_counts_from_its_answer(
+    client: JobsClient, mock: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    mock.post(f"{API}/location/jobs").mock(
+        return_value=httpx.Response(202, headers={"Location": "/m/1", "Retry-After": "10"})
+    )
+    mock.get(f"{API}/m/1").mock(return_value=js(200, {"ok": 1}))
+    op = client.call("POST", "/location/jobs")
+    fake_time.now += 7  # e.g. the caller cancelled or did other work first
+    assert client.wait_operation(op).outcome == "succeeded"
+    assert fake_time.sleeps == [3.0]
+
+
 @pytest.mark.parametrize(("code", "outcome"), [(1, "cancelled"), (13, "failed")])
 def test_google_errors(client: JobsClient, mock: respx.MockRouter, code: int, outcome: str) -> None:
     g = f"{API}/google/v1"
@@ -460,3 +494,16 @@ def test_follow_an_httpx_response_the_caller_got() -> None:
             done = follow(response, own, timeout=30)
         assert done.outcome == "succeeded" and done.result == {"t": 1}  # type: ignore[union-attr]
         assert final.calls[0].request.headers["authorization"] == "Bearer mine"
+
+
+@pytest.mark.parametrize(("state", "outcome"), [("Failed", "failed"), ("Canceled", "cancelled")])
+def test_an_initial_200_that_says_failed_is_that_outcome(
+    client: JobsClient, mock: respx.MockRouter, state: str, outcome: str
+) -> None:
+    mock.put(f"{AZ}/resources/r3").mock(
+        return_value=js(200, {"properties": {"provisioningState": state}})
+    )
+    op = client.call("PUT", f"{AZ}/resources/r3?{V}", json={})
+    assert op.dialect == "azure-resource"
+    done = client.wait_operation(op)
+    assert done.outcome == outcome and done.requests == 1  # nothing more to ask

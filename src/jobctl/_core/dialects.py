@@ -303,7 +303,9 @@ def detect(
             if azure_monitor is not None:
                 return "azure"
             state = _provisioning(body)
-            if state is not None and (dialect == "azure" or state.lower() not in _AZURE_DONE):
+            ended = _AZURE_DONE.get(state.lower()) if state is not None else None
+            # not ended, or ended badly: a 200 saying Failed is a failure, not "done"
+            if state is not None and (dialect == "azure" or ended != "succeeded"):
                 return "azure-resource"
         if dialect == "google" or (dialect == "auto" and _is_google(body)):
             return "google"

@@ -99,8 +99,14 @@ class _Session:
         self.deadline = deadline
         self.cookies: dict[str, str] = dict(op.cookies)
 
-    def request(self, method: str, url: str, *, json: Any = None, long: float = 0) -> Request:
-        """A request of this operation: headers and cookies only to the initial origin."""
+    def request(
+        self, method: str, url: str, *, json: Any = None, long: float = 0, reads: bool = False
+    ) -> Request:
+        """A request of this operation: headers and cookies only to the initial origin.
+
+        ``reads``: it only observes (a Google ``POST :wait``), so it may be sent again
+        after a transient failure whatever its method.
+        """
         headers: dict[str, str] = {}
         auth = False
         if _same_origin(url, self.home):
@@ -115,6 +121,7 @@ class _Session:
             auth=auth,
             deadline=self.deadline,
             read_timeout=long + 10.0 if long else None,
+            repeatable=reads,
         )
 
     def _cookie(self) -> dict[str, str]:
@@ -358,6 +365,10 @@ def _follow_operation(
     long_wait = LONG_WAIT if op.dialect == "google" else 0
     attempt = 0
     hint: float | None = op.hint
+    # The first answer's hint counts from when it arrived, not from when the wait began
+    # (a token resumed later, or a wait after a cancel, does not sit out a stale hint).
+    since = max(0.0, ctx.runtime.wall() - op.started) if op.started else 0.0
+    held = long_wait > 0  # a long poll needs no pause before it: the server holds it
     while obs is None or not obs.terminal:
         if monitor is None:
             raise InvalidArgumentError(f"nothing to poll for a {op.dialect} operation")
@@ -365,22 +376,32 @@ def _follow_operation(
         if obs is not None:
             if left is not None and left <= 0:
                 raise WaitTimeoutError(None, deadline.seconds or 0.0)
-            pause = next_delay(
-                ctx.policy,
-                attempt,
-                hint=hint,
-                remaining=left,
-                rand=ctx.runtime.rand(),
-                hint_cap=HINT_CAP,
-            )
-            attempt += 1
+            pause = 0.0
+            if not (held and long_wait > 0):
+                pause = next_delay(
+                    ctx.policy,
+                    attempt,
+                    hint=None if hint is None else max(0.0, hint - since),
+                    remaining=left,
+                    rand=ctx.runtime.rand(),
+                    hint_cap=HINT_CAP,
+                )
+                attempt += 1
+            since = 0.0
             log.debug("operation %s: %s; next poll in %.2fs", safe_url(monitor), obs.status, pause)
-            yield from sleep(pause)
+            if pause > 0:
+                yield from sleep(pause)
         wait = long_wait if left is None else min(long_wait, max(0, int(left) - 1))
         spec = poll(op.dialect, monitor, long_wait=wait if wait >= 1 else 0)
+        asked = ctx.runtime.clock()
         reply = yield from session.send(
-            session.request(spec.method, spec.url, json=spec.json, long=wait if spec.long else 0)
+            session.request(
+                spec.method, spec.url, json=spec.json, reads=True, long=wait if spec.long else 0
+            )
         )
+        # A long poll the server answered at once (it ignores the wait, or the answer was
+        # an error) is paced like a plain poll next time; one it held needs no pause.
+        held = bool(spec.long and wait >= 1 and ctx.runtime.clock() - asked >= min(wait, 1) / 2)
         if spec.long and reply.status in (400, 404, 405, 501):
             long_wait = 0  # no :wait here: plain GETs from now on
             obs = obs or Observation("running")
