@@ -108,3 +108,37 @@ def test_a_truncated_or_altered_token_is_refused(cli: Cli) -> None:
     for bad in (token[:-3], token[:30], token.replace(".", ".x", 1)):
         r = cli("wait", bad)
         assert r.code == 2 and "not a jobctl resume token" in r.err, (bad, r.err)
+
+
+DIALECT_CALLS = {
+    "azure": ("POST", "/azure/jobs:start?api-version=2024-05-01", ECHO),
+    "azure-resource": (
+        "PUT",
+        "/azure/resources/cli-echo?api-version=2024-05-01",
+        '{"properties": {"type": "echo", "input": {"n": 1}}}',
+    ),
+    "google": ("POST", "/google/v1/jobs:run", ECHO),
+    "location": ("POST", "/location/jobs?retry-after=none", ECHO),
+}
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECT_CALLS))
+def test_every_dialect_from_the_command_line(cli: Cli, dialect: str) -> None:
+    method, path, body = DIALECT_CALLS[dialect]
+    started = cli("call", method, path, "-d", body)
+    assert started.code == 0, started.err
+    token = started.out.strip()
+    # progress lines name it op-XXXXXXXX, and that name finds it again in the ledger
+    name = "op-" + token.rsplit(".", 1)[-1][:8]
+    waited = cli("wait", name, "--json")
+    assert waited.code == 0, waited.err
+    doc = json.loads(waited.out)
+    assert doc["outcome"] == "succeeded" and doc["resumeToken"] == token
+    result = doc["result"]
+    assert result.get("n") == 1 or result["properties"]["output"] == {"n": 1}
+    assert name in waited.err
+
+
+def test_an_unknown_operation_name_is_a_usage_error(cli: Cli) -> None:
+    r = cli("wait", "op-AAAAAAAA")
+    assert r.code == 2 and "no operation of that name" in r.err and r.out == ""

@@ -57,11 +57,36 @@ def operation_key(ref: object) -> str:
     """
     if isinstance(ref, str) and ref.startswith(_TOKEN):
         return "op-" + ref.rsplit(".", 1)[-1][:8]
-    url = (
-        ref if isinstance(ref, str) else (getattr(ref, "monitor", None) or getattr(ref, "url", ""))
-    )
-    path = str(url).split("?", 1)[0].rstrip("/")
-    return path.rsplit("/", 1)[-1][:24] or "operation"
+    if not isinstance(ref, str) and getattr(ref, "dialect", "pending") != "pending":
+        # the name the ledger keeps it under, so ``jobctl wait op-...`` finds it again
+        return operation_key(getattr(ref, "resume_token", ""))
+    url = ref if isinstance(ref, str) else (getattr(ref, "url", "") or "")
+    path = str(url).split("#", 1)[0].split("?", 1)[0].rstrip("/")
+    # the last segment that names something: /jobs/ID/status -> ID, /operations/ID:wait -> ID
+    for segment in reversed(path.split("://", 1)[-1].split("/")[1:]):
+        name = segment.split(":", 1)[0]
+        if name and name.lower() not in _GENERIC:
+            return name[:40]
+    return "operation"
+
+
+_GENERIC = frozenset(
+    {
+        "status",
+        "result",
+        "results",
+        "operations",
+        "operation",
+        "operationresults",
+        "asyncoperations",
+        "operationstatuses",
+        "monitor",
+        "poll",
+        "jobs",
+        "v1",
+        "api",
+    }
+)
 
 
 def code_for_outcome(result: OperationResult) -> ExitCode:

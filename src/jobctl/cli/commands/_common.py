@@ -114,7 +114,10 @@ def job_refs(state: AppState, jobs: Sequence[str] | None, last: bool) -> list[st
 
             url = entry.status_url
             newest = url if url and same_origin(url, state.server) else entry.job_id
-    refs = resolve_job_refs(list(jobs or []), last=last, newest=newest)
+    refs = [
+        _named_operation(state, ref)
+        for ref in resolve_job_refs(list(jobs or []), last=last, newest=newest)
+    ]
     from ..._core.operations import TOKEN_PREFIX, Operation
     from ..._core.refs import parse_ref
 
@@ -124,6 +127,23 @@ def job_refs(state: AppState, jobs: Sequence[str] | None, last: bool) -> list[st
         else:
             parse_ref(ref)
     return refs
+
+
+def _named_operation(state: AppState, ref: str) -> str:
+    """``op-XXXXXXXX`` (the short name progress lines give an operation ``jobctl call``
+    started) becomes its resume token from the local ledger."""
+    import re
+
+    if not re.fullmatch(r"op-[A-Za-z0-9_-]{8}", ref):
+        return ref
+    for entry in reversed(state.ledger().entries()):
+        if entry.job_id == ref and entry.token is not None:
+            return entry.token
+    raise CliError(
+        f"{ref}: no operation of that name in the local ledger (jobctl call records those "
+        "it starts); pass its resume token instead",
+        ExitCode.USAGE,
+    )
 
 
 def output_destination(state: AppState, output: str | None) -> Destination | None:

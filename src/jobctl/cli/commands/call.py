@@ -253,7 +253,12 @@ def _started(state: AppState, op: Operation) -> int:
     what = "finished with the request" if done else f"started ({clean(op.status or 'running')})"
     state.hint(f"{op.dialect} operation {what}")
     if not done:
-        state.hint(f"follow it with: jobctl wait {token}")
+        from ..operations import operation_key
+
+        state.hint(
+            f"follow it with: jobctl wait {operation_key(token)} "
+            "(here; the token on stdout works anywhere)"
+        )
     return int(ExitCode.OK)
 
 

@@ -64,7 +64,8 @@ def wait(
 ) -> None:
     """Follow jobs to a terminal state under one overall deadline, with a progress row each.
 
-    A JOB may also be an operation of any async API: a resume token (`jobctl call`) or
+    A JOB may also be an operation of any async API: a resume token (`jobctl call`), the
+    short name `op-XXXXXXXX` progress lines give it (looked up in the local ledger), or
     a monitor URL of any dialect, mixed freely with job ids.
     """
     state = state_of(ctx)

@@ -204,8 +204,10 @@ class Probe:
             raise Unreachable(_why(exc, "GET", url)) from None
 
     def dropped_post(self, path: str, body: Any, key: str) -> None:
-        """Send a POST in full and close the connection without reading the answer — the
-        client side of an answer lost on the way back.
+        """Send a POST in full and close the connection as its answer starts to arrive,
+        without reading it — the client side of an answer lost on the way back. (Closing
+        before the server answered would race the retry against the first request, and
+        a retry that overtakes it rightly makes the job itself.)
 
         Args:
             path: the path.
@@ -235,8 +237,10 @@ class Probe:
                         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
                     with ctx.wrap_socket(sock, server_hostname=url.hostname) as tls:
                         tls.sendall(raw)
+                        tls.recv(1)
                 else:
                     sock.sendall(raw)
+                    sock.recv(1)
         except OSError as exc:
             raise Unreachable(f"POST {self.url(path)}: {exc.strerror or exc}") from None
 
