@@ -496,6 +496,20 @@ def test_follow_an_httpx_response_the_caller_got() -> None:
         assert final.calls[0].request.headers["authorization"] == "Bearer mine"
 
 
+def test_follow_keeps_every_header_of_the_callers_client_off_other_origins() -> None:
+    with respx.mock(assert_all_mocked=True) as mock:
+        mock.post("https://api.example.test/runs").mock(
+            return_value=httpx.Response(202, headers={"Location": "https://cdn.example.test/m/1"})
+        )
+        elsewhere = mock.get("https://cdn.example.test/m/1").mock(return_value=js(200, {"ok": 1}))
+        secrets = {"Authorization": "Bearer mine", "api-key": "k1", "X-Api-Key": "k2"}
+        with httpx.Client(headers=secrets, cookies={"sid": "s"}) as own:
+            done = follow(own.post("https://api.example.test/runs"), own, timeout=30)
+        assert done.outcome == "succeeded"  # type: ignore[union-attr]
+        sent = {k.lower() for k in elsewhere.calls[0].request.headers}
+        assert not sent & {"authorization", "api-key", "x-api-key", "cookie"}, sent
+
+
 @pytest.mark.parametrize(("state", "outcome"), [("Failed", "failed"), ("Canceled", "cancelled")])
 def test_an_initial_200_that_says_failed_is_that_outcome(
     client: JobsClient, mock: respx.MockRouter, state: str, outcome: str

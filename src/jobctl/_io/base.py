@@ -82,6 +82,7 @@ whenever more than ``max_keepalive_connections`` are open."""
 
 
 _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+_TRANSPORT_HEADERS = frozenset({"accept", "accept-encoding", "connection", "user-agent"})
 
 
 def no_cookie_jar() -> CookieJar:
@@ -308,10 +309,14 @@ class ClientBase:
         )
         if not req.auth:
             # Credentials go to the base URL's origin only, also those a caller's own
-            # http_client adds to every request: they are taken off here (its `auth` is
-            # turned off at send time).
-            for name in _CREDENTIAL_HEADERS:
-                if name in request.headers and name not in {k.lower() for k in req.headers}:
+            # http_client adds to every request (its `auth` is turned off at send time).
+            # Any header it adds is taken off, not only Authorization and Cookie: an
+            # `api-key` or `X-Api-Key` default is as much a credential, and nothing tells
+            # a key from a harmless header, so only the transport's own headers remain.
+            own = {k.lower() for k in req.headers}
+            added = {k.lower() for k in client.headers} - _TRANSPORT_HEADERS
+            for name in {*_CREDENTIAL_HEADERS, *added} - own:
+                if name in request.headers:
                     del request.headers[name]
         return request
 

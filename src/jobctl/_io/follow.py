@@ -5,7 +5,8 @@ or ``AsyncClient``, with its own auth, proxies and hooks) and want jobctl to fol
 the operation it started, in any dialect, without a ``JobsClient``. The client is
 used as it is for every request to the initial request's origin; requests to any
 other origin (a monitor, ``Location`` or result URL elsewhere) go without its
-credentials (its ``auth``, and ``Authorization``/``Cookie`` headers, are left off).
+credentials: its ``auth``, its cookies and every default header it adds (an ``api-key``
+is a credential too) are left off.
 """
 
 from __future__ import annotations
