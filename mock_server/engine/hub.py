@@ -38,6 +38,18 @@ class Subscription:
         self.wake.clear()
         return self.wake
 
+    async def wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for a change (after ``arm``); True when one came.
+
+        Args:
+            seconds: how long at most.
+        """
+        try:
+            await asyncio.wait_for(self.wake.wait(), timeout=max(0.0, seconds))
+        except TimeoutError:
+            return False
+        return True
+
 
 class EventHub:
     """Wake-ups per job id, and the subscriptions of multiplexed streams."""

@@ -30,6 +30,7 @@ __all__ = [
     "Made",
     "accepted",
     "base_url",
+    "cancel_visible",
     "check_key",
     "fingerprint",
     "slow_delay",
@@ -72,6 +73,28 @@ def visible_job(engine: Engine, user: User, job_id: str) -> JobRecord:
     if job is None or (not user.admin and job.owner != user.name):
         raise ProblemError(404, f"no job with id {job_id!r}")
     return job
+
+
+def cancel_visible(engine: Engine, user: User, job_id: str) -> None:
+    """Cancel a job the caller may see (``DELETE /api/jobs/{id}``, the WebSocket's ``cancel``).
+
+    Cancelling a cancelled job succeeds again; 404 as ``visible_job``; 409 for a job that
+    completed or failed (also when it ended just before the cancel).
+
+    Args:
+        engine: the engine.
+        user: the caller.
+        job_id: the job.
+    """
+    job = visible_job(engine, user, job_id)
+    if job.status in ("completed", "failed"):
+        raise ProblemError(409, f"the job is {job.status}; it can no longer be cancelled")
+    if job.status != "cancelled" and not engine.lifecycle.cancel(job_id):
+        fresh = engine.store.get_job(job_id)
+        if fresh is None or fresh.status != "cancelled":
+            state = fresh.status if fresh else "gone"
+            raise ProblemError(409, f"the job is {state}; it can no longer be cancelled")
+    engine.pool.cancel(job_id)
 
 
 def fingerprint(payload: dict[str, Any]) -> str:

@@ -63,7 +63,7 @@ class RateLimitMiddleware:
         path = scope.get("path", "")
         if (
             self.rate is None
-            or scope["type"] != "http"
+            or scope["type"] not in ("http", "websocket")
             or not path.startswith("/api")
             or path.startswith(_EXEMPT)
         ):

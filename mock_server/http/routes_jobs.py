@@ -19,6 +19,7 @@ from .jobaccess import (
     KEY_PATTERN,
     accepted,
     base_url,
+    cancel_visible,
     check_key,
     fingerprint,
     slow_delay,
@@ -275,15 +276,7 @@ async def cancel_job(engine: EngineDep, user: UserDep, job_id: str) -> Response:
         user: the authenticated user.
         job_id: the job.
     """
-    job = visible_job(engine, user, job_id)
-    if job.status in ("completed", "failed"):
-        raise ProblemError(409, f"the job is {job.status}; it can no longer be cancelled")
-    if job.status != "cancelled" and not engine.lifecycle.cancel(job_id):
-        fresh = engine.store.get_job(job_id)
-        if fresh is None or fresh.status != "cancelled":
-            state = fresh.status if fresh else "gone"
-            raise ProblemError(409, f"the job is {state}; it can no longer be cancelled")
-    engine.pool.cancel(job_id)
+    cancel_visible(engine, user, job_id)
     return JSONResponse({"jobId": job_id, "status": "cancelled"})
 
 
