@@ -313,7 +313,9 @@ _SUCCESS_HEADERS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     ("get", "/api/jobs/{job_id}"): {
         "200": {
             "Retry-After": _header(_SECONDS, "while the job is pending or processing", False),
-            "Preference-Applied": _header(_TEXT, "wait=N, when Prefer: wait was used", False),
+            "Preference-Applied": _header(
+                _TEXT, "wait=N (and progress), when Prefer: wait was used", False
+            ),
         },
         "303": {"Location": _header(_TEXT, "the resultUrl (redirect mode)")},
     },

@@ -141,20 +141,26 @@ async def submit_job(
     return accepted(engine, job, body, replayed)
 
 
-def _prefer_wait(prefer: str | None) -> float | None:
-    if not prefer:
-        return None
-    for part in re.split(r"[,;]", prefer):
+def _prefer(prefer: str | None) -> tuple[float | None, bool]:
+    """``Prefer``'s ``wait=N`` (None: absent or not a number) and whether it names ``progress``."""
+    wait: float | None = None
+    progress = False
+    for part in re.split(r"[,;]", prefer or ""):
         name, _, value = part.strip().partition("=")
-        if name.strip().lower() == "wait":
+        name = name.strip().lower()
+        if name == "wait" and wait is None:
             try:
-                return max(0.0, float(value.strip().strip('"')))
+                wait = max(0.0, float(value.strip().strip('"')))
             except ValueError:
-                return None
-    return None
+                wait = None
+        elif name == "progress":
+            progress = True
+    return wait, progress
 
 
-def _change_key(job: JobRecord) -> tuple[Any, ...]:
+def _change_key(job: JobRecord, progress: bool) -> tuple[Any, ...]:
+    if not progress:
+        return (job.status,)
     return (job.status, job.progress_current, job.progress_total, job.progress_message)
 
 
@@ -176,9 +182,13 @@ async def get_job(
     user: UserDep,
     job_id: str,
     wait: Annotated[float | None, Query(ge=0, le=3600, description="long-poll seconds")] = None,
+    progress: Annotated[
+        bool, Query(description="a long poll also ends at a progress step (progress=1)")
+    ] = False,
     prefer: Annotated[str | None, Header(alias="Prefer")] = None,
 ) -> Response:
-    """The job's status; with ``?wait=N`` or ``Prefer: wait=N`` held until it changes.
+    """The job's status; with ``?wait=N`` or ``Prefer: wait=N`` held until its status changes
+    (or, with ``progress=1`` or ``Prefer: wait=N, progress``, until it makes progress too).
 
     \f
     Args:
@@ -187,22 +197,25 @@ async def get_job(
         user: the authenticated user.
         job_id: the job.
         wait: long-poll seconds from the query.
-        prefer: the Prefer header (``wait=N``).
+        progress: a progress step ends the long poll too.
+        prefer: the Prefer header (``wait=N``, ``progress``).
     """
     job = visible_job(engine, user, job_id)
-    header_wait = _prefer_wait(prefer) if wait is None else None
+    prefer_wait, prefer_progress = _prefer(prefer)
+    header_wait = prefer_wait if wait is None else None
     seconds = min(wait if wait is not None else (header_wait or 0.0), engine.config.max_wait)
+    with_progress = progress or prefer_progress
     if seconds > 0 and not job.terminal:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        initial = _change_key(job)
+        initial = _change_key(job, with_progress)
         while True:
             wake = engine.hub.watch(job_id)
             current = engine.store.get_job(job_id)
             if current is None:
                 raise ProblemError(404, f"no job with id {job_id!r}")
             job = current
-            if _change_key(job) != initial or job.terminal:
+            if _change_key(job, with_progress) != initial or job.terminal:
                 break
             if not await engine.hub.wait(job_id, wake, deadline - loop.time()):
                 job = engine.store.get_job(job_id) or job
@@ -211,7 +224,8 @@ async def get_job(
     body = job_body(engine, job, base, engine.lifecycle.clock())
     headers = {"Cache-Control": "no-store"}
     if header_wait is not None:
-        headers["Preference-Applied"] = f"wait={seconds:g}"
+        applied = f"wait={seconds:g}"
+        headers["Preference-Applied"] = applied + (", progress" if prefer_progress else "")
     if "retryAfter" in body:
         headers["Retry-After"] = str(body["retryAfter"])
     if job.status == "completed" and engine.config.redirect_completed:
