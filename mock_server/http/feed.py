@@ -33,7 +33,7 @@ from ..store.base import TERMINAL, FeedEvent, JobRecord
 from .deps import User
 from .sse import snapshot_data
 
-__all__ = ["BATCH", "LIVE", "MAX_JOBS", "Feed", "Filters", "Message"]
+__all__ = ["BATCH", "LIVE", "MAX_JOBS", "Feed", "Filters", "Known", "Message", "Snapshot"]
 
 MAX_JOBS = 10_000
 """The most named jobs one stream or WebSocket follows."""
@@ -41,6 +41,7 @@ BATCH = 500
 """Feed entries read per store call."""
 LIVE = ["pending", "processing"]
 _ALL_LIVE_LIMIT = 100_000
+_READ = 200  # jobs read at once: their inputs and outputs are dropped after each batch
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,43 @@ class Message:
     def json_data(self) -> str:
         """The data as one-line JSON."""
         return json.dumps(self.data, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What a snapshot needs of a job the caller may see (not its input and output).
+
+    Args:
+        id: the job.
+        type: its type.
+        status: its status when read.
+    """
+
+    id: str
+    type: str
+    status: str
+
+    @property
+    def terminal(self) -> bool:
+        """True for completed, failed and cancelled."""
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A snapshot to send: made into a ``Message`` by ``Feed.render`` when it is sent.
+
+    Args:
+        head: the position of the job's newest event.
+        at: the id the message carries.
+        job_id: the job.
+        event: ``status``, or ``complete`` for a job that has ended.
+    """
+
+    head: int
+    at: int
+    job_id: str
+    event: str
 
 
 @dataclass(frozen=True)
@@ -177,50 +215,67 @@ class Feed:
         self.unfollow(list(self.jobs))
         self.follow_every(None)
 
-    def known(self, job_ids: list[str]) -> list[JobRecord | None]:
+    def known(self, job_ids: list[str]) -> list[Known | None]:
         """The jobs as this caller may see them: None for unknown and other users' jobs.
 
         Args:
-            job_ids: the jobs.
+            job_ids: the jobs (read a few hundred at a time; only what a snapshot needs is
+                kept, not inputs and outputs).
         """
-        records = self.store.get_jobs(job_ids)
-        return [r if r is not None and self.owner in (None, r.owner) else None for r in records]
+        out: list[Known | None] = []
+        for i in range(0, len(job_ids), _READ):
+            for job in self.store.get_jobs(job_ids[i : i + _READ]):
+                visible = job is not None and self.owner in (None, job.owner)
+                out.append(Known(job.id, job.type, job.status) if visible and job else None)
+        return out
 
     # ---- snapshots --------------------------------------------------------------------
     def snapshots(
         self,
-        records: list[JobRecord],
+        jobs: list[Known],
         filters: Filters,
         ids: Literal["heads", "cursor"],
-    ) -> list[Message]:
-        """Snapshots of ``records`` whose newest event is at or before the position.
+    ) -> list[Snapshot]:
+        """Snapshots to send of ``jobs`` whose newest event is at or before the position.
 
-        A job that has ended gets its ``complete`` event (and stops being followed).
+        A job that has ended gets its ``complete`` event (and stops being followed). The
+        snapshots are made into messages by ``render``, one at a time, as they are sent.
 
         Args:
-            records: the jobs.
+            jobs: the jobs.
             filters: which snapshots to send.
             ids: each job's newest position, in that order (a stream's opening), or the
                 current position for all (snapshots after the stream began).
         """
-        heads = self.store.feed_heads([r.id for r in records])
-        out: list[tuple[int, Message]] = []
-        for job in records:
+        heads = self.store.feed_heads([j.id for j in jobs])
+        out: list[Snapshot] = []
+        for job in jobs:
             head = heads.get(job.id, 0)
             if head > self.cursor:
                 continue  # its newest event comes from the live feed
             at = head if ids == "heads" else self.cursor
-            if job.status in TERMINAL:
+            if job.terminal:
                 self.unfollow([job.id])
-                data = self._complete_data(job)
-                if data is not None and filters.admits(job.type, job.status):
-                    out.append((head, self._message(at, "complete", job.id, data, job)))
-            elif filters.admits(job.type, job.status):
-                out.append((head, self._message(at, "status", job.id, snapshot_data(job))))
-        out.sort(key=lambda pair: pair[0])
-        return [message for _, message in out]
+            if filters.admits(job.type, job.status):
+                out.append(Snapshot(head, at, job.id, "complete" if job.terminal else "status"))
+        out.sort(key=lambda snap: snap.head)
+        return out
 
-    def live_jobs(self, filters: Filters) -> list[JobRecord]:
+    def render(self, snap: Snapshot) -> Message | None:
+        """The message of a snapshot, from the job as it is now (None: it was purged).
+
+        Args:
+            snap: from ``snapshots``.
+        """
+        job = self.store.get_job(snap.job_id)
+        if job is None:
+            return None
+        if snap.event == "status":
+            return self._message(snap.at, "status", job.id, snapshot_data(job))
+        data = self._complete_data(job)
+        return None if data is None else self._message(snap.at, "complete", job.id, data, job)
+
+    def live_jobs(self, filters: Filters) -> list[Known]:
         """The caller's pending and processing jobs matching ``filters`` (an ``all`` opening).
 
         Args:
@@ -236,7 +291,7 @@ class Feed:
             limit=_ALL_LIVE_LIMIT,
             offset=0,
         )
-        return jobs
+        return [Known(job.id, job.type, job.status) for job in jobs]
 
     def _complete_data(self, job: JobRecord) -> dict[str, Any] | None:
         complete_id = self.store.complete_event_id(job.id)
@@ -275,8 +330,23 @@ class Feed:
             admitted = self.every is not None and self.every.admits(event.job_type, status)
         if not admitted:
             return None
-        job = self.store.get_job(event.job_id) if event.event == "complete" else None
-        return self._message(event.seq, event.event, event.job_id, data, job)
+        return self._message(event.seq, event.event, event.job_id, data)
+
+    def finish(self, message: Message) -> Message:
+        """The message as it is sent: a ``complete`` gets the job's document (``job``) now,
+        so a batch of live events never holds many documents at once.
+
+        Args:
+            message: from ``pending`` or ``render``.
+        """
+        if message.event != "complete" or "job" in message.data:
+            return message
+        job = self.store.get_job(message.job_id)
+        if job is None:
+            return message
+        return Message(
+            message.id, message.event, message.job_id, {**message.data, "job": self.job_view(job)}
+        )
 
     def _message(
         self,

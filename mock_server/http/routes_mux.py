@@ -23,7 +23,7 @@ from fastapi.responses import Response, StreamingResponse
 from ..engine.runtime import Engine
 from ..store.base import JobRecord
 from .deps import EngineDep, UserDep
-from .feed import MAX_JOBS, Feed, Filters, Message
+from .feed import MAX_JOBS, Feed, Filters, Known, Message, Snapshot
 from .jobaccess import base_url
 from .problems import ProblemError, problem_responses
 from .schemas import (
@@ -125,13 +125,13 @@ async def mux_events(
     filters = Filters(type, frozenset(str(s) for s in status or []))
     feed = Feed(engine, user, _view(request, engine))
     names = list(dict.fromkeys(job or []))
-    records: list[JobRecord] = []
+    records: list[Known] = []
     for name, record in zip(names, feed.known(names), strict=True):
         if record is None:
             raise ProblemError(404, f"no job with id {name!r}")
         records.append(record)
     resuming = feed.start(parse_last_event_id(last_event_id))
-    initial: list[Message] = []
+    initial: list[Snapshot] = []
     if names:
         feed.filters = filters
         feed.follow(names)
@@ -165,7 +165,7 @@ async def mux_events(
 
 async def mux_stream(
     feed: Feed,
-    initial: list[Message],
+    initial: list[Snapshot],
     *,
     named: bool,
     retry_ms: int,
@@ -176,7 +176,7 @@ async def mux_stream(
 
     Args:
         feed: the stream's feed (position set, jobs followed).
-        initial: the snapshots to send first.
+        initial: the snapshots to send first (each rendered as it is sent).
         named: a stream of named jobs (it ends when they have all ended).
         retry_ms: the ``retry:`` value sent first.
         keepalive: seconds between ``: keepalive`` comments.
@@ -184,19 +184,33 @@ async def mux_stream(
     """
     retry: int | None = retry_ms
     sent = 0
+
+    def framed(message: Message) -> bytes:
+        nonlocal retry, sent
+        message = feed.finish(message)
+        block = frame(message.id, message.event, message.json_data(), retry)
+        retry = None
+        sent += 1
+        return block
+
     try:
+        for snap in initial:
+            message = feed.render(snap)
+            if message is not None:
+                if drop_after is not None and sent >= drop_after:
+                    return
+                yield framed(message)
+        del initial
         while True:
             feed.sub.arm()
-            messages, initial = initial + feed.pending(), []
+            messages = feed.pending()
             if retry is not None and not messages:
                 yield f"retry: {retry}\n\n".encode()
                 retry = None
             for message in messages:
                 if drop_after is not None and sent >= drop_after:
                     return
-                yield frame(message.id, message.event, message.json_data(), retry)
-                retry = None
-                sent += 1
+                yield framed(message)
             if named and not feed.jobs:
                 return
             if not messages and not await feed.sub.wait(keepalive):

@@ -34,10 +34,10 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from ..engine.runtime import Engine
-from ..store.base import TERMINAL, JobRecord
+from ..store.base import TERMINAL
 from .deps import User
 from .faults import abort_connection
-from .feed import MAX_JOBS, Feed, Filters, Message
+from .feed import MAX_JOBS, Feed, Filters, Known, Message, Snapshot
 from .jobaccess import cancel_visible
 from .problems import ProblemError
 from .views import job_body
@@ -243,13 +243,12 @@ class Connection:
                 self.feed.follow_every(filters)
                 if not self.resumed:
                     live = self.feed.live_jobs(filters)
-                    for message in self.feed.snapshots(live, filters, ids="cursor"):
-                        await self._event(message)
+                    await self._snapshots(self.feed.snapshots(live, filters, ids="cursor"))
             return
         names = _job_list(body, "jobs", MAX_JOBS)
         if len(self.feed.jobs) + len(names) > MAX_JOBS:
             raise _Refused(f"a connection follows at most {MAX_JOBS} jobs")
-        known: list[JobRecord] = []
+        known: list[Known] = []
         for name, record in zip(names, self.feed.known(names), strict=True):
             if record is None:
                 await self._error(f"no job with id {name!r}", 404, body.get("ref"), name)
@@ -259,13 +258,19 @@ class Connection:
             if not self.resumed:
                 self.feed.catch_up()
             self.feed.follow([r.id for r in known])
-            for message in self.feed.snapshots(known, self.feed.filters, ids="cursor"):
-                await self._event(message)
+            await self._snapshots(self.feed.snapshots(known, self.feed.filters, ids="cursor"))
 
     # ---- output -----------------------------------------------------------------------
+    async def _snapshots(self, snaps: list[Snapshot]) -> None:
+        for snap in snaps:
+            message = self.feed.render(snap)
+            if message is not None:
+                await self._event(message)
+
     async def _event(self, message: Message) -> None:
         if self.drop_after is not None and self.sent >= self.drop_after:
             raise _Dropped
+        message = self.feed.finish(message)
         body = {"event": message.event, "id": message.id, "jobId": message.job_id}
         body["data"] = message.data
         await self.outbox.put(json.dumps(body, separators=(",", ":")), self.stall)

@@ -228,9 +228,7 @@ def test_long_poll_ends_on_status_changes_only_and_honours_prefer(c: httpx.Clien
 
 
 @pytest.mark.parametrize("ask", ["query", "prefer"])
-def test_long_poll_with_progress_also_ends_at_a_progress_step(
-    c: httpx.Client, ask: str
-) -> None:
+def test_long_poll_with_progress_also_ends_at_a_progress_step(c: httpx.Client, ask: str) -> None:
     job = submit(c, "sleep", seconds=1.5, steps=3)
     first = wait_status(c, job, "processing")
     if ask == "query":
