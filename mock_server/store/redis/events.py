@@ -11,8 +11,9 @@ The feed, in the same script: ``feed:seq`` is an ``INCR`` counter across every
 job; each event is added to ``feed:all`` and ``feed:user:{owner}`` (capped
 streams whose entry ids are ``{seq}-1``; fields ``j`` job id, ``t`` type, ``n``
 per-job id, ``e``, ``d``), and ``events:{id}:head`` keeps the job's newest feed
-position. A stream's ``max-deleted-entry-id`` (Redis 7) is its floor: a client
-whose position is below it may have lost events to trimming.
+position. Once a feed stream was trimmed (``XINFO``: more entries added than it
+holds), its floor is just before its first entry: a client whose position is
+below that may have lost events, and gets snapshots instead.
 """
 
 from __future__ import annotations
@@ -140,7 +141,12 @@ class RedisEvents:
             info = self._r.xinfo_stream(self._feed_key(owner))
         except redis.ResponseError:  # no such stream: nothing was ever trimmed
             return 0, last
-        return _seq(str(info.get("max-deleted-entry-id") or "0-0")), last
+        if int(info["entries-added"]) <= int(info["length"]):
+            return 0, last  # nothing trimmed
+        first = info.get("first-entry")
+        if not first:
+            return _seq(str(info["last-generated-id"])), last
+        return _seq(str(first[0])) - 1, last
 
     def feed_heads(self, job_ids: list[str]) -> dict[str, int]:
         """The feed position of each job's newest event.
