@@ -213,7 +213,8 @@ def _sizes(settings: Settings) -> str:
         f"{', '.join(f'{x:g}' for x in settings.lengths)} s; fan-out {settings.fanout} jobs "
         f"of {settings.fanout_seconds:g} s; blob {settings.blob_mib} MiB; load "
         f"{settings.load_seconds:g} s × {settings.load_concurrency} connections; "
-        f"{settings.followers} followers held {settings.hold_seconds:g} s"
+        f"{settings.followers} followers held {settings.hold_seconds:g} s; "
+        f"{settings.mux_jobs} jobs on one multiplexed stream"
     )
 
 
