@@ -133,9 +133,10 @@ class AccessMiddleware:
         correlation = [v for k, v in scope["headers"] if k == b"x-correlation-id"][:1]
 
         async def send_wrapper(message: Message) -> None:
-            if message["type"] in _STARTS:
+            if message["type"] in _STARTS and not status:
                 status.append(_STARTS[message["type"]] or message["status"])
-                if correlation and len(correlation[0]) <= 200:  # echoed for tracing
+                has_headers = message["type"] != "websocket.close"
+                if has_headers and correlation and len(correlation[0]) <= 200:  # for tracing
                     message = {
                         **message,
                         "headers": [

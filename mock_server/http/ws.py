@@ -244,6 +244,7 @@ class Connection:
                 if not self.resumed:
                     live = self.feed.live_jobs(filters)
                     await self._snapshots(self.feed.snapshots(live, filters, ids="cursor"))
+            self.feed.sub.wake.set()
             return
         names = _job_list(body, "jobs", MAX_JOBS)
         if len(self.feed.jobs) + len(names) > MAX_JOBS:
@@ -259,6 +260,7 @@ class Connection:
                 self.feed.catch_up()
             self.feed.follow([r.id for r in known])
             await self._snapshots(self.feed.snapshots(known, self.feed.filters, ids="cursor"))
+        self.feed.sub.wake.set()  # the pump reads what came after the position meanwhile
 
     # ---- output -----------------------------------------------------------------------
     async def _snapshots(self, snaps: list[Snapshot]) -> None:
