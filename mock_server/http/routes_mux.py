@@ -14,14 +14,12 @@ hands the connection to ``ws.py``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, WebSocket
 from fastapi.responses import Response, StreamingResponse
 
-from ..engine.runtime import Engine
-from ..store.base import JobRecord
 from .deps import EngineDep, UserDep
 from .feed import MAX_JOBS, Feed, Filters, Known, Message, Snapshot
 from .jobaccess import base_url
@@ -34,8 +32,8 @@ from .schemas import (
     model_ref,
     sse_event,
 )
-from .sse import frame, parse_last_event_id
-from .views import job_body
+from .sse import frame, parse_last_event_id, sse_response
+from .views import job_viewer
 from .ws import serve_websocket
 
 __all__ = ["mux_stream", "router"]
@@ -73,15 +71,6 @@ _HEADERS = {
     "Cache-Control": {"required": True, "schema": {"const": "no-cache"}},
     "X-Accel-Buffering": {"required": True, "schema": {"const": "no"}},
 }
-
-
-def _view(request: Request, engine: Engine) -> Callable[[JobRecord], dict[str, Any]]:
-    base = base_url(request)
-
-    def view(job: JobRecord) -> dict[str, Any]:
-        return job_body(engine, job, base, engine.lifecycle.clock())
-
-    return view
 
 
 @router.get(
@@ -123,7 +112,7 @@ async def mux_events(
         last_event_id: the Last-Event-ID header (a feed position).
     """
     filters = Filters(type, frozenset(str(s) for s in status or []))
-    feed = Feed(engine, user, _view(request, engine))
+    feed = Feed(engine, user, job_viewer(engine, base_url(request)))
     names = list(dict.fromkeys(job or []))
     records: list[Known] = []
     for name, record in zip(names, feed.known(names), strict=True):
@@ -156,11 +145,7 @@ async def mux_events(
         keepalive=engine.config.keepalive,
         drop_after=getattr(request.state, "sse_drop_after", None),
     )
-    return StreamingResponse(
-        stream,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(stream)
 
 
 async def mux_stream(

@@ -40,7 +40,7 @@ from .faults import abort_connection
 from .feed import MAX_JOBS, Feed, Filters, Known, Message, Snapshot
 from .jobaccess import cancel_visible
 from .problems import ProblemError
-from .views import job_body
+from .views import job_viewer
 
 __all__ = ["SEND_BUDGET", "TRY_AGAIN_LATER", "serve_websocket"]
 
@@ -119,10 +119,7 @@ class Connection:
         self.websocket = websocket
         self.engine = engine
         self.user = user
-        base = _http_base(websocket)
-        self.feed = Feed(
-            engine, user, lambda job: job_body(engine, job, base, engine.lifecycle.clock())
-        )
+        self.feed = Feed(engine, user, job_viewer(engine, _http_base(websocket)))
         self.feed.start(None)
         self.resumed = False
         self.outbox = _Outbox(SEND_BUDGET)
