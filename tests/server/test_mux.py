@@ -99,6 +99,7 @@ def test_naming_another_users_job_is_the_same_404_as_an_unknown_one(
     assert foreign["detail"].replace(alices, "X") == missing["detail"].replace(unknown, "X")
     assert set(foreign) == set(missing)
     assert_problem(c.get("/api/events", params={"job": ["x" * 101] * 2}), 404)
+    assert_problem(c.get("/api/events", params={"job": ["x"] * 10_001}), 400)  # at most 10,000
 
 
 def test_all_streams_show_new_jobs_and_never_another_users(
@@ -135,7 +136,7 @@ def test_all_streams_filter_by_type_and_status(c: httpx.Client) -> None:
     _, done = read_sse(
         c,
         {"status": ["completed"]},
-        headers={"Last-Event-ID": str(int(last) - 50)},
+        headers={"Last-Event-ID": str(max(0, int(last) - 50))},  # replays the last 50
         stop=lambda got: completes({made[0]})(got),
     )
     assert {e.event for e in done} == {"complete"} and {e.data["status"] for e in done} == {
@@ -212,6 +213,14 @@ def test_ws_all_cancel_and_unsubscribe(
         last = ws_collect(ws, completes({quiet}))
     assert bobs not in {m.get("jobId") for m in got + last}
     assert all(m["jobId"] in (long, done, quiet) for m in got + last if m["event"] != "error")
+
+
+def test_ws_all_with_filters(srv: ReferenceServer, c: httpx.Client) -> None:
+    with ws_connect(srv) as ws:
+        ws_send(ws, op="subscribe", all=True, type="sleep", status=["completed", "failed"])
+        made = [submit(c, "echo"), submit(c, "sleep", seconds=0.2), submit(c, "fail")]
+        got = ws_collect(ws, completes({made[1]}))
+    assert [(m["event"], m["jobId"]) for m in got] == [("complete", made[1])]
 
 
 def test_ws_resume_heals_a_cut_connection(srv: ReferenceServer, c: httpx.Client) -> None:
