@@ -52,6 +52,7 @@ _QUICK = {
     "followers": 20,
     "hold_seconds": 3.0,
     "keepalive": 1.0,
+    "mux_jobs": 200,
     "display_jobs": 150,
 }
 
@@ -111,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--followers", type=int, help=f"server: SSE followers (default {d.followers})")
     p.add_argument("--hold-seconds", type=float, help="server: seconds followers are held")
     p.add_argument("--keepalive", type=float, help="server: SSE keepalive interval (default 5)")
+    p.add_argument(
+        "--mux-jobs",
+        type=int,
+        help=f"server: jobs on one multiplexed stream (default {d.mux_jobs})",
+    )
     p.add_argument(
         "--display-jobs", type=int, help=f"display: the most jobs fed (default {d.display_jobs})"
     )

@@ -57,6 +57,7 @@ class Settings:
         followers: SSE followers held open in the server row.
         hold_seconds: how long they are held.
         keepalive: the server's SSE keepalive interval in the server row.
+        mux_jobs: jobs followed by the one multiplexed stream of the server row.
         display_jobs: the most jobs fed to the progress display in the display row.
         workdir: scratch directory (databases, downloads).
     """
@@ -76,6 +77,7 @@ class Settings:
     followers: int = 1000
     hold_seconds: float = 20.0
     keepalive: float = 5.0
+    mux_jobs: int = 10_000
     display_jobs: int = 1000
     workdir: Path = field(default_factory=lambda: Path("/tmp"))
 

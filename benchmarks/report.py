@@ -214,6 +214,7 @@ def _sizes(settings: Settings) -> str:
         f"of {settings.fanout_seconds:g} s; blob {settings.blob_mib} MiB; load "
         f"{settings.load_seconds:g} s × {settings.load_concurrency} connections; "
         f"{settings.followers} followers held {settings.hold_seconds:g} s"
+        + (f"; {settings.mux_jobs} jobs per multiplexed stream" if settings.mux_jobs else "")
     )
 
 
@@ -270,7 +271,10 @@ httpie is deliberately not a project dependency.
 - **download**: see `benchmarks/download.py`; peak RSS is `VmHWM` (sampled every
   10 ms for curl, read by the client's own process at the end).
 - **server**: a raw-socket load generator (not httpx, so the generator is cheap) in a
-  child process; followers are raw sockets that count `:` comment lines.
+  child process; followers are raw sockets that count `:` comment lines. Multiplexed
+  streams (`benchmarks/mux.py`): a fresh server (so no memory freed by the followers
+  is reused unseen) with N live jobs; 10 WebSockets each subscribe to all N and read
+  a snapshot of each; RSS held minus RSS before, per job and stream.
 - **redis**: the same load generator and followers (`benchmarks/capacity.py`) against
   a Redis deployment: one `redis-server` (loopback, no persistence), one
   `python -m mock_server worker`, API processes with `--workers 0`. "1 API

@@ -87,6 +87,7 @@ def merge_runs(base: dict[str, Any], part: dict[str, Any], order: Sequence[str])
 def _settings(raw: dict[str, Any]) -> Settings:
     values = dict(raw, workdir=Path("."))
     values["lengths"] = tuple(values["lengths"])
+    values.setdefault("mux_jobs", 0)  # saved before multiplexed streams were measured
     return Settings(**values)
 
 

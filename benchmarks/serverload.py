@@ -8,13 +8,15 @@ Followers: a child opens ``followers`` event streams over a few long jobs and ho
 them for ``hold_seconds`` (longer than the server's ``--keepalive``); every stream
 must stay open and receive a keepalive comment. The server's RSS is read before
 and while they are held. The measuring is shared with the ``redis`` row
-(``capacity.py``).
+(``capacity.py``). Then, on a server of its own, multiplexed streams of ``mux_jobs``
+jobs: their memory per followed job against a per-job stream's (``mux.py``).
 """
 
 from __future__ import annotations
 
 from .capacity import SAME_RUN, Deployment, follower_rows, hold_followers, load_rate
 from .common import Row, Settings, fmt_ratio, median, spread
+from .mux import mux_rows
 from .server import BenchServer
 
 __all__ = ["server_rows"]
@@ -60,4 +62,5 @@ def server_rows(settings: Settings) -> list[Row]:
             f"{errors} errors/non-200" if errors else "",
         ),
         *follower_rows("server", "reference server", held, settings),
+        *mux_rows(held, settings),
     ]

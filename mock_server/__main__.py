@@ -88,7 +88,15 @@ def build_parser(worker: bool = False) -> argparse.ArgumentParser:
         "--keepalive",
         type=float,
         default=15.0,
-        help="seconds between SSE keepalive comments (default 15)",
+        help="seconds between SSE keepalive comments and WebSocket pings (default 15)",
+    )
+    p.add_argument(
+        "--ws-send-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="close a WebSocket with 1013 when its client has not read for S seconds "
+        "while its send queue is full (default 10)",
     )
     p.add_argument(
         "--max-wait",
@@ -190,6 +198,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         result_base_url=args.result_base_url,
         rate_limit=parse_rate(args.rate_limit) if args.rate_limit else None,
         keepalive=args.keepalive,
+        ws_send_timeout=args.ws_send_timeout,
         max_wait=args.max_wait,
         require_idempotency_key=args.require_idempotency_key,
         workers=args.workers,
@@ -269,7 +278,10 @@ async def serve(
         # longer than clients' idle expiry (httpx: 5 s), so a pooled connection is never
         # closed by the server just as a client reuses it
         timeout_keep_alive=KEEP_ALIVE,
-        ws="none",
+        ws="websockets-sansio",  # GET /api/ws
+        ws_ping_interval=config.keepalive,
+        ws_per_message_deflate=False,  # a zlib context per connection costs more than it saves
+        h11_max_incomplete_event_size=512 * 1024,  # GET /api/events?job=... names up to 10,000
     )
     server = uvicorn.Server(uv)
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -26,6 +26,7 @@ from .http.openapi import install_openapi
 from .http.problems import install_problem_handlers
 from .http.ratelimit import RateLimitMiddleware
 from .http.routes_jobs import router as jobs_router
+from .http.routes_mux import router as mux_router
 from .http.routes_ops import admin_router
 from .http.routes_ops import router as ops_router
 from .http.routes_results import router as results_router
@@ -76,7 +77,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         google.v1_router,
         location.router,
     )
-    routers = (jobs_router, results_router, ops_router, admin_router, *dialects)
+    routers = (jobs_router, results_router, mux_router, ops_router, admin_router, *dialects)
     for router in routers:
         app.include_router(router)
     routes = [route for router in routers for route in router.routes]

@@ -50,7 +50,9 @@ class ServerConfig:
         redirect_completed: answer ``303 See Other`` for completed jobs.
         result_base_url: hand out results on this origin with signed URLs.
         rate_limit: requests per second per token, or None for no limit.
-        keepalive: seconds between SSE keepalive comments.
+        keepalive: seconds between SSE keepalive comments (and WebSocket pings).
+        ws_send_timeout: seconds a WebSocket's full send queue may wait for the client to
+            read before the connection is closed with 1013.
         require_idempotency_key: refuse submits and retries without a key (400).
         workers: how many jobs run at once.
         job_ttl: seconds a finished job's result is kept (``expiresAt``).
@@ -81,6 +83,7 @@ class ServerConfig:
     result_base_url: str | None = None
     rate_limit: float | None = None
     keepalive: float = 15.0
+    ws_send_timeout: float = 10.0
     require_idempotency_key: bool = False
     workers: int = 4
     job_ttl: float = 3600.0
@@ -144,6 +147,8 @@ class ServerConfig:
             raise ConfigError("--job-ttl must be positive")
         if self.keepalive <= 0:
             raise ConfigError("--keepalive must be positive")
+        if self.ws_send_timeout <= 0:
+            raise ConfigError("--ws-send-timeout must be positive")
         if not 0 <= self.max_wait <= 3600:
             raise ConfigError("--max-wait must be 0..3600 seconds")
         if not 0.0 <= self.fault_rate <= 1.0:

@@ -31,6 +31,7 @@ TIGHT = [
     "--followers", "5",
     "--hold-seconds", "1.5",
     "--keepalive", "0.5",
+    "--mux-jobs", "50",
 ]  # fmt: skip
 
 ROWS = (

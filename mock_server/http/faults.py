@@ -1,5 +1,9 @@
 """Fault injection: 503, 429, connection resets (before and after the work), slow, sse-drop.
 
+WebSocket upgrades (``/api/ws``) draw like any request: ``503``/``429`` refuse the
+upgrade with the problem answer, ``reset`` drops it, ``slow`` delays it, and
+``sse-drop`` cuts the connection after 1-3 events (``ws.py``).
+
 A fault is drawn per request to ``/api`` or a dialect's routes (the paths of
 ``middleware.API_PREFIXES``) from a seeded generator; ``/healthz``,
 ``/api/_stats`` and ``/api/_faults`` are never touched. Faults never corrupt
@@ -135,11 +139,16 @@ class FaultMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(API_PREFIXES) or path.startswith(_EXEMPT):
+        if (
+            scope["type"] not in ("http", "websocket")
+            or not path.startswith(API_PREFIXES)
+            or path.startswith(_EXEMPT)
+        ):
             await self.app(scope, receive, send)
             return
-        is_write = _is_write(scope)
-        kind = self.settings.draw(is_events=path.endswith("/events"), is_write=is_write)
+        is_write = scope["type"] == "http" and _is_write(scope)
+        is_events = path.endswith("/events") or scope["type"] == "websocket"
+        kind = self.settings.draw(is_events=is_events, is_write=is_write)
         if kind is None:
             await self.app(scope, receive, send)
         elif kind in ("503", "429"):

@@ -34,6 +34,7 @@ __all__ = [
     "accepted",
     "base_url",
     "cancel",
+    "cancel_visible",
     "check_key",
     "fingerprint",
     "hold",
@@ -77,6 +78,18 @@ def visible_job(engine: Engine, user: User, job_id: str) -> JobRecord:
     if job is None or (not user.admin and job.owner != user.name):
         raise ProblemError(404, f"no job with id {job_id!r}")
     return job
+
+
+def cancel_visible(engine: Engine, user: User, job_id: str) -> None:
+    """Cancel a job the caller may see (``DELETE /api/jobs/{id}``, the WebSocket's ``cancel``):
+    404 as ``visible_job``, then as ``cancel``.
+
+    Args:
+        engine: the engine.
+        user: the caller.
+        job_id: the job.
+    """
+    cancel(engine, visible_job(engine, user, job_id))
 
 
 def fingerprint(payload: dict[str, Any]) -> str:

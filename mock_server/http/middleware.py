@@ -31,6 +31,7 @@ __all__ = [
     "AuthMiddleware",
     "BodyLimitMiddleware",
     "RequestStats",
+    "bearer_token",
 ]
 
 log = logging.getLogger("mock_server.access")
@@ -103,6 +104,19 @@ class RequestStats:
         self.second_origin.clear()
 
 
+_STARTS = {
+    "http.response.start": 0,  # 0: the message's own status
+    "websocket.http.response.start": 0,  # a refused upgrade (401, 429, 503)
+    "websocket.accept": 101,
+    "websocket.close": 403,  # closed before it was accepted
+}
+
+
+def _method(scope: Scope) -> str:
+    """The request's method; a WebSocket upgrade is a GET."""
+    return str(scope.get("method", "GET"))
+
+
 def _state(scope: Scope) -> dict[str, Any]:
     state: dict[str, Any] = scope.setdefault("state", {})
     return state
@@ -146,12 +160,12 @@ class AccessMiddleware:
             template = getattr(route, "path_format", None) or getattr(route, "path", scope["path"])
             job_id = child.get("path_params", {}).get("job_id")
             if match == Match.FULL:
-                return f"{scope['method']} {template}", job_id
-            partial = partial or (f"{scope['method']} {template}", job_id)
-        return partial or (f"{scope['method']} (unmatched)", None)
+                return f"{_method(scope)} {template}", job_id
+            partial = partial or (f"{_method(scope)} {template}", job_id)
+        return partial or (f"{_method(scope)} (unmatched)", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         cycle = getattr(receive, "__self__", None)
@@ -164,9 +178,10 @@ class AccessMiddleware:
         correlation = [v for k, v in scope["headers"] if k == b"x-correlation-id"][:1]
 
         async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-                if correlation and len(correlation[0]) <= 200:  # echoed for tracing
+            if message["type"] in _STARTS and not status:
+                status.append(_STARTS[message["type"]] or message["status"])
+                has_headers = message["type"] != "websocket.close"
+                if has_headers and correlation and len(correlation[0]) <= 200:  # for tracing
                     message = {
                         **message,
                         "headers": [
@@ -186,7 +201,7 @@ class AccessMiddleware:
             if self.enabled:
                 ms = (time.perf_counter() - started) * 1000
                 shown = str(status[0]) if status else "reset"
-                log.info("%s %s %s %.1fms", scope["method"], scope["path"], shown, ms)
+                log.info("%s %s %s %.1fms", _method(scope), scope["path"], shown, ms)
 
 
 class BodyLimitMiddleware:
@@ -248,10 +263,27 @@ def _signed_request(scope: Scope) -> bool:
     Only ``GET``/``HEAD`` of a ``_SIGNABLE`` path with a ``sig`` query parameter: every
     other request without a token is 401 here, whatever its path or query.
     """
-    if scope["method"] not in ("GET", "HEAD") or not _SIGNABLE.fullmatch(scope["path"]):
+    if scope["type"] != "http" or _method(scope) not in ("GET", "HEAD"):
+        return False
+    if not _SIGNABLE.fullmatch(scope["path"]):
         return False
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     return "sig" in query
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of the ``Authorization: Bearer`` header (HTTP requests and WebSocket upgrades).
+
+    Args:
+        scope: the request's scope.
+    """
+    token = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, rest = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer":
+                token = rest.strip()
+    return token
 
 
 class AuthMiddleware:
@@ -273,15 +305,13 @@ class AuthMiddleware:
         self.admins = admins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIXES):
+        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(API_PREFIXES):
             await self.app(scope, receive, send)
             return
-        token = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                scheme, _, rest = value.decode("latin-1").partition(" ")
-                if scheme.lower() == "bearer":
-                    token = rest.strip()
+        token = bearer_token(scope)
+        # Tickets for browsers (PROTOCOL.md) go here: a ?ticket= on GET /api/events,
+        # /api/jobs/{id}/events or the /api/ws upgrade, checked for its stream target and
+        # expiry, stands in for the token; never on any other route, never logged.
         state = _state(scope)
         user = self.tokens.get(token) if token else None
         if user is None:

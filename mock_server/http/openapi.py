@@ -44,7 +44,7 @@ from pydantic import BaseModel
 from ..config import ServerConfig
 from ..engine.jobtypes import JOB_TYPES
 from .problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
-from .schemas import CompleteEventData, ProgressBody, StatusEventData
+from .schemas import CompleteEventData, ProgressBody, StatusEventData, model_ref, sse_event
 
 __all__ = ["install_openapi", "webhook_url_pattern"]
 
@@ -222,29 +222,13 @@ def _errors(path: str, method: str, op: Operation) -> None:
 
 
 # ---- 4. the event stream and the result file ------------------------------------------------
-def _event(name: str, data: type[BaseModel], description: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "description": description,
-        "required": ["event", "id", "data"],
-        "properties": {
-            "event": {"const": name},
-            "id": {"type": "string", "pattern": "^[0-9]+$"},
-            "retry": {"type": "integer", "minimum": 0},
-            "data": {
-                "type": "string",
-                "contentMediaType": "application/json",
-                "contentSchema": {"$ref": f"#/components/schemas/{data.__name__}"},
-            },
-        },
-    }
-
-
 _EVENTS = {
     "oneOf": [
-        _event("status", StatusEventData, "The job's status (first: a snapshot)"),
-        _event("progress", ProgressBody, "A progress step"),
-        _event("complete", CompleteEventData, "How the job ended; the stream ends after it"),
+        sse_event("status", model_ref(StatusEventData), "The job's status (first: a snapshot)"),
+        sse_event("progress", model_ref(ProgressBody), "A progress step"),
+        sse_event(
+            "complete", model_ref(CompleteEventData), "How the job ended; the stream ends after it"
+        ),
     ]
 }
 _EVENTS_TEXT = (
@@ -332,7 +316,9 @@ _SUCCESS_HEADERS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     ("get", "/api/jobs/{job_id}"): {
         "200": {
             "Retry-After": _header(_SECONDS, "while the job is pending or processing", False),
-            "Preference-Applied": _header(_TEXT, "wait=N, when Prefer: wait was used", False),
+            "Preference-Applied": _header(
+                _TEXT, "wait=N (and progress), when Prefer: wait was used", False
+            ),
         },
         "303": {"Location": _header(_TEXT, "the resultUrl (redirect mode)")},
     },

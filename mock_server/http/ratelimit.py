@@ -64,7 +64,7 @@ class RateLimitMiddleware:
         path = scope.get("path", "")
         if (
             self.rate is None
-            or scope["type"] != "http"
+            or scope["type"] not in ("http", "websocket")
             or not path.startswith(API_PREFIXES)
             or path.startswith(_EXEMPT)
         ):

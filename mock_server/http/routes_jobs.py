@@ -14,7 +14,7 @@ from .jobaccess import (
     KEY_PATTERN,
     accepted,
     base_url,
-    cancel,
+    cancel_visible,
     check_key,
     fingerprint,
     hold,
@@ -83,20 +83,26 @@ async def submit_job(
     return accepted(engine, job, body, replayed)
 
 
-def _prefer_wait(prefer: str | None) -> float | None:
-    if not prefer:
-        return None
-    for part in re.split(r"[,;]", prefer):
+def _prefer(prefer: str | None) -> tuple[float | None, bool]:
+    """``Prefer``'s ``wait=N`` (None: absent or not a number) and whether it names ``progress``."""
+    wait: float | None = None
+    progress = False
+    for part in re.split(r"[,;]", prefer or ""):
         name, _, value = part.strip().partition("=")
-        if name.strip().lower() == "wait":
+        name = name.strip().lower()
+        if name == "wait" and wait is None:
             try:
-                return max(0.0, float(value.strip().strip('"')))
+                wait = max(0.0, float(value.strip().strip('"')))
             except ValueError:
-                return None
-    return None
+                wait = None
+        elif name == "progress":
+            progress = True
+    return wait, progress
 
 
-def _change_key(job: JobRecord) -> tuple[Any, ...]:
+def _change_key(job: JobRecord, progress: bool) -> tuple[Any, ...]:
+    if not progress:
+        return (job.status,)
     return (job.status, job.progress_current, job.progress_total, job.progress_message)
 
 
@@ -118,9 +124,13 @@ async def get_job(
     user: UserDep,
     job_id: str,
     wait: Annotated[float | None, Query(ge=0, le=3600, description="long-poll seconds")] = None,
+    progress: Annotated[
+        bool, Query(description="a long poll also ends at a progress step (progress=1)")
+    ] = False,
     prefer: Annotated[str | None, Header(alias="Prefer")] = None,
 ) -> Response:
-    """The job's status; with ``?wait=N`` or ``Prefer: wait=N`` held until it changes.
+    """The job's status; with ``?wait=N`` or ``Prefer: wait=N`` held until its status changes
+    (or, with ``progress=1`` or ``Prefer: wait=N, progress``, until it makes progress too).
 
     \f
     Args:
@@ -129,18 +139,24 @@ async def get_job(
         user: the authenticated user.
         job_id: the job.
         wait: long-poll seconds from the query.
-        prefer: the Prefer header (``wait=N``).
+        progress: a progress step ends the long poll too.
+        prefer: the Prefer header (``wait=N``, ``progress``).
     """
     job = visible_job(engine, user, job_id)
-    header_wait = _prefer_wait(prefer) if wait is None else None
+    prefer_wait, prefer_progress = _prefer(prefer)
+    header_wait = prefer_wait if wait is None else None
     seconds = min(wait if wait is not None else (header_wait or 0.0), engine.config.max_wait)
-    initial = _change_key(job)
-    job = await hold(engine, job, seconds, lambda j: j.terminal or _change_key(j) != initial)
+    with_progress = progress or prefer_progress
+    initial = _change_key(job, with_progress)
+    job = await hold(
+        engine, job, seconds, lambda j: j.terminal or _change_key(j, with_progress) != initial
+    )
     base = base_url(request)
     body = job_body(engine, job, base, engine.lifecycle.clock())
     headers = {"Cache-Control": "no-store"}
     if header_wait is not None:
-        headers["Preference-Applied"] = f"wait={seconds:g}"
+        applied = f"wait={seconds:g}"
+        headers["Preference-Applied"] = applied + (", progress" if prefer_progress else "")
     if "retryAfter" in body:
         headers["Retry-After"] = str(body["retryAfter"])
     if job.status == "completed" and engine.config.redirect_completed:
@@ -205,7 +221,7 @@ async def cancel_job(engine: EngineDep, user: UserDep, job_id: str) -> Response:
         user: the authenticated user.
         job_id: the job.
     """
-    cancel(engine, visible_job(engine, user, job_id))
+    cancel_visible(engine, user, job_id)
     return JSONResponse({"jobId": job_id, "status": "cancelled"})
 
 

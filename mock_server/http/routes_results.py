@@ -22,8 +22,8 @@ from ..store.base import JobRecord
 from .deps import EngineDep, MaybeUserDep, User, UserDep
 from .jobaccess import base_url, visible_job
 from .problems import ProblemError, problem_responses
-from .sse import event_stream, parse_last_event_id
-from .views import job_body
+from .sse import event_stream, parse_last_event_id, sse_response
+from .views import job_viewer
 
 __all__ = [
     "RESULT_RESPONSES",
@@ -73,11 +73,6 @@ async def job_events(
     if lei is not None and complete_id is not None and lei >= complete_id:
         return Response(status_code=204)
     drop_after = getattr(request.state, "sse_drop_after", None)
-    base = base_url(request)
-
-    def job_view(job: JobRecord) -> dict[str, Any]:
-        return job_body(engine, job, base, engine.lifecycle.clock())
-
     stream = event_stream(
         store=engine.store,
         hub=engine.hub,
@@ -86,13 +81,9 @@ async def job_events(
         retry_ms=engine.config.sse_retry_ms,
         keepalive=engine.config.keepalive,
         drop_after=drop_after,
-        job_view=job_view,
+        job_view=job_viewer(engine, base_url(request)),
     )
-    return StreamingResponse(
-        stream,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(stream)
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | str | None:

@@ -28,6 +28,8 @@ __all__ = [
     "SubmitBody",
     "SubmitRequest",
     "WebhookSpec",
+    "model_ref",
+    "sse_event",
 ]
 
 WebhookEvent = Literal["completed", "failed", "progress", "cancelled"]
@@ -262,3 +264,38 @@ class DeliveryList(_Model):
     """Failed webhook deliveries, oldest first."""
 
     deliveries: list[DeliveryBody]
+
+
+# ---- schema builders for the OpenAPI document (openapi.py, the event routes) ----
+def model_ref(model: type[BaseModel]) -> dict[str, Any]:
+    """A ``$ref`` to a model among the components.
+
+    Args:
+        model: the model (added to the components by ``build_openapi``).
+    """
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def sse_event(name: str, data: dict[str, Any], description: str) -> dict[str, Any]:
+    """The schema of one parsed SSE event ``{event, id, retry?, data}`` (data: JSON text).
+
+    Args:
+        name: the ``event:`` name.
+        data: the schema of the JSON in ``data``.
+        description: what the event says.
+    """
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["event", "id", "data"],
+        "properties": {
+            "event": {"const": name},
+            "id": {"type": "string", "pattern": "^[0-9]+$"},
+            "retry": {"type": "integer", "minimum": 0},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": data,
+            },
+        },
+    }

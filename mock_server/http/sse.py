@@ -12,10 +12,12 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from fastapi.responses import StreamingResponse
+
 from ..engine.hub import EventHub
 from ..store.base import JobRecord, JobStore
 
-__all__ = ["event_stream", "frame", "parse_last_event_id", "snapshot_data"]
+__all__ = ["event_stream", "frame", "parse_last_event_id", "snapshot_data", "sse_response"]
 
 
 def frame(event_id: int, event: str, data: str, retry_ms: int | None = None) -> bytes:
@@ -58,6 +60,16 @@ def _with_job(
     if job is None or job_view is None:
         return data
     return json.dumps({**json.loads(data), "job": job_view(job)}, separators=(",", ":"))
+
+
+def sse_response(stream: AsyncIterator[bytes]) -> StreamingResponse:
+    """The ``200 text/event-stream`` answer of an event stream (never cached nor buffered).
+
+    Args:
+        stream: the stream's bytes.
+    """
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
 def parse_last_event_id(value: str | None) -> int | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ..engine.lifecycle import iso
 from ..engine.runtime import Engine
 from ..store.base import JobRecord
 
-__all__ = ["estimate", "job_body", "submit_body"]
+__all__ = ["estimate", "job_body", "job_viewer", "submit_body"]
 
 MAX_HINT = 30
 
@@ -91,6 +92,20 @@ def job_body(engine: Engine, job: JobRecord, base: str, now: float) -> dict[str,
         body["cancelledAt"] = iso(job.cancelled_at)
         body["expiresAt"] = iso(job.expires_at)
     return body
+
+
+def job_viewer(engine: Engine, base: str) -> Callable[[JobRecord], dict[str, Any]]:
+    """``job_body`` for one client, at the time each job is shown (the ``job`` of events).
+
+    Args:
+        engine: the engine.
+        base: the API origin the client used.
+    """
+
+    def view(job: JobRecord) -> dict[str, Any]:
+        return job_body(engine, job, base, engine.lifecycle.clock())
+
+    return view
 
 
 def submit_body(engine: Engine, job: JobRecord, base: str, now: float) -> dict[str, Any]:

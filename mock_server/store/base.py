@@ -8,6 +8,10 @@ writes are typed: ``NewJob``/``NewDelivery`` say what to create (the id and the
 time are passed beside them), ``JobChanges``/``DeliveryChanges`` (TypedDicts of
 keyword arguments) what to change, so a misspelt or mistyped field is a mypy error.
 
+Besides each job's own event log (ids 1, 2, 3, ... per job), every event also gets a
+place in the **feed**: one sequence number across all jobs (``FeedEvent.seq``), from
+which a multiplexed stream reads "every event of these jobs after N".
+
 ``JobStore`` is six concerns, one Protocol each. Every method is synchronous and
 one atomic step: on SQLite because it runs on the event loop's thread without an
 ``await``; on Redis because it is one script or one ``WATCH``/``MULTI`` transaction.
@@ -28,6 +32,7 @@ __all__ = [
     "Delivery",
     "DeliveryChanges",
     "EventLog",
+    "FeedEvent",
     "IdempotencyKeys",
     "JobChanges",
     "JobNames",
@@ -160,6 +165,27 @@ class NameRecord:
     updated_at: float
 
 
+@dataclass(frozen=True)
+class FeedEvent:
+    """One event as the feed holds it: its place in the sequence across all jobs.
+
+    Args:
+        seq: the feed's sequence number (increases across every job of the store).
+        job_id: the job.
+        job_type: the job's type (for ``type=`` filters without reading the job).
+        event_id: the event's id in the job's own log.
+        event: ``status``, ``progress`` or ``complete``.
+        data: the event's JSON data, encoded.
+    """
+
+    seq: int
+    job_id: str
+    job_type: str
+    event_id: int
+    event: str
+    data: str
+
+
 # ---- write models ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class NewJob:
@@ -270,6 +296,13 @@ class JobTable(Protocol):
     def get_job(self, job_id: str) -> JobRecord | None:
         """The job, or None."""
 
+    def get_jobs(self, job_ids: list[str]) -> list[JobRecord | None]:
+        """The jobs in the order asked, None for each that does not exist (batched reads).
+
+        Args:
+            job_ids: the jobs.
+        """
+
     def update_job(
         self, job_id: str, *, where_status: tuple[str, ...] = (), **changes: Unpack[JobChanges]
     ) -> bool:
@@ -365,6 +398,30 @@ class EventLog(Protocol):
 
     def complete_event_id(self, job_id: str) -> int | None:
         """The id of the job's ``complete`` event, if it has one."""
+
+    def feed_after(self, owner: str | None, after: int, limit: int) -> list[FeedEvent]:
+        """Held events of the owner's jobs (None: everyone's) with ``seq > after``, oldest first.
+
+        Args:
+            owner: whose jobs.
+            after: the last feed position the client has.
+            limit: at most this many.
+        """
+
+    def feed_bounds(self, owner: str | None) -> tuple[int, int]:
+        """``(floor, last)``: every event of the owner's jobs after ``floor`` is still held,
+        and ``last`` is the newest position the store ever gave (any owner's).
+
+        Args:
+            owner: whose jobs (None: everyone's).
+        """
+
+    def feed_heads(self, job_ids: list[str]) -> dict[str, int]:
+        """The feed position of each job's newest event (jobs without one are left out).
+
+        Args:
+            job_ids: the jobs.
+        """
 
 
 class IdempotencyKeys(Protocol):

@@ -86,11 +86,15 @@ def wait_terminal(c: httpx.Client, job_id: str, limit: int = 200) -> dict[str, A
 
 
 def wait_status(c: httpx.Client, job_id: str, status: str, limit: int = 200) -> dict[str, Any]:
-    """Long-poll until the job reaches ``status``."""
-    for _ in range(limit):
-        body: dict[str, Any] = c.get(f"/api/jobs/{job_id}", params={"wait": 10}).json()
+    """Long-poll until the job reaches ``status`` (with ``progress=1``: a hold that began
+    once the job was already ``processing`` ends at its next step, not at its end)."""
+    for attempt in range(limit):
+        params = {"wait": 10 if attempt else 0, "progress": 1}
+        body: dict[str, Any] = c.get(f"/api/jobs/{job_id}", params=params).json()
         if body["status"] == status:
             return body
+        if body["status"] in ("completed", "failed", "cancelled"):
+            break
     raise AssertionError(f"job {job_id} never became {status}")
 
 

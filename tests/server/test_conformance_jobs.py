@@ -213,19 +213,34 @@ def test_status_bodies_for_each_state(c: httpx.Client) -> None:
     assert retryable["retryUrl"].endswith(f"/api/jobs/{retryable['jobId']}/retry")
 
 
-def test_long_poll_is_woken_by_progress_and_honours_prefer(c: httpx.Client) -> None:
-    job = submit(c, "sleep", seconds=1.5, steps=3)
-    first = c.get(f"/api/jobs/{job}").json()
-    woke = c.get(f"/api/jobs/{job}", params={"wait": 30}).json()
-    assert (woke["status"], woke.get("progress")) != (first["status"], first.get("progress"))
+def test_long_poll_ends_on_status_changes_only_and_honours_prefer(c: httpx.Client) -> None:
+    job = submit(c, "sleep", seconds=1.2, steps=4)
+    wait_status(c, job, "processing")
+    held = c.get(f"/api/jobs/{job}", params={"wait": 30}).json()
+    assert held["status"] == "completed"  # three progress steps did not end the hold
     r = c.get(f"/api/jobs/{job}", headers={"Prefer": "respond-async, wait=30"})
     assert r.headers["Preference-Applied"] == "wait=30"
-    done = wait_terminal(c, job)
     capped = c.get(f"/api/jobs/{job}", headers={"Prefer": "wait=999"})
     assert capped.headers["Preference-Applied"] == "wait=60"
-    assert capped.json()["status"] == done["status"]
+    assert capped.json()["status"] == "completed"
     assert "Preference-Applied" not in c.get(f"/api/jobs/{job}", params={"wait": 1}).headers
     assert_problem(c.get(f"/api/jobs/{job}", params={"wait": -1}), 400)
+
+
+@pytest.mark.parametrize("ask", ["query", "prefer"])
+def test_long_poll_with_progress_also_ends_at_a_progress_step(c: httpx.Client, ask: str) -> None:
+    job = submit(c, "sleep", seconds=1.5, steps=3)
+    first = wait_status(c, job, "processing")
+    if ask == "query":
+        r = c.get(f"/api/jobs/{job}", params={"wait": 30, "progress": 1})
+        assert "Preference-Applied" not in r.headers
+    else:
+        r = c.get(f"/api/jobs/{job}", headers={"Prefer": "wait=30, progress"})
+        assert r.headers["Preference-Applied"] == "wait=30, progress"
+    woke = r.json()
+    assert woke["status"] == "processing"
+    assert woke["progress"] != first.get("progress")
+    wait_terminal(c, job)
 
 
 def test_missing_and_foreign_jobs_are_the_same_404(srv: ReferenceServer, c: httpx.Client) -> None:

@@ -103,9 +103,9 @@ def test_replay_after_last_event_id_and_204_at_the_end(c: httpx.Client) -> None:
 
 def test_resume_of_a_running_job_replays_then_continues_live(c: httpx.Client) -> None:
     job = submit(c, "sleep", seconds=1.0, steps=5)
-    body = c.get(f"/api/jobs/{job}", params={"wait": 10}).json()
+    body = c.get(f"/api/jobs/{job}", params={"wait": 10, "progress": 1}).json()
     while body["status"] == "pending" or not body.get("progress"):
-        body = c.get(f"/api/jobs/{job}", params={"wait": 10}).json()
+        body = c.get(f"/api/jobs/{job}", params={"wait": 10, "progress": 1}).json()
     events, _ = parse_sse(_events(c, job, **{"Last-Event-ID": "1"})[1])
     assert events[0].id == "2"
     assert [int(e.id or 0) for e in events] == list(range(2, 2 + len(events)))
@@ -223,7 +223,7 @@ def test_cancelling_a_blob_stops_it_and_leaves_no_file(
     job = submit(c, "blob", sizeBytes=4 << 30, seed=1)  # would take far longer than this test
     body = wait_status(c, job, "processing")
     while not body.get("progress"):
-        body = c.get(f"/api/jobs/{job}", params={"wait": 10}).json()
+        body = c.get(f"/api/jobs/{job}", params={"wait": 10, "progress": 1}).json()
     assert c.delete(f"/api/jobs/{job}").json()["status"] == "cancelled"
     results = Path(srv.db_path).parent / "results"
     deadline = time.monotonic() + 20

@@ -78,7 +78,7 @@ def test_a_stopped_worker_hands_its_job_over_at_once(redis_url: str, tmp_path: P
         with first:
             job = submit(c, "sleep", seconds=1.0, steps=4)
             for _ in range(50):
-                body = c.get(f"/api/jobs/{job}", params={"wait": 5}).json()
+                body = c.get(f"/api/jobs/{job}", params={"wait": 5, "progress": 1}).json()
                 if (body.get("progress") or {}).get("current", 0) >= 1:
                     break
         # SIGTERM'd: its claim was released, so the next worker runs the job again

@@ -118,7 +118,7 @@ def test_a_worker_killed_mid_job_loses_it_and_the_job_completes_once(
     r = a.post("/api/jobs", json={"type": "sleep", "input": {"seconds": 2.0, "steps": 8}})
     job_id = r.json()["jobId"]
     for _ in range(100):  # long polls until the doomed worker is mid-job
-        body = b.get(f"/api/jobs/{job_id}", params={"wait": 5}).json()
+        body = b.get(f"/api/jobs/{job_id}", params={"wait": 5, "progress": 1}).json()
         if body["status"] == "processing" and (body.get("progress") or {}).get("current", 0) >= 2:
             break
     doomed.kill()

@@ -20,6 +20,7 @@ from mock_server.engine.hub import EventHub
 from mock_server.http.sse import event_stream
 from mock_server.store.base import JobStore, NewDelivery, NewJob
 from mock_server.store.redis import RedisStore
+from mock_server.store.redis.events import FEED_MAXLEN
 from mock_server.store.sqlite import SqliteStore
 
 T0 = 1_800_000_000.0
@@ -261,3 +262,42 @@ def test_secret_and_deliveries_are_shared(pair: tuple[RedisStore, RedisStore]) -
     assert a.deliveries("pending") == [] and "whsec_x" not in repr(failed[0])
     a.delete_job(job)
     assert b.get_delivery("dlv_1") is None and b.deliveries("failed") == []
+
+
+def test_the_feed_matches_sqlite_and_knows_what_it_trimmed(
+    pair: tuple[RedisStore, RedisStore],
+) -> None:
+    a, b = pair
+    sqlite_store = SqliteStore(":memory:")
+    for store, other in ((a, b), (sqlite_store, sqlite_store)):
+        alice = _insert(store, 1, id="job-a")
+        bobs = _insert(store, 2, id="job-b", owner="bob", type="sleep")
+        store.add_event(alice, "status", {"status": "pending"}, T0)
+        other.add_event(bobs, "status", {"status": "pending"}, T0)  # another process
+        store.add_event(alice, "progress", {"current": 1, "total": 2}, T0)
+        mine = store.feed_after("alice", 0, 10)
+        assert [(e.seq, e.job_id, e.event_id, e.event) for e in mine] == [
+            (1, "job-a", 1, "status"),
+            (3, "job-a", 2, "progress"),
+        ]
+        assert mine[0].job_type == "echo" and mine[1].data == '{"current":1,"total":2}'
+        assert [e.seq for e in store.feed_after(None, 1, 10)] == [2, 3]
+        assert [e.seq for e in store.feed_after(None, 0, 2)] == [1, 2]
+        assert store.feed_bounds("alice") == (0, 3) == store.feed_bounds(None)
+        assert store.feed_heads(["job-a", "job-b", "nope"]) == {"job-a": 3, "job-b": 2}
+        assert [j.id if j else None for j in store.get_jobs(["job-b", "x", "job-a"])] == [
+            "job-b",
+            None,
+            "job-a",
+        ]
+        store.delete_job(alice)
+        assert store.feed_heads([alice]) == {}
+        # a purged job's events leave SQLite's feed with it; Redis's capped streams keep
+        # them until trimmed (docs/protocol.md: positions that old are rarely resumed)
+        assert len(store.feed_after("alice", 0, 10)) == (2 if store is a else 0)
+    job = _insert(a, 3, id="job-c")
+    for i in range(3 * FEED_MAXLEN // 2):  # past the cap: Redis trims the oldest entries
+        a.add_event(job, "progress", {"current": i, "total": 1}, T0)
+    floor, last = a.feed_bounds("alice")
+    held = a.feed_after("alice", 0, 1)
+    assert 0 < floor < last and held[0].seq == floor + 1  # everything after the floor is held

@@ -13,8 +13,8 @@ Layout (every key starts with the optional ``--redis-prefix``):
   timeout it renews while the job runs); a job in ``jobs:processing`` whose
   claim expired belongs to a dead worker and is claimed again, from the start.
 - ``jobs:expiring`` / ``jobs:purge``: when result files and records expire.
-- Event streams and the ``changes`` channel: see ``events``; idempotency keys,
-  deliveries and secrets: see ``keys``.
+- Event streams, the feed across jobs and the ``changes`` channel: see
+  ``events``; idempotency keys, deliveries and secrets: see ``keys``.
 """
 
 from __future__ import annotations
@@ -179,10 +179,15 @@ class RedisStore(RedisKeys, RedisEvents):
         changed: bool = self._r.transaction(change, key, value_from_callable=True)
         return changed
 
-    def _jobs(self, ids: list[str]) -> list[JobRecord | None]:
+    def get_jobs(self, job_ids: list[str]) -> list[JobRecord | None]:
+        """The jobs in the order asked (None for missing ones), 500 per ``MGET``.
+
+        Args:
+            job_ids: the jobs.
+        """
         out: list[JobRecord | None] = []
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
+        for i in range(0, len(job_ids), 500):
+            chunk = job_ids[i : i + 500]
             out.extend(_decode(raw) for raw in self._r.mget([self._k("job:", j) for j in chunk]))
         return out
 
@@ -207,13 +212,13 @@ class RedisStore(RedisKeys, RedisEvents):
         index = self._k("jobs:user:", owner) if owner is not None else self._k("jobs:all")
         if not statuses and job_type is None:  # fast path: page straight from the index
             ids = self._r.zrevrange(index, offset, offset + limit - 1)
-            page = self._jobs(ids)
+            page = self.get_jobs(ids)
             if all(job is not None for job in page):
                 return [j for j in page if j is not None], int(self._r.zcard(index))
         ids = self._r.zrevrange(index, 0, -1)
         matching: list[JobRecord] = []
         stale: list[str] = []
-        for job_id, job in zip(ids, self._jobs(ids), strict=True):
+        for job_id, job in zip(ids, self.get_jobs(ids), strict=True):
             if job is None:
                 stale.append(job_id)
             elif (not statuses or job.status in statuses) and job_type in (None, job.type):
@@ -232,8 +237,8 @@ class RedisStore(RedisKeys, RedisEvents):
         ahead = self._r.zrangebyscore(
             self._k("jobs:queue"), "-inf", f"({_queue_score(job)}", start=0, num=1000
         )
-        total: float = sum(j.estimated_seconds for j in self._jobs(ahead) if j is not None)
-        for running in self._jobs(self._r.zrange(self._k("jobs:processing"), 0, 999)):
+        total: float = sum(j.estimated_seconds for j in self.get_jobs(ahead) if j is not None)
+        for running in self.get_jobs(self._r.zrange(self._k("jobs:processing"), 0, 999)):
             if running is not None and running.started_at is not None:
                 total += max(0.0, running.estimated_seconds - (now - running.started_at))
         return float(total)
@@ -246,7 +251,7 @@ class RedisStore(RedisKeys, RedisEvents):
             grace: unused (the purge time was fixed when the job finished).
         """
         due = self._r.zrangebyscore(self._k("jobs:expiring"), "-inf", now)
-        files = [j for j in self._jobs(due) if j is not None and j.result_path]
+        files = [j for j in self.get_jobs(due) if j is not None and j.result_path]
         if due:
             self._r.zrem(self._k("jobs:expiring"), *due)
         gone = self._r.zrangebyscore(self._k("jobs:purge"), "-inf", now)
@@ -263,6 +268,7 @@ class RedisStore(RedisKeys, RedisEvents):
         events = self._k("events:", job_id)
         pipe = self._r.pipeline(transaction=True)
         pipe.delete(self._k("job:", job_id), events, events + ":seq", events + ":complete")
+        pipe.delete(events + ":head")
         pipe.delete(self._k("deliveries:job:", job_id))
         if deliveries:
             pipe.delete(*[self._k("delivery:", d) for d in deliveries])

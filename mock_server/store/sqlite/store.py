@@ -5,6 +5,8 @@ atomic step with respect to every request handler (no ``await`` inside). The
 file is in WAL mode; ``:memory:`` gives a throwaway store. Every method that
 depends on the time takes ``now`` (unix seconds) so tests can drive the clock.
 One process only: nothing else writes the file, so there are no changes to follow.
+The feed (``feed``: one autoincrement row per event, pointing into ``events``) is
+what multiplexed streams read; it lives as long as the events it points at.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from ..base import ChangeFeed, JobChanges, JobRecord, JobStore, NewJob
 from .deliveries import SqliteDeliveries
+from .feed import SqliteFeed, chunks
 from .keys import SqliteKeys
 
 __all__ = ["SqliteStore"]
@@ -53,6 +56,12 @@ CREATE TABLE IF NOT EXISTS events (
   job_id TEXT NOT NULL, id INTEGER NOT NULL, event TEXT NOT NULL, data TEXT NOT NULL,
   created_at REAL NOT NULL, PRIMARY KEY (job_id, id)
 );
+CREATE TABLE IF NOT EXISTS feed (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, type TEXT NOT NULL,
+  job_id TEXT NOT NULL, event_id INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feed_owner ON feed(owner, seq);
+CREATE INDEX IF NOT EXISTS feed_job ON feed(job_id, seq);
 CREATE TABLE IF NOT EXISTS deliveries (
   id TEXT PRIMARY KEY, job_id TEXT NOT NULL, owner TEXT NOT NULL, url TEXT NOT NULL,
   secret TEXT, event TEXT NOT NULL, payload BLOB NOT NULL, state TEXT NOT NULL,
@@ -65,7 +74,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 _JSON_COLS = ("input", "webhook", "output", "error")
 
 
-class SqliteStore(SqliteKeys, SqliteDeliveries):
+class SqliteStore(SqliteKeys, SqliteDeliveries, SqliteFeed):
     """The reference server's SQLite database (a ``JobStore`` for one process).
 
     Args:
@@ -139,6 +148,19 @@ class SqliteStore(SqliteKeys, SqliteDeliveries):
         """
         row = self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
         return None if row is None else _job(row)
+
+    def get_jobs(self, job_ids: list[str]) -> list[JobRecord | None]:
+        """The jobs in the order asked (None for missing ones), read 500 at a time.
+
+        Args:
+            job_ids: the jobs.
+        """
+        found: dict[str, JobRecord] = {}
+        for chunk in chunks(job_ids):
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(f"SELECT * FROM jobs WHERE id IN ({marks})", chunk)  # noqa: S608
+            found.update((row["id"], _job(row)) for row in rows)
+        return [found.get(job_id) for job_id in job_ids]
 
     def update_job(
         self, job_id: str, *, where_status: tuple[str, ...] = (), **changes: Unpack[JobChanges]
@@ -285,6 +307,7 @@ class SqliteStore(SqliteKeys, SqliteDeliveries):
             job_id: the job.
         """
         self._db.execute("DELETE FROM events WHERE job_id=?", (job_id,))
+        self._db.execute("DELETE FROM feed WHERE job_id=?", (job_id,))
         self._db.execute("DELETE FROM deliveries WHERE job_id=?", (job_id,))
         self._db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
 
@@ -302,6 +325,11 @@ class SqliteStore(SqliteKeys, SqliteDeliveries):
         self._db.execute(
             "INSERT INTO events(job_id, id, event, data, created_at) VALUES (?, ?, ?, ?, ?)",
             (job_id, last + 1, event, json.dumps(data, separators=(",", ":")), now),
+        )
+        self._db.execute(
+            "INSERT INTO feed(owner, type, job_id, event_id) SELECT owner, type, id, ? "
+            "FROM jobs WHERE id=?",
+            (last + 1, job_id),
         )
         return last + 1
 
