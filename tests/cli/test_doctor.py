@@ -49,9 +49,6 @@ def test_the_reference_server_passes_every_check(server: ReferenceServer, tmp_pa
     report = json.loads(r.out)
     outcomes = {c["name"]: c["outcome"] for c in report["checks"]}
     assert outcomes.pop("rate-limit") == "skipped"  # the doctor never hammers an API
-    # TODO(issue 15 merge): the long-poll rule (hold until the status changes) lands
-    # with the multiplexed-streams work; until then a hold ends at each progress step
-    outcomes.pop("long-poll")
     assert set(outcomes.values()) == {"pass"}, report
     assert report["ok"] and all(c["requests"] <= 62 for c in report["checks"])
 
