@@ -49,6 +49,8 @@ def test_the_clients_have_the_same_methods() -> None:
         "submit",
         "get",
         "wait",
+        "wait_many",
+        "as_completed",
         "events",
         "cancel",
         "retry",
