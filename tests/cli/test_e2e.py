@@ -126,6 +126,31 @@ def test_several_jobs_one_deadline_worst_exit_code(cli: Cli) -> None:
     assert {d["jobId"]: d["status"] for d in docs} == {ok: "completed", bad: "failed"}
 
 
+def test_several_jobs_are_followed_on_one_stream(
+    cli: Cli, reference_server_session: ReferenceServer
+) -> None:
+    import collections
+
+    import httpx
+
+    srv = reference_server_session
+    admin = {"Authorization": f"Bearer {srv.admin_token}"}
+
+    def routes() -> collections.Counter[str]:
+        stats = httpx.get(f"{srv.url}/api/_stats", headers=admin).json()
+        return collections.Counter(stats["routes"])
+
+    ids = [cli("submit", "sleep", "-p", "seconds=1", "-p", "steps=4", "-q").out.strip()]
+    ids += [cli("submit", "sleep", "-p", "seconds=0.2", "-q").out.strip() for _ in range(3)]
+    before = routes()
+    r = cli("wait", *ids, "--progress", "plain")
+    spent = routes() - before
+    assert r.code == 0, r.err
+    assert r.out.split() == [word for jid in ids for word in (jid, "completed")]
+    assert spent["GET /api/events"] == 1, spent  # one connection, whatever the number
+    assert "GET /api/jobs/{id}" not in spent and "GET /api/jobs/{id}/events" not in spent
+
+
 def test_idempotency_key_resumes_the_same_job_and_last_follows_it(
     cli: Cli, isolated_env: Path, reference_server_session: ReferenceServer
 ) -> None:
