@@ -54,8 +54,9 @@ class Check:
         self.seen.append(text)
 
     def fail(self, why: str) -> None:
-        """The clause is broken."""
-        self.outcome, self.why = "fail", why
+        """The clause is broken (each reason is kept, the first one first)."""
+        self.why = f"{self.why}; {why}" if self.outcome == "fail" else why
+        self.outcome = "fail"
 
     def warn(self, why: str) -> None:
         """Something could not be shown to hold (or holds only in part)."""
