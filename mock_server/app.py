@@ -22,6 +22,7 @@ from .http.deps import ServerState
 from .http.dialects import arm, armops, azure, google, location
 from .http.faults import FaultMiddleware, FaultSettings
 from .http.middleware import AccessMiddleware, AuthMiddleware, BodyLimitMiddleware, RequestStats
+from .http.misbehave import MisbehaveMiddleware
 from .http.openapi import install_openapi
 from .http.problems import install_problem_handlers
 from .http.ratelimit import RateLimitMiddleware
@@ -89,6 +90,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         AuthMiddleware, tokens=config.effective_tokens, admins=config.effective_admins
     )
     app.add_middleware(BodyLimitMiddleware, limit=config.max_body)
+    if config.misbehave:  # around every answer but the access log's view of it
+        app.add_middleware(MisbehaveMiddleware, misbehave=config.misbehave)
     app.add_middleware(
         AccessMiddleware,
         routes=routes,
