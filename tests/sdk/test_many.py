@@ -202,3 +202,46 @@ def test_a_complete_without_the_document_reads_the_status_once(
     )
     (done,) = client.wait_many(["a"], timeout=60)
     assert str(done.status) == "completed" and status.call_count == 1
+
+
+def test_watch_sees_jobs_submitted_after_it_opened_and_only_the_callers(
+    server: ReferenceServer,
+) -> None:
+    async def run() -> tuple[list[JobEvent], list[str]]:
+        async with (
+            AsyncJobsClient(server.url, server.token, poll=FAST) as alice,
+            AsyncJobsClient(server.url, server.tokens["bob"], poll=FAST) as bob,
+        ):
+            seen: list[JobEvent] = []
+            mine: list[str] = []
+
+            async def submit_later() -> None:
+                await asyncio.sleep(0.3)
+                await bob.submit("echo", {"x": 1})  # another user's: never seen
+                for _ in range(2):
+                    mine.append((await alice.submit("sleep", {"seconds": 0.2})).job_id)
+
+            task = asyncio.ensure_future(submit_later())
+            async for event in alice.watch(type="sleep"):
+                seen.append(event)
+                ended = {e.job_id for e in seen if e.event == "complete"}
+                if mine and ended >= set(mine):
+                    break
+            await task
+            return seen, mine
+
+    seen, mine = asyncio.run(asyncio.wait_for(run(), timeout=30))
+    assert {e.job_id for e in seen} >= set(mine)
+    assert all(e.job_id is not None for e in seen)
+    bobs = [e for e in seen if e.data.get("type") == "echo"]
+    assert not bobs
+    ids = [int(e.id) for e in seen if e.id is not None]
+    assert ids == sorted(set(ids))
+
+
+def test_watch_without_the_stream_is_a_protocol_error(
+    client: JobsClient, mock: respx.MockRouter
+) -> None:
+    mock.get(f"{API}/api/events").mock(return_value=problem(404))
+    with pytest.raises(ProtocolError, match="no stream of all your jobs"):
+        next(iter(client.watch()))

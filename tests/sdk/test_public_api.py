@@ -51,6 +51,7 @@ def test_the_clients_have_the_same_methods() -> None:
         "wait",
         "wait_many",
         "as_completed",
+        "watch",
         "events",
         "cancel",
         "retry",

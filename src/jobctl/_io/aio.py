@@ -273,6 +273,31 @@ class AsyncJobsClient(ClientBase):
             if isinstance(value, Ended):
                 yield value.job
 
+    async def watch(
+        self,
+        *,
+        type: str | None = None,
+        status: Sequence[str] = (),
+        last_event_id: str | None = None,
+    ) -> AsyncIterator[JobEvent]:
+        """Every event of every job of the caller, new jobs included, as it happens.
+
+        One stream (``GET /api/events``, no ``job``), resumed after a cut with
+        ``Last-Event-ID``; it goes on until the caller stops iterating. Each event's
+        ``job_id`` says which job; the first events are a snapshot of the running jobs.
+
+        Args:
+            type: only jobs of this type.
+            status: only events whose status is one of these.
+            last_event_id: resume after this event id.
+
+        Raises:
+            ProtocolError: the server has no stream of all the caller's jobs.
+        """
+        async for value in self._drive_iter(self._watch(type, status, last_event_id)):
+            if isinstance(value, JobEvent):
+                yield value
+
     async def events(
         self, job: JobRef, *, last_event_id: str | None = None
     ) -> AsyncIterator[JobEvent]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import os
 import ssl
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
@@ -34,7 +34,7 @@ from .._core.flows.jobs import (
     retry_flow,
     submit_flow,
 )
-from .._core.flows.many import many_flow
+from .._core.flows.many import many_flow, watch_flow
 from .._core.flows.operation import (
     call_flow,
     cancel_operation_flow,
@@ -391,6 +391,19 @@ class ClientBase:
         targets = [target_of(self._ctx, ref)[1] for ref in jobs]
         ended = yield from many_flow(self._ctx, targets, deadline=deadline, strategy=strategy)
         return [ended[target.job_id] for target in targets]
+
+    def _watch(
+        self, type: str | None, status: Sequence[str], last_event_id: str | None
+    ) -> Flow[None]:
+        if isinstance(status, str):
+            status = [status]
+        yield from watch_flow(
+            self._ctx,
+            deadline=self.deadline(None),
+            type=type,
+            statuses=list(status),
+            last_event_id=last_event_id,
+        )
 
     def _events(self, job: JobRef, last_event_id: str | None) -> Flow[None]:
         ctx, target = target_of(self._ctx, job)

@@ -43,6 +43,7 @@ from ..context import Context
 from ..deadline import Deadline
 from ..effects import Flow, close, emit, open_once, read, sleep
 from ..http import Reply, TransportFailure, error_from_reply, log
+from ..notices import ConnectionEvent
 from ..polling import event_from_job, next_delay
 from ..refs import Target
 from ..retry import RETRYABLE_STATUSES, Failure, decide, extract_hints, parse_retry_after
@@ -50,7 +51,7 @@ from ..sse import SSEDecodeError, SSEDecoder, SSEReconnectState
 from .follow import SSE_STALL_TIMEOUT, Strategy, _State, event_from_sse
 from .jobs import get_flow
 
-__all__ = ["URL_BUDGET", "Ended", "many_flow"]
+__all__ = ["URL_BUDGET", "Ended", "many_flow", "watch_flow"]
 
 URL_BUDGET = 6000
 """Bytes of ``job=...`` query in one stream's URL. Servers and proxies bound a request's
@@ -136,14 +137,16 @@ class _Many:
         return reply
 
     def unreachable(self, reason: str, retry_in: float) -> Flow[None]:
-        """Every job's server can't be reached for now (one notice, not one per job)."""
-        st = next(iter(self.states.values()))
-        yield from st.unreachable(reason, retry_in)
+        """The server can't be reached for now (one notice, not one per job)."""
+        self.down = True
+        left = self.ctx.runtime.left(self.deadline)
+        yield from emit(ConnectionEvent(False, reason, retry_in, left))
 
     def reached(self) -> Flow[None]:
-        """An answer came."""
-        st = next(iter(self.states.values()))
-        yield from st.reached()
+        """An answer came: if the server was unreachable, say it is back."""
+        if self.down:
+            self.down = False
+            yield from emit(ConnectionEvent(ok=True))
 
 
 def many_flow(
@@ -477,3 +480,76 @@ def _poll_in_turns(many: _Many) -> Flow[None]:
         )
         attempt += 1
         yield from sleep(delay)
+
+
+def watch_flow(
+    ctx: Context,
+    *,
+    deadline: Deadline,
+    type: str | None = None,
+    statuses: Sequence[str] = (),
+    last_event_id: str | None = None,
+) -> Flow[None]:
+    """Every event of the caller's jobs, new ones included, until the deadline (or forever).
+
+    The caller's ``all`` stream (``GET /api/events`` with the filters), resumed with
+    ``Last-Event-ID`` after a cut or a stall; each event is ``Emit``-ted as a
+    ``JobEvent`` with its ``job_id``. A server without the stream is a ``ProtocolError``
+    (there is nothing to poll for jobs nobody has named yet).
+
+    Args:
+        ctx: the client context.
+        deadline: when to stop (``NO_DEADLINE``: until the caller stops reading).
+        type: only jobs of this type.
+        statuses: only events whose status is one of these.
+        last_event_id: resume after this id.
+    """
+    query = [("type", type)] if type else []
+    query += [("status", status) for status in statuses]
+    url = ctx.url("/api/events") + ("?" + urlencode(query) if query else "")
+    recon = SSEReconnectState(last_event_id=last_event_id)
+    many = _Many(ctx, [], deadline)
+    while True:
+        req = ctx.request(
+            "GET", url, headers=recon.request_headers(), read_timeout=_stall(many.remaining())
+        )
+        reply = yield from _connect(many, req, strict=True)
+        if isinstance(reply, str):
+            raise ProtocolError(f"the server has no stream of all your jobs: {reply}")
+        if reply.stream is None:  # 204: nothing more will come
+            return
+        recon.on_connected()
+        decoder = SSEDecoder()
+        try:
+            while True:
+                chunk = yield from read(reply.stream)
+                many.remaining()
+                if not chunk:
+                    break
+                recon.update_retry(decoder.retry)
+                for sse in decoder.feed(chunk):
+                    if not recon.accept(sse):
+                        continue
+                    event = event_from_sse(sse)
+                    if event is None:
+                        continue
+                    jid = event.data.get("jobId")
+                    job_id = jid if isinstance(jid, str) else None
+                    yield from emit(event.model_copy(update={"job_id": job_id}))
+        except (TransportFailure, ServiceUnavailableError, SSEDecodeError) as exc:
+            log.debug("the stream of all jobs: %s", exc)
+        finally:
+            yield from close(reply.stream)
+        many.remaining()
+        decision = decide(
+            ctx.retry.stream_drop,
+            recon.on_drop(),
+            rand=ctx.runtime.rand(),
+            first=recon.retry_seconds,
+            left=many.remaining(),
+            what="the stream of all jobs dropped",
+        )
+        if not decision.retry:
+            raise ServiceUnavailableError(f"the stream of all jobs keeps dropping ({url})")
+        log.debug("the stream of all jobs: %s", decision.reason)
+        yield from sleep(decision.delay)
