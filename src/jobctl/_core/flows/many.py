@@ -364,26 +364,31 @@ def _probe(many: _Many, ids: Sequence[str], *, strict: bool) -> Flow[bool]:
             return False
         if reply.stream is None:  # 204: they have all ended; the polls read their ends
             continue
-        decoder = SSEDecoder()
-        try:
-            while pending:
-                try:
-                    chunk = yield from read(reply.stream)
-                except TransportFailure:
-                    return False
-                many.remaining()
-                if not chunk:
-                    break
-                for sse in decoder.feed(chunk):
-                    event = event_from_sse(sse)
-                    if event is None:
-                        continue
-                    pending.discard(str(event.data.get("jobId")))
-                    yield from many.learn(event)
-        except SSEDecodeError:
+        heard = yield from _snapshots(many, reply.stream, pending)
+        yield from close(reply.stream)
+        if not heard:
             return False
-        finally:
-            yield from close(reply.stream)
+    return True
+
+
+def _snapshots(many: _Many, stream: Any, pending: set[str]) -> Flow[bool]:
+    """Read a probe's opening snapshots until every job in ``pending`` was heard of."""
+    decoder = SSEDecoder()
+    while pending:
+        try:
+            chunk = yield from read(stream)
+            events = decoder.feed(chunk) if chunk else []
+        except (TransportFailure, SSEDecodeError):
+            return False
+        many.remaining()
+        if not chunk:
+            break
+        for sse in events:
+            event = event_from_sse(sse)
+            if event is None:
+                continue
+            pending.discard(str(event.data.get("jobId")))
+            yield from many.learn(event)
     return True
 
 
@@ -538,8 +543,9 @@ def watch_flow(
                     yield from emit(event.model_copy(update={"job_id": job_id}))
         except (TransportFailure, ServiceUnavailableError, SSEDecodeError) as exc:
             log.debug("the stream of all jobs: %s", exc)
-        finally:
-            yield from close(reply.stream)
+        # (never a yield in a `finally`: a caller that stops iterating closes the flow,
+        # and the shell closes what is still open)
+        yield from close(reply.stream)
         many.remaining()
         decision = decide(
             ctx.retry.stream_drop,
