@@ -13,6 +13,9 @@ end) and followed to their result, concurrently, by one client at a time:
 - **jobctl**: the caller's own ``httpx.AsyncClient`` sends the request that starts
   the operation, and ``jobctl.follow(response, client)`` follows it (detection,
   ``Retry-After``, Google's ``:wait``, our own API's events) to its result.
+- **jobctl-call** (the Azure dialects, where it is compared with azure-core as
+  well): ``AsyncJobsClient.call()`` + ``wait_operation()``, the Operation API, one
+  client for all the jobs.
 - **naive**: the common hand-written loop on the same ``httpx.AsyncClient``: sleep
   1 s, GET the URL the dialect names (the monitor, the operation, the ``202``
   status URL), until it says the operation ended, then GET the result where the

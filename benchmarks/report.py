@@ -313,7 +313,8 @@ are only in the `bench` extra (`pip install -e '.[bench]'`).
   our own), N sleep jobs started over one second and followed to their result,
   concurrently, by one client at a time: `jobctl.follow(response, client)` on the
   caller's `httpx.AsyncClient`; a hand-written loop on the same client that GETs the
-  same URLs every 1 s (fixed); and for the Azure dialects azure-core's `LROPoller`
+  same URLs every 1 s (fixed); and for the Azure dialects `AsyncJobsClient.call()` +
+  `wait_operation()` (one client for all jobs) and azure-core's `LROPoller`
   (`LROBasePolling`, or azure-mgmt-core's `ARMPolling`) with the default polling of
   the generated clients (`Retry-After`, else 30 s), on a `PipelineClient` with a
   generated client's policies, `result()` in a thread per job. Requests are the
