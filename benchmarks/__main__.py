@@ -137,7 +137,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dialect-seconds",
         type=float,
-        help=f"dialects: job length (default {d.dialect_seconds:g})",
+        help=f"dialects: the shortest job (the others up to 1 s longer; default "
+        f"{d.dialect_seconds:g})",
     )
     return p
 
