@@ -20,6 +20,7 @@ from .config import ServerConfig
 from .engine.runtime import Engine
 from .http.deps import ServerState
 from .http.dialects import arm, armops, azure, google, location
+from .http.examples import router as examples_router
 from .http.faults import FaultMiddleware, FaultSettings
 from .http.middleware import AccessMiddleware, AuthMiddleware, BodyLimitMiddleware, RequestStats
 from .http.openapi import install_openapi
@@ -86,6 +87,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         results_router,
         mux_router,
         tickets_router,
+        examples_router,
         ops_router,
         admin_router,
         *dialects,
