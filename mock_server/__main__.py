@@ -344,11 +344,15 @@ def _worker_main(argv: list[str]) -> int:
 
 
 def _log_setup() -> None:
+    from .http.middleware import RedactCredentials
+
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:  # uvicorn logs a WebSocket's path with query
+        handler.addFilter(RedactCredentials())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

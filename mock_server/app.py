@@ -20,6 +20,7 @@ from .config import ServerConfig
 from .engine.runtime import Engine
 from .http.deps import ServerState
 from .http.dialects import arm, armops, azure, google, location
+from .http.examples import router as examples_router
 from .http.faults import FaultMiddleware, FaultSettings
 from .http.middleware import AccessMiddleware, AuthMiddleware, BodyLimitMiddleware, RequestStats
 from .http.misbehave import MisbehaveMiddleware
@@ -31,6 +32,8 @@ from .http.routes_mux import router as mux_router
 from .http.routes_ops import admin_router
 from .http.routes_ops import router as ops_router
 from .http.routes_results import router as results_router
+from .http.routes_tickets import router as tickets_router
+from .http.tickets import Tickets
 from .store.factory import unavailable_errors
 
 __all__ = ["create_app"]
@@ -47,12 +50,14 @@ def create_app(config: ServerConfig) -> FastAPI:
     config.validate()
     stats = RequestStats()
     faults = FaultSettings(config.fault_rate, config.faults, config.fault_seed, config.slow_delay)
+    tickets = Tickets()  # its key comes from the store, once it is open
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = await Engine.open(config)
         engine.store.drop_in_flight_keys()
-        app.state.server = ServerState(engine, faults, stats)
+        tickets.open(engine.store.secret("events-ticket"), engine.lifecycle.clock)
+        app.state.server = ServerState(engine, faults, stats, tickets=tickets)
         requeued, resumed = engine.start()
         if requeued:
             log.info("re-queued %d job(s) interrupted by the last shutdown", len(requeued))
@@ -78,7 +83,16 @@ def create_app(config: ServerConfig) -> FastAPI:
         google.v1_router,
         location.router,
     )
-    routers = (jobs_router, results_router, mux_router, ops_router, admin_router, *dialects)
+    routers = (
+        jobs_router,
+        results_router,
+        mux_router,
+        tickets_router,
+        examples_router,
+        ops_router,
+        admin_router,
+        *dialects,
+    )
     for router in routers:
         app.include_router(router)
     routes = [route for router in routers for route in router.routes]
@@ -87,7 +101,10 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.add_middleware(FaultMiddleware, settings=faults)
     app.add_middleware(RateLimitMiddleware, rate=config.rate_limit)
     app.add_middleware(
-        AuthMiddleware, tokens=config.effective_tokens, admins=config.effective_admins
+        AuthMiddleware,
+        tokens=config.effective_tokens,
+        admins=config.effective_admins,
+        tickets=tickets,
     )
     app.add_middleware(BodyLimitMiddleware, limit=config.max_body)
     if config.misbehave:  # around every answer but the access log's view of it

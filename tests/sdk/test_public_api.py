@@ -53,6 +53,7 @@ def test_the_clients_have_the_same_methods() -> None:
         "as_completed",
         "watch",
         "events",
+        "events_ticket",
         "cancel",
         "retry",
         "list",

@@ -122,6 +122,14 @@ def events(
         str | None,
         typer.Option("--last-event-id", metavar="ID", help="Resume after this event id."),
     ] = None,
+    ticket: Annotated[
+        bool,
+        typer.Option(
+            "--ticket",
+            help="Print a browser-usable events URL instead (no token in it: a ticket that "
+            "opens this job's stream for 60 s, for EventSource).",
+        ),
+    ] = False,
 ) -> None:
     """Print jobs' events as they happen until they end (--json: JSON lines).
 
@@ -134,8 +142,21 @@ def events(
     if type_ is not None and not every:
         raise CliError("--type goes with --all")
     refs = [] if every else job_refs(state, jobs, last)
+    if last_event_id is not None and ticket:
+        raise CliError("--ticket prints a URL; --last-event-id is for following")
     if last_event_id is not None and len(refs) > 1:
         raise CliError("--last-event-id resumes one stream: one JOB, or --all")
+    if ticket:
+        with state.client() as client:  # one job: its own stream; several or --all: one
+            url = client.events_ticket(refs[0] if len(refs) == 1 else refs or None, type=type_)
+        if state.options.json:
+            import json
+
+            state.io.write_out(json.dumps({"url": url}))
+        else:
+            state.io.write_out(clean(url))
+        state.hint("open it within 60 s (EventSource; curl -H 'Accept: text/event-stream')")
+        return
     from ..render import event_json, event_line
 
     def show(event: JobEvent, named: bool) -> None:
