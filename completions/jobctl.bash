@@ -45,7 +45,7 @@ _jobctl_node() {
         _args='' ;;
     'jobctl list')
         _subs=''
-        _flags='--status --type --limit --all --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
+        _flags='--status --type --limit --all -w --watch --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
         _valued='--status --type --limit --url --token --profile --progress --ca-bundle --ci'
         _args='' ;;
     'jobctl result')

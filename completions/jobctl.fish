@@ -239,6 +239,7 @@ complete -c jobctl -n '__jobctl_at jobctl list' -l status -r -d 'Only jobs in th
 complete -c jobctl -n '__jobctl_at jobctl list' -l type -r -d 'Only this job type.'
 complete -c jobctl -n '__jobctl_at jobctl list' -l limit -r -d 'Jobs per page (1-100).'
 complete -c jobctl -n '__jobctl_at jobctl list' -l all -d 'Every page, not just the first.'
+complete -c jobctl -n '__jobctl_at jobctl list' -s w -l watch -d 'Keep the list live from one event stream until Ctrl-C (rows change in place on a terminal; one line per change off it, or JSON lines with --json).'
 complete -c jobctl -n '__jobctl_at jobctl list' -l url -r -d 'API base URL [env JOBCTL_URL].'
 complete -c jobctl -n '__jobctl_at jobctl list' -l token -r -d 'Bearer token; never echoed [env JOBCTL_TOKEN].'
 complete -c jobctl -n '__jobctl_at jobctl list' -l profile -r -d 'A profile from the config file [env JOBCTL_PROFILE].'

@@ -441,3 +441,70 @@ def test_events_all_follows_new_jobs_until_interrupted(cli: Cli) -> None:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130 and err.strip().endswith("stopped"), err
+
+
+def test_list_watch_off_a_terminal_is_one_json_line_per_change(cli: Cli) -> None:
+    proc = subprocess.Popen(
+        [JOBCTL, "list", "--watch", "--json", "--limit", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env,  # type: ignore[attr-defined]
+    )
+    assert proc.stdout is not None
+    try:
+        time.sleep(1.0)
+        job_id = cli("submit", "sleep", "-p", "seconds=0.3", "-p", "steps=3", "-q").out.strip()
+        statuses: list[str] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "completed" not in statuses:
+            doc = json.loads(proc.stdout.readline())
+            if doc["jobId"] == job_id:
+                statuses.append(doc["status"])
+                assert doc["type"] == "sleep"  # a new job's row is read once, whole
+        assert statuses[-1] == "completed" and statuses == sorted(
+            statuses, key=["pending", "processing", "completed"].index
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+
+
+def test_list_watch_on_a_terminal_changes_rows_in_place(cli: Cli) -> None:
+    import pty
+
+    main, secondary = pty.openpty()
+    env = {**cli.env, "COLUMNS": "120"}  # type: ignore[attr-defined]
+    env.pop("CI", None)
+    proc = subprocess.Popen(
+        [JOBCTL, "list", "-w", "--limit", "3"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+    )
+    os.close(secondary)
+    chunks: list[bytes] = []
+    os.set_blocking(main, False)
+    try:
+        time.sleep(1.0)
+        job_id = cli("submit", "sleep", "-p", "seconds=0.3", "-q").out.strip()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            try:
+                chunks.append(os.read(main, 65536))
+            except BlockingIOError:
+                continue
+            screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
+            if re.search(rf"{job_id}\s+sleep\s+completed", screen):
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        os.close(main)
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
+    assert re.search(rf"{job_id}\s+sleep\s+completed", screen), screen[-2000:]
+    assert "\x1b[" in b"".join(chunks).decode()  # redrawn in place (cursor moves), not appended
+    assert proc.returncode == 130

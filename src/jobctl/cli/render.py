@@ -293,6 +293,21 @@ def job_summary(job: Job) -> list[str]:
     return lines
 
 
+def job_change_line(job: Job, when: datetime) -> str:
+    """A changed row of ``jobctl list --watch`` off a terminal: ``18:30:01 ID TYPE STATUS 3/10``.
+
+    Args:
+        job: the job as it now stands.
+        when: when the change arrived.
+    """
+    parts = [when.strftime("%H:%M:%S"), clean(job.job_id), clean(job.type or "-")]
+    parts.append(status_text(job.status))
+    text = progress_text(job.progress)
+    if text:
+        parts.append(text)
+    return " ".join(parts)
+
+
 def jobs_table(jobs: Iterable[Job]) -> Table:
     """A rich table of jobs for ``jobctl list`` (cells are ``Text``: no markup is parsed).
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ..exitcodes import CliError
-from ._common import state_of
+from ._common import exit_with, run_with_client, state_of
 
 __all__ = ["list_jobs"]
 
@@ -26,12 +26,32 @@ def list_jobs(
     all_pages: Annotated[
         bool, typer.Option("--all", help="Every page, not just the first.")
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            "-w",
+            help="Keep the list live from one event stream until Ctrl-C (rows change in "
+            "place on a terminal; one line per change off it, or JSON lines with --json).",
+        ),
+    ] = False,
 ) -> None:
     """List jobs, newest first (a table, or --json)."""
     state = state_of(ctx)
     if not 1 <= limit <= 100:
         raise CliError(f"--limit {limit}: must be between 1 and 100")
     statuses = list(status or []) or None
+    if watch:
+        if all_pages:
+            raise CliError("--watch keeps one page live: no --all with it")
+        from ..watchlist import watch_jobs
+
+        exit_with(
+            run_with_client(
+                state, lambda client: watch_jobs(state, client, statuses, type=type, limit=limit)
+            )
+        )
+        return
 
     from ..render import jobs_table, to_jsonable
     from ..text import clean
