@@ -215,3 +215,36 @@ def test_nothing_lost_nothing_duplicated_under_faults(
             admin.assert_ran_once(job_id)
     finally:
         admin.close()
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("profile", [MIX], ids=["ci-mix"])
+def test_wait_many_ends_every_job_as_its_type_says_under_faults(
+    stormy_server: ReferenceServer, profile: tuple[str, str]
+) -> None:
+    # One multiplexed stream for all (503/429/resets on connect, sse-drop cuts while
+    # reading): it resumes, or falls back to polling in turns, within the one deadline.
+    specs = mixed_specs(24, salt=5000)
+
+    def submit(client: JobsClient, i: int, spec: Spec) -> str:
+        for _ in range(3):  # a submit that gave up is redone with its key: the same job
+            try:
+                return client.submit(spec.type, spec.input, idempotency_key=f"many-{i}").id
+            except ServiceUnavailableError:
+                continue
+        raise AssertionError(f"submit {i} kept failing")
+
+    with JobsClient(stormy_server.url, stormy_server.token) as client:
+        ids = [submit(client, i, spec) for i, spec in enumerate(specs)]
+        events: list[Any] = []
+        done = client.wait_many(ids, timeout=240, on_event=events.append)
+    admin = Admin(stormy_server)
+    injected = admin.faults()["injected"]
+    admin.calm()
+    assert sum(injected.values()) >= len(specs) // 2, injected
+    assert [j.id for j in done] == ids
+    for spec, job in zip(specs, done, strict=True):
+        assert str(job.status) == spec.status, (spec, job)
+        check_terminal(spec, admin.job(job.id))
+    completes = [e.job_id for e in events if e.event == "complete"]
+    assert len(completes) == len(set(completes))  # never twice, whatever the cuts
