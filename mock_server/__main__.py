@@ -3,8 +3,7 @@
 Prints exactly one line to stdout, when ready: ``jobctl reference server
 listening on http://HOST:PORT`` (scripts and ``jobctl.testing`` wait for it and
 read the URL from it). Everything else (the dashboard's URL, the development-token
-hint, the store,
-errors, one line per request) goes to stderr. ``main(argv)`` is what ``jobctl
+hint, the store, errors, one line per request) goes to stderr. ``main(argv)`` is what ``jobctl
 server`` forwards to.
 
 ``python -m mock_server worker --store redis://...`` runs workers only (no
@@ -332,11 +331,15 @@ def _worker_main(argv: list[str]) -> int:
 
 
 def _log_setup() -> None:
+    from .http.middleware import RedactCredentials
+
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:  # uvicorn logs a WebSocket's path with query
+        handler.addFilter(RedactCredentials())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,8 @@
 """The FastAPI application of the reference server: the engine behind the HTTP layer.
 
 ``create_app(config)`` builds the app from the ``http`` layer: its routers (``/api``,
-the other dialects' in ``http/dialects``, and the dashboard at ``/``), problem+json handlers, the
-corrected OpenAPI document and the middleware. The engine (store, workers,
+the other dialects' in ``http/dialects``, the dashboard at ``/``), problem+json
+handlers, the corrected OpenAPI document and the middleware. The engine (store, workers,
 webhook sender) opens and starts in the lifespan, so an app served by any ASGI
 server works the same as ``python -m mock_server``, and reaches the routes as
 ``app.state.server`` through the dependencies of ``http.deps``.
@@ -31,6 +31,8 @@ from .http.routes_mux import router as mux_router
 from .http.routes_ops import admin_router
 from .http.routes_ops import router as ops_router
 from .http.routes_results import router as results_router
+from .http.routes_tickets import router as tickets_router
+from .http.tickets import Tickets
 from .store.factory import unavailable_errors
 
 __all__ = ["create_app"]
@@ -47,12 +49,14 @@ def create_app(config: ServerConfig) -> FastAPI:
     config.validate()
     stats = RequestStats()
     faults = FaultSettings(config.fault_rate, config.faults, config.fault_seed, config.slow_delay)
+    tickets = Tickets()  # its key comes from the store, once it is open
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = await Engine.open(config)
         engine.store.drop_in_flight_keys()
-        app.state.server = ServerState(engine, faults, stats)
+        tickets.open(engine.store.secret("events-ticket"), engine.lifecycle.clock)
+        app.state.server = ServerState(engine, faults, stats, tickets=tickets)
         requeued, resumed = engine.start()
         if requeued:
             log.info("re-queued %d job(s) interrupted by the last shutdown", len(requeued))
@@ -82,6 +86,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         jobs_router,
         results_router,
         mux_router,
+        tickets_router,
         ops_router,
         admin_router,
         *dialects,
@@ -95,7 +100,10 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.add_middleware(FaultMiddleware, settings=faults)
     app.add_middleware(RateLimitMiddleware, rate=config.rate_limit)
     app.add_middleware(
-        AuthMiddleware, tokens=config.effective_tokens, admins=config.effective_admins
+        AuthMiddleware,
+        tokens=config.effective_tokens,
+        admins=config.effective_admins,
+        tickets=tickets,
     )
     app.add_middleware(BodyLimitMiddleware, limit=config.max_body)
     app.add_middleware(

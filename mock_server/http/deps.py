@@ -20,6 +20,7 @@ from .dialects.knobs import KnobBook
 from .faults import FaultSettings
 from .middleware import RequestStats
 from .problems import ProblemError
+from .tickets import Tickets
 
 __all__ = [
     "AdminDep",
@@ -42,12 +43,14 @@ class ServerState:
         faults: the fault-injection settings (changed with ``PUT /api/_faults``).
         stats: request counts.
         operations: the dialects' operations and their knobs (``dialects/knobs.py``).
+        tickets: makes and checks the browsers' event-stream tickets (``tickets.py``).
     """
 
     engine: Engine
     faults: FaultSettings
     stats: RequestStats
     operations: KnobBook = field(default_factory=KnobBook)
+    tickets: Tickets = field(default_factory=Tickets)
 
 
 @dataclass(frozen=True)

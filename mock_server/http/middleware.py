@@ -24,12 +24,14 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .problems import ProblemError, problem_response
+from .tickets import TicketError, Tickets, split_ticket, stream_path
 
 __all__ = [
     "API_PREFIXES",
     "AccessMiddleware",
     "AuthMiddleware",
     "BodyLimitMiddleware",
+    "RedactCredentials",
     "RequestStats",
     "bearer_token",
 ]
@@ -40,6 +42,25 @@ API_PREFIXES = ("/api", "/azure", "/google", "/location", "/v1")
 """Paths that need a bearer token (or a signature), and get the rate limit and faults."""
 SECOND_ORIGIN_KEPT = 500
 """How many requests to the second origin the stats keep (the newest)."""
+
+
+_CREDENTIAL = re.compile(r"((?:^|[?&;\s])(?:ticket|sig)=)[^&\s\"']*", re.IGNORECASE)
+
+
+class RedactCredentials(logging.Filter):
+    """Blanks ``ticket=`` and ``sig=`` values in every log line, whoever logs it.
+
+    The access log never writes a query; this is for the lines others write with one
+    (uvicorn logs a WebSocket upgrade's path with its query, an error may quote a URL).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message when it carries a credential; keep every record."""
+        message = record.getMessage()
+        redacted = _CREDENTIAL.sub(r"\1[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
 
 
 class RequestStats:
@@ -291,40 +312,92 @@ class AuthMiddleware:
 
     A signed URL (``GET``/``HEAD /api/jobs/{id}/result?expires=..&sig=..``, or a
     dialect's signed monitor or result) passes without a token; the route checks the
-    signature (401 when it is wrong).
+    signature (401 when it is wrong). A ticket (``?ticket=``, ``tickets.py``) passes
+    without a token only on the event stream it was made for: ``GET`` with
+    ``Accept: text/event-stream``, or the ``/api/ws`` upgrade; it is taken out of the
+    query before the route (or anything after this middleware) sees it.
 
     Args:
         app: the inner app.
         tokens: token -> user.
         admins: admin users.
+        tickets: the ticket signer (None: tickets open nothing).
     """
 
-    def __init__(self, app: ASGIApp, tokens: dict[str, str], admins: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        tokens: dict[str, str],
+        admins: frozenset[str],
+        tickets: Tickets | None = None,
+    ) -> None:
         self.app = app
         self.tokens = tokens
         self.admins = admins
+        self.users = frozenset(tokens.values())
+        self.tickets = tickets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(API_PREFIXES):
             await self.app(scope, receive, send)
             return
         token = bearer_token(scope)
-        # Tickets for browsers (PROTOCOL.md) go here: a ?ticket= on GET /api/events,
-        # /api/jobs/{id}/events or the /api/ws upgrade, checked for its stream target and
-        # expiry, stands in for the token; never on any other route, never logged.
         state = _state(scope)
+        tickets, rest, pairs = split_ticket(scope.get("query_string", b""))
+        if tickets:  # never seen past here: not by a route, a log line or an error
+            scope = {**scope, "query_string": rest}
         user = self.tokens.get(token) if token else None
+        if user is None and token is None and tickets:
+            try:
+                user = self._ticket_user(scope, tickets, pairs)
+            except TicketError as exc:
+                await _unauthorized(str(exc), invalid=True)(scope, receive, send)
+                return
+            state["user"], state["admin"], state["ticket"] = user, user in self.admins, True
+            state["client"] = "ticket:" + hashlib.sha256(user.encode()).hexdigest()[:16]
+            await self.app(scope, receive, send)
+            return
         if user is None:
             if token is None and _signed_request(scope):
                 state["user"], state["admin"], state["client"] = None, False, "signed"
                 await self.app(scope, receive, send)
                 return
             detail = "a bearer token is required" if token is None else "the token is not valid"
-            header = 'Bearer realm="jobctl"' + ("" if token is None else ', error="invalid_token"')
-            await problem_response(401, detail, headers={"WWW-Authenticate": header})(
-                scope, receive, send
-            )
+            await _unauthorized(detail, invalid=token is not None)(scope, receive, send)
             return
         state["user"], state["admin"] = user, user in self.admins
         state["client"] = hashlib.sha256(token.encode()).hexdigest()[:16] if token else "-"
         await self.app(scope, receive, send)
+
+    def _ticket_user(self, scope: Scope, tickets: list[str], pairs: list[tuple[str, str]]) -> str:
+        """The user a ticket stands for on this request, or ``TicketError``."""
+        path = scope["path"]
+        if len(tickets) != 1:
+            raise TicketError("send one ticket")
+        websocket = scope["type"] == "websocket"
+        if not stream_path(path) or websocket != (path == "/api/ws"):
+            raise TicketError("a ticket opens only the event stream it was made for")
+        if not websocket and (_method(scope) != "GET" or not _accepts_event_stream(scope)):
+            raise TicketError("a ticket opens only a GET with Accept: text/event-stream")
+        if self.tickets is None:
+            raise TicketError("the ticket is not valid")
+        user = self.tickets.check(tickets[0], path, pairs)
+        if user not in self.users:
+            raise TicketError("the ticket is not valid")
+        return user
+
+
+def _accepts_event_stream(scope: Scope) -> bool:
+    """Whether the request's ``Accept`` names ``text/event-stream`` (as ``EventSource`` sends)."""
+    for name, value in scope["headers"]:
+        if name == b"accept":
+            for item in value.decode("latin-1").split(","):
+                if item.split(";")[0].strip().lower() == "text/event-stream":
+                    return True
+    return False
+
+
+def _unauthorized(detail: str, *, invalid: bool) -> ASGIApp:
+    """The ``401`` of a missing or wrong credential (``invalid``: one was sent)."""
+    header = 'Bearer realm="jobctl"' + (', error="invalid_token"' if invalid else "")
+    return problem_response(401, detail, headers={"WWW-Authenticate": header})

@@ -116,6 +116,13 @@ class RetryBody(_Model):
     eventsUrl: str
 
 
+class TicketBody(_Model):
+    """A ticket for a browser (``201``): the events URL that opens without a token."""
+
+    url: str = Field(description="the events URL with `?ticket=`: open it within 60 s")
+    expiresAt: str = Field(description="when the ticket stops opening the stream (RFC 3339)")
+
+
 class ProgressBody(_Model):
     """How far a job is."""
 

@@ -7,7 +7,8 @@ Client messages (each may carry a ``ref``, echoed on the error it causes):
   ``complete`` for one that has ended), then its live events;
 - ``{"op": "unsubscribe", "jobs": [ids]}`` or ``{"op": "unsubscribe", "all": true}``;
 - ``{"op": "cancel", "jobId": id}``: as ``DELETE /api/jobs/{id}`` (the ``complete``
-  event follows on the feed for a followed job);
+  event follows on the feed for a followed job); refused (``403``) on a connection
+  opened with a ticket (``POST /api/ws-ticket``), which only reads;
 - ``{"op": "resume", "lastEventId": N}``, before any subscribe: the subscribes that
   follow replay the held events after N instead of snapshots (a job with nothing
   after N still gets its snapshot).
@@ -126,6 +127,7 @@ class Connection:
         self.lock = asyncio.Lock()
         self.stall = engine.config.ws_send_timeout
         self.drop_after: int | None = getattr(websocket.state, "sse_drop_after", None)
+        self.read_only = bool(getattr(websocket.state, "ticket", False))  # a ticket only reads
         self.sent = 0
 
     async def run(self) -> None:
@@ -212,6 +214,8 @@ class Connection:
             job_id = body.get("jobId")
             if not isinstance(job_id, str) or not job_id:
                 raise _Refused("cancel needs jobId, a string")
+            if self.read_only:
+                raise _Refused("a connection opened with a ticket is read-only", 403, job_id)
             cancel_visible(self.engine, self.user, job_id)
         elif op == "resume":
             await self._resume(body)

@@ -78,7 +78,7 @@ def assert_clean(run: subprocess.CompletedProcess[str]) -> None:
     """Exit 0, every operation tested, every phase passed."""
     tail = run.stdout[-8000:] + run.stderr[-2000:]
     assert run.returncode == 0, tail
-    assert "38 selected / 38 total" in run.stdout, tail
+    assert "41 selected / 41 total" in run.stdout, tail
     for phase in ("Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in run.stdout, tail
 
