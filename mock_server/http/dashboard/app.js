@@ -46,6 +46,9 @@ async function showBoard() {
     }),
     jobs.refresh().catch(listFailed),
   ]);
+  if (!document.activeElement || document.activeElement === document.body) {
+    $("job-type").focus(); // keyboard users start at the form
+  }
   await live.start();
 }
 
