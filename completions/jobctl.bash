@@ -30,7 +30,7 @@ _jobctl_node() {
         _args='' ;;
     'jobctl events')
         _subs=''
-        _flags='--last --last-event-id --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
+        _flags='--last --last-event-id --ticket --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
         _valued='--last-event-id --url --token --profile --progress --ca-bundle --ci'
         _args='' ;;
     'jobctl cancel')

@@ -189,6 +189,7 @@ complete -c jobctl -n '__jobctl_at jobctl wait' -l ci -x -a 'auto github gitlab 
 complete -c jobctl -n '__jobctl_at jobctl wait' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl events' -l last -d 'The newest job in the local ledger of submitted jobs.'
 complete -c jobctl -n '__jobctl_at jobctl events' -l last-event-id -r -d 'Resume after this event id.'
+complete -c jobctl -n '__jobctl_at jobctl events' -l ticket -d 'Print a browser-usable events URL instead (no token in it: a ticket that opens this job\'s stream for 60 s, for EventSource).'
 complete -c jobctl -n '__jobctl_at jobctl events' -l url -r -d 'API base URL [env JOBCTL_URL].'
 complete -c jobctl -n '__jobctl_at jobctl events' -l token -r -d 'Bearer token; never echoed [env JOBCTL_TOKEN].'
 complete -c jobctl -n '__jobctl_at jobctl events' -l profile -r -d 'A profile from the config file [env JOBCTL_PROFILE].'

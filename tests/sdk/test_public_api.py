@@ -50,6 +50,7 @@ def test_the_clients_have_the_same_methods() -> None:
         "get",
         "wait",
         "events",
+        "events_ticket",
         "cancel",
         "retry",
         "list",

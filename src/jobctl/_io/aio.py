@@ -230,6 +230,30 @@ class AsyncJobsClient(ClientBase):
             if isinstance(value, Update):
                 yield value.event
 
+    async def events_ticket(
+        self,
+        job: JobRef | Sequence[JobRef] | None = None,
+        *,
+        status: str | Sequence[str] | None = None,
+        type: str | None = None,
+    ) -> str:
+        """A ticketed events URL to hand to a browser's ``EventSource`` (no token in it).
+
+        The server signs a ticket that opens that one stream, without a token, for
+        60 s (a stream opened in time lasts as long as it lasts; ``EventSource``'s
+        reconnections within the 60 s go on with the same URL).
+
+        Args:
+            job: one job (its own stream), several jobs, or None (every job of yours,
+                new ones too): the multiplexed stream.
+            status: only events whose status is one of these (multiplexed only).
+            type: only jobs of this type (multiplexed only).
+
+        Returns:
+            The absolute URL with ``?ticket=``.
+        """
+        return await self._drive(self._events_ticket(job, status, type))
+
     async def cancel(self, job: JobRef) -> Job:
         """Cancel a job.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import os
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
@@ -28,6 +28,7 @@ from .._core.flows.download import DownloadProgress, Sink, download_flow
 from .._core.flows.follow import Strategy, Update, follow_flow
 from .._core.flows.jobs import (
     cancel_flow,
+    events_ticket_flow,
     get_flow,
     iter_jobs_flow,
     list_flow,
@@ -394,6 +395,18 @@ class ClientBase:
         return (
             yield from retry_flow(ctx, target, idempotency_key=idempotency_key, deadline=deadline)
         )
+
+    def _events_ticket(
+        self,
+        job: JobRef | Sequence[JobRef] | None,
+        status: str | Sequence[str] | None,
+        type: str | None,
+    ) -> Flow[str]:
+        if isinstance(job, (str, Job)):
+            ctx, target = target_of(self._ctx, job)
+            return (yield from events_ticket_flow(ctx, target, status=status, type=type))
+        ids = [target_of(self._ctx, ref)[1].job_id for ref in job or ()]
+        return (yield from events_ticket_flow(self._ctx, None, ids, status=status, type=type))
 
     def _list(self, **kwargs: Any) -> Flow[JobPage]:
         return list_flow(self._ctx, **kwargs)

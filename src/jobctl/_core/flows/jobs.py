@@ -26,14 +26,16 @@ from ...models import Job, JobPage
 from ..context import Context
 from ..deadline import NO_DEADLINE, Deadline
 from ..effects import Flow, emit
-from ..http import Reply, error_from_reply, parse_job, parse_page
+from ..http import Reply, error_from_reply, parse_job, parse_json, parse_page
 from ..polling import completed_from_redirect, new_idempotency_key
 from ..refs import Target
+from ..urls import safe_url
 from .requests import request, send_checked, send_keyed
 
 __all__ = [
     "anchored",
     "cancel_flow",
+    "events_ticket_flow",
     "get_flow",
     "iter_jobs_flow",
     "list_flow",
@@ -314,3 +316,48 @@ def not_completed(job: Job) -> ConflictError:
         job: the job.
     """
     return ConflictError(f"job {job.job_id} is {job.status}, not completed: it has no result")
+
+
+def events_ticket_flow(
+    ctx: Context,
+    target: Target | None,
+    job_ids: Sequence[str] = (),
+    *,
+    status: str | Sequence[str] | None = None,
+    type: str | None = None,
+) -> Flow[str]:
+    """A ticketed events URL for a browser's ``EventSource`` (PROTOCOL.md, "Tickets").
+
+    ``POST {status URL}/events-ticket`` for one job, else ``POST /api/events-ticket``
+    with the multiplexed stream's query (``job=`` each of ``job_ids``, or none for
+    every job, ``type=``, ``status=``). The request has no side effect, so it is
+    retried like a read.
+
+    Args:
+        ctx: the client context.
+        target: the one job, or None for the multiplexed stream.
+        job_ids: the jobs of the multiplexed stream (empty: every job of the caller).
+        status: only events whose status is one of these (multiplexed only).
+        type: only jobs of this type (multiplexed only).
+
+    Returns:
+        The absolute URL, ``?ticket=`` included: open it within 60 s.
+    """
+    statuses = [status] if isinstance(status, str) else list(status or [])
+    if target is not None:
+        if statuses or type:
+            raise InvalidArgumentError("status= and type= filter the multiplexed stream only")
+        url = target.status_url.rstrip("/") + "/events-ticket"
+        params: list[tuple[str, str]] = []
+    else:
+        url = ctx.url("/api/events-ticket")
+        params = [("job", j) for j in job_ids] + [("status", str(s)) for s in statuses]
+        if type:
+            params.append(("type", type))
+    req = ctx.request("POST", url, params=params or None, repeatable=True)
+    reply = yield from send_checked(ctx, req)
+    data = parse_json(reply)
+    found = data.get("url") if isinstance(data, dict) else None
+    if not isinstance(found, str) or not found:
+        raise ProtocolError(f"POST {safe_url(url)}: the answer has no ticket url")
+    return ctx.resolve(found)

@@ -115,10 +115,33 @@ def events(
         str | None,
         typer.Option("--last-event-id", metavar="ID", help="Resume after this event id."),
     ] = None,
+    ticket: Annotated[
+        bool,
+        typer.Option(
+            "--ticket",
+            help="Print a browser-usable events URL instead (no token in it: a ticket that "
+            "opens this job's stream for 60 s, for EventSource).",
+        ),
+    ] = False,
 ) -> None:
     """Print a job's events as they happen until it ends (--json: JSON lines)."""
     state = state_of(ctx)
     ref = job_refs(state, [job] if job else [], last)[0]
+    if ticket:
+        if last_event_id is not None:
+            raise CliError(
+                "--ticket prints a URL; --last-event-id is for following", ExitCode.USAGE
+            )
+        with state.client() as client:
+            url = client.events_ticket(ref)
+        if state.options.json:
+            import json
+
+            state.io.write_out(json.dumps({"url": url}))
+        else:
+            state.io.write_out(clean(url))
+        state.hint("open it within 60 s (EventSource; curl -H 'Accept: text/event-stream')")
+        return
     from ..render import event_json, event_line
 
     async def body(client: AsyncJobsClient) -> int:
