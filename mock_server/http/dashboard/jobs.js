@@ -10,12 +10,16 @@ const PAGE = 50;
 
 const rows = new Map(); // jobId -> {job, li}
 const loading = new Map(); // jobId -> Promise (a job first seen on the stream)
+const early = new Map(); // jobId -> events that came while it was being read
 let nextOffset = null;
+let generation = 0; // a sign-out drops what was still being read for the last user
 
 export function reset() {
+  generation += 1;
   for (const { li } of rows.values()) closeLog(li);
   rows.clear();
   loading.clear();
+  early.clear();
   $("jobs").replaceChildren();
   nextOffset = null;
   counts();
@@ -23,7 +27,9 @@ export function reset() {
 
 // The first page (again): rows are merged, never replaced by an older state.
 export async function refresh() {
+  const mine = generation;
   const list = await json(`/api/jobs?limit=${PAGE}`);
+  if (mine !== generation) return;
   for (const job of list.jobs) upsert(job);
   if (nextOffset === null || rows.size <= PAGE) nextOffset = list.nextOffset;
   counts(list.total);
@@ -32,7 +38,9 @@ export async function refresh() {
 
 export async function more() {
   if (nextOffset === null) return;
+  const mine = generation;
   const list = await json(`/api/jobs?limit=${PAGE}&offset=${nextOffset}`);
+  if (mine !== generation) return;
   for (const job of list.jobs) upsert(job);
   nextOffset = list.nextOffset;
   counts(list.total);
@@ -50,6 +58,9 @@ function counts(known) {
 export function onEvent(name, data) {
   const row = rows.get(data.jobId);
   if (!row) {
+    // a job first seen here: read it, and apply what arrives meanwhile once it is in
+    if (!early.has(data.jobId)) early.set(data.jobId, []);
+    early.get(data.jobId).push([name, data]);
     fetchJob(data.jobId);
     return;
   }
@@ -68,6 +79,8 @@ export function onEvent(name, data) {
     if (data.restarted) job.progress = undefined;
     if (data.progress) job.progress = data.progress;
   } else if (name === "progress") {
+    const before = job.progress;
+    if (before && before.total === data.total && before.current > data.current) return;
     if (job.status === "pending") job.status = "processing";
     job.progress = { current: data.current, total: data.total, message: data.message };
   }
@@ -77,13 +90,21 @@ export function onEvent(name, data) {
 
 function fetchJob(jobId) {
   if (loading.has(jobId)) return loading.get(jobId);
+  const mine = generation;
   const promise = json(`/api/jobs/${encodeURIComponent(jobId)}`)
     .then((job) => {
+      if (mine !== generation) return;
       upsert(job);
       counts(total + 1);
     })
     .catch(() => {})
-    .finally(() => loading.delete(jobId));
+    .finally(() => {
+      if (mine !== generation) return;
+      loading.delete(jobId);
+      const missed = early.get(jobId) || [];
+      early.delete(jobId);
+      if (rows.has(jobId)) for (const [name, data] of missed) onEvent(name, data);
+    });
   loading.set(jobId, promise);
   return promise;
 }

@@ -18,19 +18,21 @@ export class Live {
     this.onReopen = onReopen;
     this.onState = onState;
     this.source = null;
-    this.lastId = null;
     this.failures = 0;
     this.timer = null;
     this.stopped = true;
+    this.run = 0;
   }
 
   async start() {
     this.stopped = false;
+    this.run += 1;
     await this.open();
   }
 
   stop() {
     this.stopped = true;
+    this.run += 1; // a ticket still being asked for is dropped
     clearTimeout(this.timer);
     if (this.source) this.source.close();
     this.source = null;
@@ -38,16 +40,17 @@ export class Live {
 
   async open() {
     if (this.stopped) return;
+    const run = this.run;
     this.onState("connecting…");
     let ticket;
     try {
       ticket = await json("/api/events-ticket", { method: "POST" });
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return; // signed out
-      this.retryLater();
+      if (run === this.run) this.retryLater();
       return;
     }
-    if (this.stopped) return;
+    if (this.stopped || run !== this.run) return;
     const source = new EventSource(ticket.url);
     this.source = source;
     let synced = false;
@@ -63,7 +66,6 @@ export class Live {
     for (const name of EVENTS) {
       source.addEventListener(name, (event) => {
         if (this.source !== source) return;
-        this.lastId = event.lastEventId || this.lastId;
         let data;
         try {
           data = JSON.parse(event.data);
