@@ -3,10 +3,12 @@
 Rows (``--only`` takes the name or the number): 1 ``startup``, 2 ``status``,
 3 ``latency``, 4 ``requests``, 5 ``fanout``, 6 ``download``, 7 ``server``,
 8 ``redis`` (the server on the Redis store, one vs two API processes), 9 ``display``
-(the progress display's cost per job at 10 vs 150 and 1,000 jobs; no server).
-``--setup`` installs httpie into this venv (the status row's baseline) and checks
-that curl exists; ``--quick`` uses small sizes (a CI smoke test, nothing about
-time is asserted).
+(the progress display's cost per job at 10 vs 150 and 1,000 jobs; no server), 10
+``dialects`` (following an operation in each dialect the reference server speaks, with
+``jobctl.follow`` against a 1 s poller and azure-core's ``LROPoller``).
+``--setup`` installs httpie and the ``bench`` extra (azure-core, azure-mgmt-core:
+the dialects row's baseline) into this venv and checks that curl exists; ``--quick``
+uses small sizes (a CI smoke test, nothing about time is asserted).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ ROWS: tuple[str, ...] = (
     "server",
     "redis",
     "display",
+    "dialects",
 )
 _QUICK = {
     "reps": 2,
@@ -54,12 +57,18 @@ _QUICK = {
     "keepalive": 1.0,
     "mux_jobs": 200,
     "display_jobs": 150,
+    "dialect_jobs": 2,
+    "dialect_seconds": 0.5,
 }
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
-    p.add_argument("--setup", action="store_true", help="pip-install httpie, check curl, exit")
+    p.add_argument(
+        "--setup",
+        action="store_true",
+        help="pip-install httpie and the bench extra (azure-core), check curl, exit",
+    )
     p.add_argument("--quick", action="store_true", help="small sizes (CI smoke test)")
     p.add_argument("--only", action="append", metavar="ROW", help=f"run only ROW: {ROWS}")
     p.add_argument(
@@ -120,6 +129,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--display-jobs", type=int, help=f"display: the most jobs fed (default {d.display_jobs})"
     )
+    p.add_argument(
+        "--dialect-jobs",
+        type=int,
+        help=f"dialects: jobs per dialect and client (default {d.dialect_jobs})",
+    )
+    p.add_argument(
+        "--dialect-seconds",
+        type=float,
+        help=f"dialects: the shortest job (the others up to 1 s longer; default "
+        f"{d.dialect_seconds:g})",
+    )
     return p
 
 
@@ -138,20 +158,31 @@ def _settings(args: argparse.Namespace, workdir: Path) -> Settings:
     return settings
 
 
+def _bench_extra() -> list[str]:
+    """The requirements of pyproject's ``bench`` extra (the one list of them)."""
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text("utf-8"))["project"]["optional-dependencies"]
+    return list(extras["bench"])
+
+
 def _setup() -> int:
-    """Install httpie into this venv and check that curl exists."""
+    """Install httpie and the ``bench`` extra into this venv and check that curl exists."""
     if shutil.which("curl") is None:
         print("error: curl is not installed (apt-get install curl)", file=sys.stderr)
         return 1
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "httpie"], check=False)
+    wanted = ["httpie", *_bench_extra()]
+    done = subprocess.run([sys.executable, "-m", "pip", "install", *wanted], check=False)
     if done.returncode != 0:
-        print("error: pip could not install httpie", file=sys.stderr)
+        print(f"error: pip could not install {' '.join(wanted)}", file=sys.stderr)
         return 1
-    print("ready: curl and httpie are installed")
+    print(f"ready: curl and {', '.join(wanted)} are installed")
     return 0
 
 
 def _runners() -> dict[str, Callable[[Settings], list[Row]]]:
+    from .dialects import dialect_rows
     from .display import display_rows
     from .download import download_rows
     from .fanout import fanout_rows
@@ -171,6 +202,7 @@ def _runners() -> dict[str, Callable[[Settings], list[Row]]]:
         "server": server_rows,
         "redis": redis_rows,
         "display": display_rows,
+        "dialects": dialect_rows,
     }
 
 

@@ -59,6 +59,8 @@ class Settings:
         keepalive: the server's SSE keepalive interval in the server row.
         mux_jobs: jobs followed by the one multiplexed stream of the server row.
         display_jobs: the most jobs fed to the progress display in the display row.
+        dialect_jobs: jobs per dialect and client in the dialects row (0: not measured).
+        dialect_seconds: the length of those jobs.
         workdir: scratch directory (databases, downloads).
     """
 
@@ -79,6 +81,8 @@ class Settings:
     keepalive: float = 5.0
     mux_jobs: int = 10_000
     display_jobs: int = 1000
+    dialect_jobs: int = 20
+    dialect_seconds: float = 3.0
     workdir: Path = field(default_factory=lambda: Path("/tmp"))
 
 

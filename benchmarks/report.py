@@ -100,6 +100,8 @@ def environment() -> dict[str, str]:
         "uvicorn": _version("uvicorn"),
         "curl": _first_line(["curl", "--version"]),
         "httpie": _first_line([http_cmd, "--version"]),
+        "azure-core": _version("azure-core"),
+        "azure-mgmt-core": _version("azure-mgmt-core"),
     }
 
 
@@ -178,6 +180,11 @@ def markdown(
         f"uvicorn {env['uvicorn']}",
         f"- curl: {env['curl']}",
         f"- httpie: {env['httpie']}",
+        *(
+            [f"- azure-core {env['azure-core']}, azure-mgmt-core {env['azure-mgmt-core']}"]
+            if "azure-core" in env
+            else []
+        ),
         f"- sizes: {_sizes(settings)}",
         *(_part_line(part) for part in parts),
         "",
@@ -215,6 +222,12 @@ def _sizes(settings: Settings) -> str:
         f"{settings.load_seconds:g} s × {settings.load_concurrency} connections; "
         f"{settings.followers} followers held {settings.hold_seconds:g} s"
         + (f"; {settings.mux_jobs} jobs per multiplexed stream" if settings.mux_jobs else "")
+        + (
+            f"; dialects: {settings.dialect_jobs} jobs of {settings.dialect_seconds:g} s "
+            "per dialect and client"
+            if settings.dialect_jobs
+            else ""
+        )
     )
 
 
@@ -225,7 +238,13 @@ def _part_line(part: PartRun) -> str:
         f"- row(s) {names} measured separately and merged in: `{part.command}` on "
         f"{env['date']} (took {part.minutes:.1f} min) on {env['nproc']} CPUs ({env['cpu']}), "
         f"{env['memory']} RAM, load average at start {env['load']}, "
-        f"{env['source']}, python {env['python']}, uvicorn {env['uvicorn']}; its sizes: "
+        f"{env['source']}, python {env['python']}, uvicorn {env['uvicorn']}"
+        + (
+            f", azure-core {env['azure-core']}, azure-mgmt-core {env['azure-mgmt-core']}"
+            if "azure-core" in env
+            else ""
+        )
+        + "; its sizes: "
         f"{_sizes(part.settings)}"
     )
 
@@ -233,7 +252,7 @@ def _part_line(part: PartRun) -> str:
 _METHOD = """## How to run it
 
 ```bash
-python -m benchmarks --setup          # once: pip-installs httpie into this venv, checks curl
+python -m benchmarks --setup          # once: pip-installs httpie and azure-core, checks curl
 python -m benchmarks                  # the full run (about 15-20 minutes), writes this page
 python -m benchmarks --quick --out /tmp/b.md   # small sizes: the CI smoke test
 python -m benchmarks --only latency --jobs 20  # one row, other sizes
@@ -246,7 +265,8 @@ python -m benchmarks --only redis --merge benchmarks/last-run.json \\
 Every row starts its own reference server (`python -m mock_server`) on 127.0.0.1
 with a temporary database, `--quiet`, no rate limit, and enough `--workers` for all
 its jobs to run at once. `--setup` is the only step that touches the network (pip);
-httpie is deliberately not a project dependency.
+httpie is deliberately not a project dependency, and azure-core and azure-mgmt-core
+are only in the `bench` extra (`pip install -e '.[bench]'`).
 
 ## How each figure is measured
 
@@ -288,4 +308,18 @@ httpie is deliberately not a project dependency.
   0.5 s; the live view draws on a forced-terminal rich console (120×40) writing to
   `/dev/null`. Wall time per job (plain: per line printed) at 150 and 1,000 jobs
   against 10 jobs in the same repetition (the median of 15 runs of 10 jobs).
+- **dialects**: `benchmarks/dialects.py`. Per dialect the reference server speaks
+  (Azure data plane, Azure Resource Manager, Google AIP-151, plain `202 + Location`,
+  our own), N sleep jobs started over one second and followed to their result,
+  concurrently, by one client at a time: `jobctl.follow(response, client)` on the
+  caller's `httpx.AsyncClient`; a hand-written loop on the same client that GETs the
+  same URLs every 1 s (fixed); and for the Azure dialects `AsyncJobsClient.call()` +
+  `wait_operation()` (one client for all jobs) and azure-core's `LROPoller`
+  (`LROBasePolling`, or azure-mgmt-core's `ARMPolling`) with the default polling of
+  the generated clients (`Retry-After`, else 30 s), on a `PipelineClient` with a
+  generated client's policies, `result()` in a thread per job. Requests are the
+  server's counts (`/api/_stats`) per job, the start included; latency is from the
+  job's `completedAt` to the client having the result; CPU is this process's
+  (`time.process_time`, all threads) per job. A warm-up operation per client and
+  dialect first. The jobs are the samples (one pass); requests are the mean per job.
 """

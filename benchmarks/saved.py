@@ -88,6 +88,7 @@ def _settings(raw: dict[str, Any]) -> Settings:
     values = dict(raw, workdir=Path("."))
     values["lengths"] = tuple(values["lengths"])
     values.setdefault("mux_jobs", 0)  # saved before multiplexed streams were measured
+    values.setdefault("dialect_jobs", 0)  # saved before the dialects row existed
     return Settings(**values)
 
 

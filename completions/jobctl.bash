@@ -30,8 +30,8 @@ _jobctl_node() {
         _args='' ;;
     'jobctl events')
         _subs=''
-        _flags='--last --last-event-id --ticket --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
-        _valued='--last-event-id --url --token --profile --progress --ca-bundle --ci'
+        _flags='--last --all --type --last-event-id --ticket --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
+        _valued='--type --last-event-id --url --token --profile --progress --ca-bundle --ci'
         _args='' ;;
     'jobctl cancel')
         _subs=''

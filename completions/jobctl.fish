@@ -25,7 +25,7 @@ function __jobctl_valued
         case 'jobctl wait'
             echo --timeout -o --output --strategy -H --header --junit --dotenv --url --token --profile --progress --ca-bundle --ci
         case 'jobctl events'
-            echo --last-event-id --url --token --profile --progress --ca-bundle --ci
+            echo --type --last-event-id --url --token --profile --progress --ca-bundle --ci
         case 'jobctl cancel'
             echo --timeout --url --token --profile --progress --ca-bundle --ci
         case 'jobctl retry'
@@ -84,7 +84,7 @@ complete -c jobctl -n '__jobctl_at jobctl' -f -a submit -d 'Submit a job; print 
 complete -c jobctl -n '__jobctl_at jobctl' -f -a call -d 'Send one request to any async API; with --wait, follow the operation to its end.'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a status -d 'Show one status snapshot of a job (exit 0 whatever its state).'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a wait -d 'Follow jobs to a terminal state under one overall deadline, with a progress row each.'
-complete -c jobctl -n '__jobctl_at jobctl' -f -a events -d 'Print a job\'s events as they happen until it ends (--json: JSON lines).'
+complete -c jobctl -n '__jobctl_at jobctl' -f -a events -d 'Print jobs\' events as they happen until they end (--json: JSON lines).'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a cancel -d 'Cancel jobs (a cancelled job is success here: exit 0).'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a retry -d 'Retry a failed, retryable job; print the new job\'s id.'
 complete -c jobctl -n '__jobctl_at jobctl' -f -a list -d 'List jobs, newest first (a table, or --json).'
@@ -188,6 +188,8 @@ complete -c jobctl -n '__jobctl_at jobctl wait' -l insecure -d 'Do not verify TL
 complete -c jobctl -n '__jobctl_at jobctl wait' -l ci -x -a 'auto github gitlab none' -d 'CI conventions: groups, annotations, outputs, summary [env JOBCTL_CI; default auto: GITHUB_ACTIONS, GITLAB_CI].'
 complete -c jobctl -n '__jobctl_at jobctl wait' -s h -l help -d 'Show this message and exit.'
 complete -c jobctl -n '__jobctl_at jobctl events' -l last -d 'The newest job in the local ledger of submitted jobs.'
+complete -c jobctl -n '__jobctl_at jobctl events' -l all -d 'Every job of yours, new ones too, until Ctrl-C (one stream).'
+complete -c jobctl -n '__jobctl_at jobctl events' -l type -r -d 'With --all: only this type.'
 complete -c jobctl -n '__jobctl_at jobctl events' -l last-event-id -r -d 'Resume after this event id.'
 complete -c jobctl -n '__jobctl_at jobctl events' -l ticket -d 'Print a browser-usable events URL instead (no token in it: a ticket that opens this job\'s stream for 60 s, for EventSource).'
 complete -c jobctl -n '__jobctl_at jobctl events' -l url -r -d 'API base URL [env JOBCTL_URL].'

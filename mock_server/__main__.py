@@ -22,9 +22,11 @@ from collections.abc import Sequence
 
 from .config import (
     DEV_TOKEN,
+    MISBEHAVE_CLAUSES,
     ConfigError,
     ServerConfig,
     parse_faults,
+    parse_misbehave,
     parse_rate,
     parse_token,
 )
@@ -153,6 +155,14 @@ def build_parser(worker: bool = False) -> argparse.ArgumentParser:
     )
     p.add_argument("--fault-seed", type=int, default=None, help="seed of the fault generator")
     p.add_argument(
+        "--misbehave",
+        action="append",
+        default=[],
+        metavar="CLAUSE[,CLAUSE...]",
+        help="break these protocol clauses on purpose, to see jobctl doctor catch them "
+        f"(repeatable): {', '.join(MISBEHAVE_CLAUSES)}",
+    )
+    p.add_argument(
         "--webhook-allow",
         action="append",
         default=[],
@@ -216,6 +226,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         redis_prefix=args.redis_prefix,
         results_dir=args.results_dir,
         visibility_timeout=args.visibility_timeout,
+        misbehave=parse_misbehave(args.misbehave),
     ).validate()
 
 
@@ -301,6 +312,9 @@ async def serve(
         from .store.factory import store_label
 
         print(store_label(config), file=sys.stderr, flush=True)
+        if config.misbehave:
+            clauses = ", ".join(config.misbehave.clauses)
+            print(f"misbehaving on purpose: {clauses}", file=sys.stderr, flush=True)
     await task
 
 

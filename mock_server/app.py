@@ -20,8 +20,10 @@ from .config import ServerConfig
 from .engine.runtime import Engine
 from .http.deps import ServerState
 from .http.dialects import arm, armops, azure, google, location
+from .http.examples import router as examples_router
 from .http.faults import FaultMiddleware, FaultSettings
 from .http.middleware import AccessMiddleware, AuthMiddleware, BodyLimitMiddleware, RequestStats
+from .http.misbehave import MisbehaveMiddleware
 from .http.openapi import install_openapi
 from .http.problems import install_problem_handlers
 from .http.ratelimit import RateLimitMiddleware
@@ -87,6 +89,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         results_router,
         mux_router,
         tickets_router,
+        examples_router,
         ops_router,
         admin_router,
         *dialects,
@@ -106,6 +109,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         tickets=tickets,
     )
     app.add_middleware(BodyLimitMiddleware, limit=config.max_body)
+    if config.misbehave:  # around every answer but the access log's view of it
+        app.add_middleware(MisbehaveMiddleware, misbehave=config.misbehave)
     app.add_middleware(
         AccessMiddleware,
         routes=routes,

@@ -2,23 +2,27 @@
 
 One frozen dataclass holds every flag of ``python -m mock_server``; the parsers
 for the flag values that need one (``USER:TOKEN``, ``N/s``, durations, the fault
-list) live here too, so the CLI and the in-process test server agree on them.
+list, the ``--misbehave`` clauses) live here too, so the CLI and the in-process test
+server agree on them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 __all__ = [
     "DEV_TOKEN",
     "DEV_USER",
     "FAULT_KINDS",
+    "MISBEHAVE_CLAUSES",
     "RESULT_GRACE_MIN",
     "ConfigError",
+    "Misbehaviour",
     "ServerConfig",
     "parse_faults",
+    "parse_misbehave",
     "parse_rate",
     "parse_token",
     "redact_url",
@@ -35,6 +39,57 @@ write) or after it stored its work; ``reset-after`` always drops after the work 
 
 class ConfigError(ValueError):
     """A flag value that cannot be used; its message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Misbehaviour:
+    """The clauses of PROTOCOL.md the server breaks on purpose (``--misbehave``), so that
+    each check of ``jobctl doctor`` can be shown to catch the fault it names.
+
+    This class is the one list of clauses: a field per clause, named like the clause
+    with ``_`` for ``-`` (``MISBEHAVE_CLAUSES`` is made from it). The layer that owns
+    each decision reads its field (``engine.config.misbehave.no_cancel``); nothing
+    else compares clause names. Every clause applies to ``/api``; those decided in the
+    engine or in a helper the dialects share reach the dialects too (docs/server.md).
+
+    Args:
+        no_idempotency: ``Idempotency-Key`` is ignored: a replay makes a second job.
+        no_retry_after: no ``Retry-After`` header on any ``/api`` answer, no ``retryAfter``.
+        no_progress: jobs record no progress: none in status, events or webhooks.
+        no_cancel: ``DELETE /api/jobs/{id}`` answers ``405``.
+        no_expiry: ended jobs carry no ``expiresAt``; they and their results are kept for ever.
+        blocking_submit: ``POST /api/jobs`` answers only when the job has ended (at most
+            ``--max-wait``).
+        sse_no_resume: event streams ignore ``Last-Event-ID`` (no resume, no ``204``).
+        leaky_ownership: any user sees (and may cancel) any job: another's answers ``200``.
+        plain_errors: ``/api`` errors are ``text/plain``, not ``application/problem+json``.
+    """
+
+    no_idempotency: bool = False
+    no_retry_after: bool = False
+    no_progress: bool = False
+    no_cancel: bool = False
+    no_expiry: bool = False
+    blocking_submit: bool = False
+    sse_no_resume: bool = False
+    leaky_ownership: bool = False
+    plain_errors: bool = False
+
+    @property
+    def clauses(self) -> tuple[str, ...]:
+        """The clauses in force, as the flag names them."""
+        return tuple(_clause(f.name) for f in fields(self) if getattr(self, f.name))
+
+    def __bool__(self) -> bool:
+        return bool(self.clauses)
+
+
+def _clause(field_name: str) -> str:
+    return field_name.replace("_", "-")
+
+
+MISBEHAVE_CLAUSES: tuple[str, ...] = tuple(_clause(f.name) for f in fields(Misbehaviour))
+"""Every ``--misbehave`` clause, in the order of ``Misbehaviour``'s fields."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +127,7 @@ class ServerConfig:
         redis_prefix: prepended to every Redis key (several deployments in one Redis).
         results_dir: where result files live (shared by every process of a deployment).
         visibility_timeout: seconds a worker's claim on a job lasts without a heartbeat.
+        misbehave: the protocol clauses broken on purpose (``--misbehave``; none by default).
     """
 
     host: str = "127.0.0.1"
@@ -103,13 +159,16 @@ class ServerConfig:
     redis_prefix: str = ""
     results_dir: str | None = None
     visibility_timeout: float = 10.0
+    misbehave: Misbehaviour = Misbehaviour()
 
     def __repr__(self) -> str:
         users = sorted(set(self.tokens.values()))
         return (
             f"ServerConfig(host={self.host!r}, port={self.port}, db={self.db!r}, "
             f"store={redact_url(self.store)!r}, users={users!r}, "
-            f"admins={sorted(self.admins)!r}, workers={self.workers})"
+            f"admins={sorted(self.admins)!r}, workers={self.workers}"
+            + (f", misbehave={list(self.misbehave.clauses)!r}" if self.misbehave else "")
+            + ")"
         )
 
     @property
@@ -227,3 +286,22 @@ def parse_faults(value: str | Sequence[str]) -> tuple[str, ...]:
         if item not in out:
             out.append(item)
     return tuple(out)
+
+
+def parse_misbehave(value: str | Sequence[str]) -> Misbehaviour:
+    """Parse ``--misbehave CLAUSE[,CLAUSE...]``, rejecting unknown clauses.
+
+    Args:
+        value: ``"no-cancel,plain-errors"`` or an already split list (repeated flags).
+    """
+    items = value.split(",") if isinstance(value, str) else [p for v in value for p in v.split(",")]
+    chosen: dict[str, bool] = {}
+    for raw in items:
+        item = raw.strip().lower()
+        if not item:
+            continue
+        if item not in MISBEHAVE_CLAUSES:
+            known = ", ".join(MISBEHAVE_CLAUSES)
+            raise ConfigError(f"unknown --misbehave clause {item!r}; known: {known}")
+        chosen[item.replace("-", "_")] = True
+    return Misbehaviour(**chosen)

@@ -1,11 +1,14 @@
 """Smoke test of ``python -m benchmarks --quick``: every row runs and a table is printed.
 
 Nothing about time is asserted (speed is what the benchmark itself reports);
-the sizes are squeezed so the whole run stays well under a minute.
+the sizes are squeezed so the whole run stays well under a minute. The
+``dialects`` row (a dozen clients one after the other, each at least a 1 s poll)
+has a test of its own, so the two share the time limit less.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -53,13 +56,14 @@ def test_quick_run_prints_a_table_and_writes_markdown(tmp_path: Path) -> None:
     out = tmp_path / "benchmarks.md"
     saved = tmp_path / "run.json"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *TIGHT, "--out", str(out), "--save", str(saved)],
+        [sys.executable, "-m", "benchmarks", *TIGHT, *(f"--only={row}" for row in ROWS),
+         "--out", str(out), "--save", str(saved)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=90,
         check=False,
-    )
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     assert lines[0].split()[:3] == ["row", "figure", "value"]
@@ -106,6 +110,31 @@ def test_quick_run_prints_a_table_and_writes_markdown(tmp_path: Path) -> None:
     assert "row(s) `startup` measured separately and merged in" in merged_page.read_text()
 
 
+@pytest.mark.integration
+@pytest.mark.timeout(110)
+def test_dialects_row_follows_every_dialect_with_each_client(tmp_path: Path) -> None:
+    saved = tmp_path / "d.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "dialects",
+         "--dialect-jobs", "1", "--dialect-seconds", "0.3", "--save", str(saved)],
+        cwd=ROOT, capture_output=True, text=True, timeout=90, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(saved.read_text())["rows"]
+    assert {r["row"] for r in rows} == {"dialects"}
+    assert all(r["value"] not in ("error", "—") for r in rows if r["value"] != "skipped"), rows
+    for dialect in ("Azure data plane", "Azure Resource Manager", "Google", "plain", "own API"):
+        mine = [r for r in rows if dialect in r["figure"] and r["baseline"].startswith("naive:")]
+        assert len(mine) == 3, dialect  # requests, latency, CPU against the 1 s poller
+    azure = [r for r in rows if r["baseline"].startswith("azure-core:")]
+    if importlib.util.find_spec("azure.core") and importlib.util.find_spec("azure.mgmt.core"):
+        assert len(azure) == 12  # 2 dialects x (follow(), call()) x (requests, latency, CPU)
+        assert all(r["met"] is not None for r in azure if "CPU" not in r["figure"])
+    else:
+        assert not azure
+        assert [r["value"] for r in rows if "azure-core" in r["figure"]] == ["skipped"]
+
+
 def test_unknown_row_is_a_one_line_error() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--only", "nope"],
@@ -118,5 +147,5 @@ def test_unknown_row_is_a_one_line_error() -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: unknown row 'nope'; rows are startup, status, latency, requests, fanout, "
-        "download, server, redis, display (or 1-9)"
+        "download, server, redis, display, dialects (or 1-10)"
     ]

@@ -153,6 +153,9 @@ class Lifecycle:
             total: steps in all.
             message: a human note.
         """
+        if self.config.misbehave.no_progress:  # the work moves; nobody is told
+            job = self.store.get_job(job_id)
+            return job is not None and job.status == "processing"
         ok = self.store.update_job(
             job_id,
             where_status=("processing",),
@@ -185,7 +188,7 @@ class Lifecycle:
             leased=0,
             completed_at=now,
             updated_at=now,
-            expires_at=now + self.config.job_ttl,
+            expires_at=self._expiry(now),
             output=outcome.output,
             result_path=str(outcome.path),
             result_type=outcome.content_type,
@@ -222,7 +225,7 @@ class Lifecycle:
             error=error,
             completed_at=now,
             updated_at=now,
-            expires_at=now + self.config.job_ttl,
+            expires_at=self._expiry(now),
         )
         job = self.store.get_job(job_id) if ok else None
         if job is None:
@@ -243,13 +246,17 @@ class Lifecycle:
             status="cancelled",
             cancelled_at=now,
             updated_at=now,
-            expires_at=now + self.config.job_ttl,
+            expires_at=self._expiry(now),
         )
         job = self.store.get_job(job_id) if ok else None
         if job is None:
             return False
         self._event(job, "complete", {"status": "cancelled"})
         return True
+
+    def _expiry(self, now: float) -> float | None:
+        """When a job ending ``now`` expires (``--job-ttl``); None: kept for ever (no-expiry)."""
+        return None if self.config.misbehave.no_expiry else now + self.config.job_ttl
 
     def result_grace(self) -> float:
         """Seconds a job record outlives its ``expiresAt`` (410 for the result meanwhile)."""

@@ -75,7 +75,8 @@ def visible_job(engine: Engine, user: User, job_id: str) -> JobRecord:
         job_id: the job.
     """
     job = engine.store.get_job(job_id)
-    if job is None or (not user.admin and job.owner != user.name):
+    sees_all = user.admin or engine.config.misbehave.leaky_ownership
+    if job is None or (not sees_all and job.owner != user.name):
         raise ProblemError(404, f"no job with id {job_id!r}")
     return job
 
@@ -136,7 +137,7 @@ async def with_key(
         slow: seconds the ``slow`` fault waits once the key is reserved.
     """
     store = engine.store
-    if key is None:
+    if key is None or engine.config.misbehave.no_idempotency:  # no-idempotency: keys ignored
         if slow:
             await asyncio.sleep(slow)
         job, body = make()
@@ -177,7 +178,7 @@ def accepted(engine: Engine, job: JobRecord, body: dict[str, Any], replayed: boo
         replayed: whether it came from the idempotency store.
     """
     headers = {"Location": f"/api/jobs/{job.id}"}
-    if job.status in ("pending", "processing"):
+    if job.status in ("pending", "processing") and not engine.config.misbehave.no_retry_after:
         headers["Retry-After"] = str(estimate(engine, job, engine.lifecycle.clock())[1])
     if replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 
 __all__ = [
+    "MEDIA_TYPE",
     "Problem",
     "ProblemDetail",
     "ProblemError",
@@ -172,7 +173,7 @@ def install_problem_handlers(
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route matches {request.url.path}"
         headers = dict(exc.headers or {})
-        if exc.status_code == 405:
+        if exc.status_code == 405 and not isinstance(exc, ProblemError):  # the router's own
             detail = f"method {request.method} is not allowed on {request.url.path}"
             allowed: set[str] = set()
             for route in routes:

@@ -80,6 +80,9 @@ async def submit_job(
         return submit_body(engine, job, base, engine.lifecycle.clock())
 
     job, body, replayed = await create(request, engine, user, submission, idempotency_key, answer)
+    if engine.config.misbehave.blocking_submit and not replayed:  # anti-pattern 6, on purpose
+        job = await hold(engine, job, engine.config.max_wait, lambda j: j.terminal)
+        body = {**body, "status": job.status}
     return accepted(engine, job, body, replayed)
 
 
@@ -221,6 +224,8 @@ async def cancel_job(engine: EngineDep, user: UserDep, job_id: str) -> Response:
         user: the authenticated user.
         job_id: the job.
     """
+    if engine.config.misbehave.no_cancel:  # anti-pattern 5, on purpose
+        raise ProblemError(405, "this server does not cancel jobs", headers={"Allow": "GET"})
     cancel_visible(engine, user, job_id)
     return JSONResponse({"jobId": job_id, "status": "cancelled"})
 

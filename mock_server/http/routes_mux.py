@@ -32,7 +32,7 @@ from .schemas import (
     model_ref,
     sse_event,
 )
-from .sse import frame, parse_last_event_id, sse_response
+from .sse import frame, resume_position, sse_response
 from .views import job_viewer
 from .ws import serve_websocket
 
@@ -119,7 +119,7 @@ async def mux_events(
         if record is None:
             raise ProblemError(404, f"no job with id {name!r}")
         records.append(record)
-    resuming = feed.start(parse_last_event_id(last_event_id))
+    resuming = feed.start(resume_position(engine.config, last_event_id))
     initial: list[Snapshot] = []
     if names:
         feed.filters = filters

@@ -22,7 +22,7 @@ from ..store.base import JobRecord
 from .deps import EngineDep, MaybeUserDep, User, UserDep
 from .jobaccess import base_url, visible_job
 from .problems import ProblemError, problem_responses
-from .sse import event_stream, parse_last_event_id, sse_response
+from .sse import event_stream, resume_position, sse_response
 from .views import job_viewer
 
 __all__ = [
@@ -68,7 +68,7 @@ async def job_events(
         last_event_id: the Last-Event-ID header.
     """
     visible_job(engine, user, job_id)
-    lei = parse_last_event_id(last_event_id)
+    lei = resume_position(engine.config, last_event_id)
     complete_id = engine.store.complete_event_id(job_id)
     if lei is not None and complete_id is not None and lei >= complete_id:
         return Response(status_code=204)

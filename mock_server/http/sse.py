@@ -14,10 +14,18 @@ from typing import Any
 
 from fastapi.responses import StreamingResponse
 
+from ..config import ServerConfig
 from ..engine.hub import EventHub
 from ..store.base import JobRecord, JobStore
 
-__all__ = ["event_stream", "frame", "parse_last_event_id", "snapshot_data", "sse_response"]
+__all__ = [
+    "event_stream",
+    "frame",
+    "parse_last_event_id",
+    "resume_position",
+    "snapshot_data",
+    "sse_response",
+]
 
 
 def frame(event_id: int, event: str, data: str, retry_ms: int | None = None) -> bytes:
@@ -84,6 +92,16 @@ def parse_last_event_id(value: str | None) -> int | None:
     if not value.isdigit() or len(value) > 18:
         return None
     return int(value)
+
+
+def resume_position(config: ServerConfig, value: str | None) -> int | None:
+    """Where an event stream resumes: after its ``Last-Event-ID`` (None: from the start).
+
+    Args:
+        config: settings (``--misbehave sse-no-resume`` ignores the header).
+        value: the Last-Event-ID header.
+    """
+    return None if config.misbehave.sse_no_resume else parse_last_event_id(value)
 
 
 async def event_stream(

@@ -75,21 +75,21 @@ def job_body(engine: Engine, job: JobRecord, base: str, now: float) -> dict[str,
     if job.status in ("pending", "processing"):
         completion, hint = estimate(engine, job, now)
         body["estimatedCompletion"] = iso(completion)
-        body["retryAfter"] = hint
+        if not engine.config.misbehave.no_retry_after:
+            body["retryAfter"] = hint
     elif job.status == "completed":
         body["resultUrl"] = engine.lifecycle.result_url(job, base)
         body["completedAt"] = iso(job.completed_at)
-        body["expiresAt"] = iso(job.expires_at)
         if job.output is not None:
             body["output"] = job.output
     elif job.status == "failed":
         body["error"] = job.error
         body["failedAt"] = iso(job.completed_at)
-        body["expiresAt"] = iso(job.expires_at)
         if job.error and job.error.get("retryable"):
             body["retryUrl"] = f"{base}/api/jobs/{job.id}/retry"
     elif job.status == "cancelled":
         body["cancelledAt"] = iso(job.cancelled_at)
+    if job.terminal and job.expires_at is not None:  # None: kept for ever (no-expiry)
         body["expiresAt"] = iso(job.expires_at)
     return body
 

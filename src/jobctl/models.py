@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -243,7 +244,9 @@ class JobEvent(_Wire):
         data: the event's decoded JSON data, as sent.
         source: ``sse`` or ``poll``.
         job: the full snapshot, when the event came from a poll (or, on a `complete`
-            event, the job document the server sent with it).
+            event, the job document the server sent with it); for ``wait_many`` and
+            ``as_completed``, always the job's merged snapshot after this event.
+        job_id: the job the event is about, when following many jobs at once.
     """
 
     event: str
@@ -255,6 +258,7 @@ class JobEvent(_Wire):
     data: dict[str, Any] = Field(default_factory=dict)
     source: Literal["sse", "poll"] = "sse"
     job: Job | None = None
+    job_id: str | None = None
 
     @field_validator("status", mode="before")
     @classmethod
@@ -306,10 +310,15 @@ class WaitTimeoutError(JobctlError):
     Args:
         job: the last snapshot seen (None if none was seen).
         timeout: the deadline in seconds.
+        jobs: following many jobs (``wait_many``, ``as_completed``): the last snapshot
+            of each unfinished one (``job`` is the first of them).
     """
 
-    def __init__(self, job: Job | None, timeout: float) -> None:
+    def __init__(self, job: Job | None, timeout: float, *, jobs: Sequence[Job] = ()) -> None:
         what = f"job {job.job_id} is still {job.status}" if job else "the job is still running"
+        if len(jobs) > 1:
+            what = f"{len(jobs)} jobs are still running ({what})"
         super().__init__(f"timed out after {timeout:g}s: {what}")
         self.job = job
         self.timeout = timeout
+        self.jobs: list[Job] = list(jobs)

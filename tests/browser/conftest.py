@@ -1,7 +1,13 @@
 """Browser tests: Debian's Chromium (``/usr/bin/chromium``) driven headless by Playwright.
 
-One browser per session (a new context per test is cheap); Playwright never downloads
-a browser here. Without Chromium or Playwright the tests skip with one line.
+One browser per test module (a new context per test is cheap); Playwright never
+downloads a browser here. Without Chromium or Playwright the tests skip with one line.
+
+Not one per session: Playwright's sync API keeps its asyncio loop marked as running
+on the main thread while it is open, so every ``asyncio.run()`` of a later test in
+the same process (the SDK's async tests, under ``pytest -n 2`` in the same worker)
+fails with "cannot be called from a running event loop". Closed at the end of each
+module, it clears that mark; a launch costs about a second.
 """
 
 from __future__ import annotations
@@ -33,9 +39,9 @@ def chromium_path() -> str | None:
     return shutil.which("chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """The session's Chromium (a Playwright ``Browser``)."""
+    """The module's Chromium (a Playwright ``Browser``), closed when the module ends."""
     executable = chromium_path()
     if executable is None:
         pytest.skip("no Chromium found (apt-get install chromium)")

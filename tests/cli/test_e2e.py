@@ -127,6 +127,31 @@ def test_several_jobs_one_deadline_worst_exit_code(cli: Cli) -> None:
     assert {d["jobId"]: d["status"] for d in docs} == {ok: "completed", bad: "failed"}
 
 
+def test_several_jobs_are_followed_on_one_stream(
+    cli: Cli, reference_server_session: ReferenceServer
+) -> None:
+    import collections
+
+    import httpx
+
+    srv = reference_server_session
+    admin = {"Authorization": f"Bearer {srv.admin_token}"}
+
+    def routes() -> collections.Counter[str]:
+        stats = httpx.get(f"{srv.url}/api/_stats", headers=admin).json()
+        return collections.Counter(stats["routes"])
+
+    ids = [cli("submit", "sleep", "-p", "seconds=1", "-p", "steps=4", "-q").out.strip()]
+    ids += [cli("submit", "sleep", "-p", "seconds=0.2", "-q").out.strip() for _ in range(3)]
+    before = routes()
+    r = cli("wait", *ids, "--progress", "plain")
+    spent = routes() - before
+    assert r.code == 0, r.err
+    assert r.out.split() == [word for jid in ids for word in (jid, "completed")]
+    assert spent["GET /api/events"] == 1, spent  # one connection, whatever the number
+    assert "GET /api/jobs/{id}" not in spent and "GET /api/jobs/{id}/events" not in spent
+
+
 def test_idempotency_key_resumes_the_same_job_and_last_follows_it(
     cli: Cli, isolated_env: Path, reference_server_session: ReferenceServer
 ) -> None:
@@ -406,3 +431,42 @@ def test_wait_json_keeps_a_missing_job_in_the_array(cli: Cli, order: tuple[str, 
     assert "not found" in missing["problem"]["message"]
     plain = cli("wait", *(refs[name] for name in order))
     assert "no-such-job-123 unknown" in plain.out.splitlines()
+
+
+def test_events_of_several_jobs_name_each_and_end_with_the_worst_code(cli: Cli) -> None:
+    ok = cli("submit", "sleep", "-p", "seconds=0.5", "-p", "steps=2", "-q").out.strip()
+    bad = cli("submit", "fail", "-p", "afterSeconds=0.3", "-q").out.strip()
+    r = cli("events", ok, bad)
+    assert r.code == 3, r.err
+    completes = [line.split()[1] for line in r.out.splitlines() if " complete " in line]
+    assert sorted(completes) == sorted([ok, bad])
+    lines = [json.loads(line) for line in cli("events", ok, bad, "--json").out.splitlines()]
+    assert {d["jobId"] for d in lines} == {ok, bad}
+    assert cli("events", ok, "--all").code == 2
+    assert cli("events", ok, bad, "--last-event-id", "3").code == 2
+
+
+def test_events_all_follows_new_jobs_until_interrupted(cli: Cli) -> None:
+    proc = subprocess.Popen(
+        [JOBCTL, "events", "--all", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env,  # type: ignore[attr-defined]
+    )
+    assert proc.stdout is not None
+    try:
+        time.sleep(1.0)  # the stream is open by now (or opens before the job's events end)
+        job_id = cli("submit", "sleep", "-p", "seconds=0.3", "-q").out.strip()
+        seen: list[dict[str, object]] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            event = json.loads(proc.stdout.readline())
+            seen.append(event)
+            if event.get("jobId") == job_id and event["event"] == "complete":
+                break
+        assert any(e.get("jobId") == job_id and e["event"] == "status" for e in seen)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and err.strip().endswith("stopped"), err

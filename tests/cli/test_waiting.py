@@ -19,7 +19,7 @@ from jobctl.cli.root import app
 from jobctl.cli.state import AppState, GlobalOptions
 from jobctl.cli.waiting import display_id, follow_jobs, resume_command
 from jobctl.errors import NotFoundError
-from jobctl.models import Job, Progress, WaitTimeoutError
+from jobctl.models import Job, JobEvent, Progress, WaitTimeoutError
 
 
 class ScriptedClient:
@@ -56,6 +56,32 @@ class ScriptedClient:
             raise end
         return Job(job_id=ref, status=end)
 
+    async def wait_many(
+        self, refs: list[str], *, timeout: Deadline, on_event: Any, strategy: str, **kw: Any
+    ) -> list[Job]:
+        """As the SDK's: one refused job refuses them all; the rest end as they go."""
+        self.timeouts.append(timeout)
+        ends = [self.script[ref] for ref in refs]
+        for end in ends:
+            if isinstance(end, BaseException) and not isinstance(end, WaitTimeoutError):
+                raise end
+        for ref, end in zip(refs, ends, strict=True):
+            snapshot = Job(job_id=ref, status="processing", progress=Progress(current=1, total=2))
+            on_event(JobEvent(event="progress", job_id=ref, job=snapshot))
+            if isinstance(end, str) and end != "hang":
+                on_event(JobEvent(event="complete", job_id=ref, job=Job(job_id=ref, status=end)))
+        await asyncio.sleep(0)
+        if "hang" in ends:
+            if "sigint" in refs:
+                os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(30)
+        late = [end for end in ends if isinstance(end, WaitTimeoutError)]
+        if late:
+            raise WaitTimeoutError(
+                late[0].job, late[0].timeout, jobs=[e.job for e in late if e.job]
+            )
+        return [Job(job_id=ref, status=end) for ref, end in zip(refs, ends, strict=True)]
+
     async def cancel(self, ref: str) -> Job:
         self.cancelled.append(ref)
         return Job(job_id=ref, status="cancelled")
@@ -87,7 +113,25 @@ def test_outcomes_and_one_deadline_for_all() -> None:
         follow_jobs(st, client, ["ok", "bad", "slow", "gone"], deadline=deadline, display=display)  # type: ignore[arg-type]
     )
     assert [o.code for o in outcomes] == [0, 3, 7, 6]
-    assert client.timeouts == [deadline] * 4  # the same deadline, not four countdowns
+    # one stream for all, refused for the unknown job: then each on its own, all under
+    # the same deadline, not four countdowns
+    assert client.timeouts == [deadline] * 5
+
+
+def test_several_jobs_share_one_stream_and_end_as_they_go() -> None:
+    timed_out = WaitTimeoutError(Job(job_id="slow", status="processing"), 5.0)
+    client = ScriptedClient({"ok": "completed", "bad": "failed", "slow": timed_out})
+    st = state()
+    display = PlainProgress(st.io.stderr)
+    deadline = client.deadline(5.0)
+    outcomes = run(
+        follow_jobs(st, client, ["ok", "bad", "slow"], deadline=deadline, display=display)  # type: ignore[arg-type]
+    )
+    assert [o.code for o in outcomes] == [0, 3, 7]
+    assert client.timeouts == [deadline]  # wait_many once; no job followed on its own
+    assert outcomes[2].job is not None and outcomes[2].job.status == "processing"
+    err = st.io.err_text()
+    assert "ok completed" in err and "slow processing 1/2 (50%)" in err
     assert "ok processing 1/2 (50%)" in st.io.err_text()
 
 

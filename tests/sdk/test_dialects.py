@@ -521,3 +521,19 @@ def test_an_initial_200_that_says_failed_is_that_outcome(
     assert op.dialect == "azure-resource"
     done = client.wait_operation(op)
     assert done.outcome == outcome and done.requests == 1  # nothing more to ask
+
+
+def test_follow_waits_out_the_first_answers_retry_after_like_call() -> None:
+    # The benchmark of the dialects found follow() polling after its own 1 s backoff
+    # where the server had asked for 2 s (call() already waited for the hint).
+    from jobctl._io.follow import _operation
+
+    request = httpx.Request("PUT", "https://api.example.test/things/t1")
+    response = httpx.Response(
+        201,
+        json={},
+        headers={"Operation-Location": "https://api.example.test/ops/t1", "Retry-After": "2"},
+        request=request,
+    )
+    op = _operation(response, "auto", None)
+    assert op.hint == 2.0 and op.started is not None

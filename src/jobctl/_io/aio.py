@@ -14,7 +14,7 @@ import contextlib
 import inspect
 import os
 import ssl
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
@@ -25,6 +25,7 @@ from .._core.context import Runtime
 from .._core.deadline import Deadline
 from .._core.effects import Close, Effect, Emit, Flow, Open, Read, Send, Sleep
 from .._core.flows.follow import Strategy, Update
+from .._core.flows.many import Ended
 from .._core.http import Reply, Request
 from .._core.notices import ConnectionEvent
 from .._core.operations import Operation, OperationResult
@@ -216,6 +217,86 @@ class AsyncJobsClient(ClientBase):
         listens = on_progress is not None  # long polls end at progress steps only then
         flow = self._wait(job, self._wait_deadline(timeout), strategy, listens)
         return await self._drive(flow, callbacks(progress=on_progress, connection=on_connection))
+
+    async def wait_many(
+        self,
+        jobs: Iterable[JobRef],
+        *,
+        timeout: float | Deadline | None = None,  # noqa: ASYNC109  # sync: timeout: float | Deadline | None = None,
+        on_event: Callable[[JobEvent], Any] | None = None,
+        strategy: Strategy = "auto",
+        on_connection: Callable[[ConnectionEvent], Any] | None = None,
+    ) -> builtins.list[Job]:
+        """Follow many jobs to their ends under one deadline, over one connection.
+
+        The jobs are followed on the multiplexed event stream (``GET /api/events``):
+        one connection whatever their number (two, briefly, for more than one URL
+        holds). A server without it: the jobs are polled in turns.
+
+        Args:
+            jobs: ``Job``s, job ids or status URLs.
+            timeout: the deadline in seconds, or a ``Deadline`` shared with other calls.
+            on_event: called with every event of every job (``event.job_id`` says which,
+                ``event.job`` is the job's snapshot after it).
+            strategy: ``auto`` (the stream, falling back to polls), ``sse`` or ``poll``.
+            on_connection: called when the server can't be reached, and when it can again.
+
+        Returns:
+            The terminal job of each, in the order given.
+
+        Raises:
+            WaitTimeoutError: the deadline passed first (``.jobs``: the unfinished ones'
+                last snapshots).
+        """
+        flow = self._wait_many(jobs, self._wait_deadline(timeout), strategy)
+        return await self._drive(flow, callbacks(event=on_event, connection=on_connection))
+
+    async def as_completed(
+        self,
+        jobs: Iterable[JobRef],
+        *,
+        timeout: float | Deadline | None = None,  # noqa: ASYNC109  # sync: timeout: float | Deadline | None = None,
+        strategy: Strategy = "auto",
+    ) -> AsyncIterator[Job]:
+        """The jobs' terminal ``Job``s in the order they end (as ``wait_many`` follows them).
+
+        Args:
+            jobs: ``Job``s, job ids or status URLs.
+            timeout: the deadline in seconds, or a ``Deadline`` shared with other calls.
+            strategy: ``auto``, ``sse`` or ``poll``.
+
+        Raises:
+            WaitTimeoutError: the deadline passed before every job ended.
+        """
+        flow = self._wait_many(jobs, self._wait_deadline(timeout), strategy)
+        async for value in self._drive_iter(flow):
+            if isinstance(value, Ended):
+                yield value.job
+
+    async def watch(
+        self,
+        *,
+        type: str | None = None,
+        status: Sequence[str] = (),
+        last_event_id: str | None = None,
+    ) -> AsyncIterator[JobEvent]:
+        """Every event of every job of the caller, new jobs included, as it happens.
+
+        One stream (``GET /api/events``, no ``job``), resumed after a cut with
+        ``Last-Event-ID``; it goes on until the caller stops iterating. Each event's
+        ``job_id`` says which job; the first events are a snapshot of the running jobs.
+
+        Args:
+            type: only jobs of this type.
+            status: only events whose status is one of these.
+            last_event_id: resume after this event id.
+
+        Raises:
+            ProtocolError: the server has no stream of all the caller's jobs.
+        """
+        async for value in self._drive_iter(self._watch(type, status, last_event_id)):
+            if isinstance(value, JobEvent):
+                yield value
 
     async def events(
         self, job: JobRef, *, last_event_id: str | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import os
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
@@ -35,6 +35,7 @@ from .._core.flows.jobs import (
     retry_flow,
     submit_flow,
 )
+from .._core.flows.many import many_flow, watch_flow
 from .._core.flows.operation import (
     call_flow,
     cancel_operation_flow,
@@ -57,7 +58,7 @@ from .._core.retry import FailureKind
 from .._core.urls import redact_url, safe_url, split_credentials
 from .._version import __version__
 from ..errors import APIError, InvalidArgumentError, ProtocolError, TLSVerificationError
-from ..models import Job, JobPage
+from ..models import Job, JobEvent, JobPage
 from .files import make_sink
 
 __all__ = [
@@ -178,6 +179,7 @@ def callbacks(
     download: Callable[[int, int | None], Any] | None = None,
     connection: Callable[[ConnectionEvent], Any] | None = None,
     operation: Callable[[Operation], Any] | None = None,
+    event: Callable[[JobEvent], Any] | None = None,
 ) -> Callable[[object], Any] | None:
     """One handler for everything a flow emits, routed to the caller's callbacks by kind.
 
@@ -187,13 +189,23 @@ def callbacks(
         connection: ``on_connection=...``: a ``ConnectionEvent``.
         operation: ``wait_operation(on_progress=...)``: the ``Operation``, as its status
             or progress changes.
+        event: ``wait_many(on_event=...)``: every event of every job (``event.job_id``,
+            ``event.job`` its snapshot).
     """
-    if progress is None and download is None and connection is None and operation is None:
+    if (
+        progress is None
+        and download is None
+        and connection is None
+        and operation is None
+        and event is None
+    ):
         return None
     outages = Outages()
 
     def route(value: object) -> Any:
         if isinstance(value, Update):
+            if event is not None:
+                return event(value.event)
             return progress(value.job) if progress is not None and value.changed else None
         if isinstance(value, Operation):
             return operation(value) if operation is not None else None
@@ -371,6 +383,28 @@ class ClientBase:
         )
         assert final is not None
         return final
+
+    def _wait_many(
+        self, jobs: Iterable[JobRef], deadline: Deadline, strategy: Strategy
+    ) -> Flow[list[Job]]:
+        if isinstance(jobs, str | Job):
+            raise InvalidArgumentError("pass a list of jobs (a Job, a job id or a status URL each)")
+        targets = [target_of(self._ctx, ref)[1] for ref in jobs]
+        ended = yield from many_flow(self._ctx, targets, deadline=deadline, strategy=strategy)
+        return [ended[target.job_id] for target in targets]
+
+    def _watch(
+        self, type: str | None, status: Sequence[str], last_event_id: str | None
+    ) -> Flow[None]:
+        if isinstance(status, str):
+            status = [status]
+        yield from watch_flow(
+            self._ctx,
+            deadline=self.deadline(None),
+            type=type,
+            statuses=list(status),
+            last_event_id=last_event_id,
+        )
 
     def _events(self, job: JobRef, last_event_id: str | None) -> Flow[None]:
         ctx, target = target_of(self._ctx, job)

@@ -16,8 +16,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from .._core.context import Runtime
 from .._core.deadline import Deadline
 from .._core.dialects import Answer, detect
+from .._core.flows.operation import answer_hint
+from .._core.http import Reply
 from .._core.operations import Operation, OperationResult
 
 __all__ = ["follow"]
@@ -44,6 +47,8 @@ def _operation(response: httpx.Response, dialect: str, final_state_via: str | No
     request = response.request
     url = str(request.url)
     answer = Answer(response.status_code, response.headers, response.content, url)
+    reply = Reply(response.status_code, response.headers, response.content, url, request.method)
+    now = Runtime().wall()
     start = detect(request.method, url, answer, dialect=dialect, final_state_via=final_state_via)
     headers = tuple((k, v) for k, v in request.headers.items() if k.lower() not in _NOT_CARRIED)
     return Operation(
@@ -59,6 +64,8 @@ def _operation(response: httpx.Response, dialect: str, final_state_via: str | No
         headers=headers,
         first=start.first,
         sent=1,
+        started=now,  # the first poll sits out the answer's Retry-After, as call()'s does
+        hint=answer_hint(reply, now),
     )
 
 
@@ -93,7 +100,7 @@ def follow(
         ProtocolError: the response can't be followed (a ``202`` naming nothing).
         APIError: the response is itself an error (4xx/5xx).
     """
-    from .._core.http import Reply, error_from_reply
+    from .._core.http import error_from_reply
 
     if response.status_code >= 400:
         body = response.content if not response.is_stream_consumed or response.is_closed else b""

@@ -240,14 +240,18 @@ def event_json(event: JobEvent) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def event_line(event: JobEvent, when: datetime) -> str:
+def event_line(event: JobEvent, when: datetime, *, job_id: str | None = None) -> str:
     """An event as one human line: ``18:30:01 progress 3/10 (30%) page 3``.
 
     Args:
         event: the event.
         when: when it arrived.
+        job_id: the job it is about, when several are followed (shown after the time).
     """
-    parts = [when.strftime("%H:%M:%S"), clean(event.event)]
+    parts = [when.strftime("%H:%M:%S")]
+    if job_id is not None:
+        parts.append(clean(job_id))
+    parts.append(clean(event.event))
     if event.status is not None:
         parts.append(status_text(event.status))
     text = progress_text(event.progress)

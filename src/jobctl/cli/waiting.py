@@ -153,7 +153,7 @@ async def follow_jobs(
     """
     import asyncio
 
-    from ..models import WaitTimeoutError
+    from ..models import JobEvent, WaitTimeoutError
 
     display = display or NullProgress()
     outcomes = [Outcome(ref) for ref in refs]
@@ -227,12 +227,76 @@ async def follow_jobs(
         learn(job)  # a job that had already ended reports no progress first
         display.done(key, job.status, error_text(job.error) or None)
 
+    async def many(group: list[Outcome]) -> None:
+        """Several jobs of this API: one multiplexed stream for all (``wait_many``)."""
+        by_id: dict[str, list[Outcome]] = {}
+        for outcome in group:
+            key = display_id(outcome.ref)
+            display.add(key, (labels or {}).get(key))
+            by_id.setdefault(key, []).append(outcome)
+        finished: set[str] = set()
+
+        def settle(job: Job) -> None:
+            for outcome in by_id.get(job.job_id, ()):
+                outcome.job = job
+            if job.type and not (labels or {}).get(job.job_id):
+                display.add(job.job_id, job.type)
+            if job.is_terminal and job.job_id not in finished:
+                finished.add(job.job_id)
+                display.done(job.job_id, job.status, error_text(job.error) or None)
+            elif not job.is_terminal:
+                display.update(job.job_id, job.status, job.progress)
+
+        def on_event(event: JobEvent) -> None:
+            if event.job is not None:
+                settle(event.job)
+
+        first = display_id(group[0].ref)
+        try:
+            jobs = await client.wait_many(
+                [o.ref for o in group],  # type: ignore[misc]
+                timeout=deadline,
+                on_event=on_event,
+                strategy=strategy,  # type: ignore[arg-type]
+                on_connection=lambda event: display.connection(first, event),
+            )
+        except WaitTimeoutError as exc:
+            for job in exc.jobs:
+                for outcome in by_id.get(job.job_id, ()):
+                    outcome.job = job
+            for outcome in group:
+                if outcome.job is not None and outcome.job.is_terminal:
+                    continue
+                outcome.error = WaitTimeoutError(outcome.job, exc.timeout)
+                if outcome.job_id not in finished:
+                    finished.add(outcome.job_id)
+                    last = outcome.job.status if outcome.job else "processing"
+                    display.done(
+                        outcome.job_id, last, f"timed out after {format_duration(exc.timeout)}"
+                    )
+            return
+        except JobctlError:
+            # One job refused the stream (unknown, another user's): follow each on its
+            # own, so that each gets its own answer and the others still end well.
+            await asyncio.gather(
+                *(one(o) for o in group if not (o.job is not None and o.job.is_terminal))
+            )
+            return
+        for job in jobs:
+            settle(job)
+
+    jobs_here = [o for o in outcomes if not is_operation(o.ref, state.server)]
+    if len(jobs_here) > 1:
+        alone = [o for o in outcomes if is_operation(o.ref, state.server)]
+    else:
+        alone, jobs_here = outcomes, []
     ticker = asyncio.ensure_future(_ticker(display))
     trap = SignalTrap()
     try:
         with trap:
             try:
-                await asyncio.gather(*(one(o) for o in outcomes))
+                together = [many(jobs_here)] if jobs_here else []
+                await asyncio.gather(*together, *(one(o) for o in alone))
             except asyncio.CancelledError:
                 if not trap.absorb():
                     raise

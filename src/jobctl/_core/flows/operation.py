@@ -263,8 +263,18 @@ def call_flow(
 
 
 def _hint(ctx: Context, reply: Reply) -> float | None:
-    """An answer's ``Retry-After`` (header, else body ``retryAfter``), in seconds."""
-    return extract_hints(reply.headers, parse_or_none(reply), ctx.runtime.wall()).retry_after
+    return answer_hint(reply, ctx.runtime.wall())
+
+
+def answer_hint(reply: Reply, wall: float) -> float | None:
+    """An answer's ``Retry-After`` (header, else body ``retryAfter``), in seconds: the
+    first poll of an operation waits for it (``Operation.hint``, counted from ``started``).
+
+    Args:
+        reply: the answer.
+        wall: the wall clock now (a date in ``Retry-After`` counts from it).
+    """
+    return extract_hints(reply.headers, parse_or_none(reply), wall).retry_after
 
 
 def monitor_flow(

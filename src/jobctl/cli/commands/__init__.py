@@ -77,7 +77,7 @@ COMMANDS: tuple[Entry, ...] = (
         "events",
         "follow",
         "events",
-        "Print a job's events as they happen until it ends (--json: JSON lines).",
+        "Print jobs' events as they happen until they end (--json: JSON lines).",
         _JOBS,
     ),
     Entry(

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..download import save_result
-from ..exitcodes import CliError, ExitCode, code_for_status
+from ..exitcodes import CliError, ExitCode, code_for_status, worst
 from ..inputs import parse_timeout
 from ..signals import SignalTrap, exit_code_for_signal, signal_name
 from ..text import clean
 from ._common import (
     DotenvOpt,
-    JobArg,
     JobsArg,
     JunitOpt,
     LastOpt,
@@ -33,6 +32,7 @@ from .call import HeaderOpt, parse_headers
 
 if TYPE_CHECKING:
     from ... import AsyncJobsClient
+    from ...models import JobEvent
 
 __all__ = ["events", "wait"]
 
@@ -109,8 +109,15 @@ def wait(
 
 def events(
     ctx: typer.Context,
-    job: JobArg = None,
+    jobs: JobsArg = None,
     last: LastOpt = False,
+    every: Annotated[
+        bool,
+        typer.Option("--all", help="Every job of yours, new ones too, until Ctrl-C (one stream)."),
+    ] = False,
+    type_: Annotated[
+        str | None, typer.Option("--type", metavar="T", help="With --all: only this type.")
+    ] = None,
     last_event_id: Annotated[
         str | None,
         typer.Option("--last-event-id", metavar="ID", help="Resume after this event id."),
@@ -124,16 +131,24 @@ def events(
         ),
     ] = False,
 ) -> None:
-    """Print a job's events as they happen until it ends (--json: JSON lines)."""
+    """Print jobs' events as they happen until they end (--json: JSON lines).
+
+    Several jobs, or --all, are followed on one multiplexed stream; each line then
+    names its job.
+    """
     state = state_of(ctx)
-    ref = job_refs(state, [job] if job else [], last)[0]
+    if every and (jobs or last):
+        raise CliError("--all follows every job: name no JOB (and no --last)")
+    if type_ is not None and not every:
+        raise CliError("--type goes with --all")
+    refs = [] if every else job_refs(state, jobs, last)
+    if last_event_id is not None and ticket:
+        raise CliError("--ticket prints a URL; --last-event-id is for following")
+    if last_event_id is not None and len(refs) > 1:
+        raise CliError("--last-event-id resumes one stream: one JOB, or --all")
     if ticket:
-        if last_event_id is not None:
-            raise CliError(
-                "--ticket prints a URL; --last-event-id is for following", ExitCode.USAGE
-            )
-        with state.client() as client:
-            url = client.events_ticket(ref)
+        with state.client() as client:  # one job: its own stream; several or --all: one
+            url = client.events_ticket(refs[0] if len(refs) == 1 else refs or None, type=type_)
         if state.options.json:
             import json
 
@@ -144,29 +159,51 @@ def events(
         return
     from ..render import event_json, event_line
 
-    async def body(client: AsyncJobsClient) -> int:
+    def show(event: JobEvent, named: bool) -> None:
+        if state.options.json:
+            state.io.write_out(event_json(event))
+        else:
+            who = event.job_id if named else None
+            state.io.write_out(event_line(event, datetime.now(UTC), job_id=who))
+
+    async def follow(client: AsyncJobsClient) -> int:
+        if every:
+            async for event in client.watch(type=type_, last_event_id=last_event_id):
+                show(event, True)
+            return 0
+        if len(refs) > 1:
+            ended = await client.wait_many(refs, on_event=lambda e: show(e, True))
+            return int(worst(code_for_status(job.status) for job in ended))
         final: object = None
-        trap = SignalTrap()
+        async for event in client.events(refs[0], last_event_id=last_event_id):
+            show(event, False)
+            if event.status is not None:
+                final = event.status
+        return int(code_for_status(final)) if final is not None else 0
+
+    async def body(client: AsyncJobsClient) -> int:
         import asyncio
 
+        trap = SignalTrap()
+        code = 0
         with trap:
             try:
-                async for event in client.events(ref, last_event_id=last_event_id):
-                    if state.options.json:
-                        state.io.write_out(event_json(event))
-                    else:
-                        state.io.write_out(event_line(event, datetime.now(UTC)))
-                    if event.status is not None:
-                        final = event.status
+                code = await follow(client)
             except asyncio.CancelledError:
                 if not trap.absorb():
                     raise
         if trap.signum is not None:
+            if every:  # --all ends only this way: that is its normal end
+                raise CliError(
+                    f"{signal_name(trap.signum)}: stopped", exit_code_for_signal(trap.signum)
+                )
+            them = "the job keeps" if len(refs) == 1 else "the jobs keep"
+            again = " ".join(clean(r) for r in refs)
             raise CliError(
-                f"{signal_name(trap.signum)}: stopped; the job keeps running; "
-                f"follow it again with: jobctl events {ref}",
+                f"{signal_name(trap.signum)}: stopped; {them} running; "
+                f"follow again with: jobctl events {again}",
                 exit_code_for_signal(trap.signum),
             )
-        return int(code_for_status(final)) if final is not None else 0
+        return code
 
     exit_with(run_with_client(state, body))
