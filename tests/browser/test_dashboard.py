@@ -1,6 +1,6 @@
 """The dashboard at ``/`` in a real Chromium against a real reference server.
 
-One server for the module, one browser for the session, a fresh context (so a fresh
+One server, one browser and one context for the module, a new tab (so a fresh
 ``sessionStorage``) per test. Every test also checks, when it ends, that no request
 the page made carried the token in its URL, that no dialog opened, that no script
 error or Content-Security-Policy violation happened.
