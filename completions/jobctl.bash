@@ -60,7 +60,7 @@ _jobctl_node() {
         _args='' ;;
     'jobctl demo')
         _subs=''
-        _flags='--pages --format -o --output --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
+        _flags='--pages --format -o --output --serve --url --token --profile --json -q --quiet --progress -v --verbose --ca-bundle --insecure --ci -h --help'
         _valued='--pages --format -o --output --url --token --profile --progress --ca-bundle --ci'
         _args='' ;;
     'jobctl server')

@@ -284,6 +284,7 @@ complete -c jobctl -n '__jobctl_at jobctl doctor' -s h -l help -d 'Show this mes
 complete -c jobctl -n '__jobctl_at jobctl demo' -l pages -r -d 'Pages in the report.'
 complete -c jobctl -n '__jobctl_at jobctl demo' -l format -x -a 'pdf csv json' -d 'The report\'s format.'
 complete -c jobctl -n '__jobctl_at jobctl demo' -s o -l output -r -d 'Where to save it (default: a new temp dir).'
+complete -c jobctl -n '__jobctl_at jobctl demo' -l serve -d 'Keep the server and its dashboard running afterwards, until Ctrl-C.'
 complete -c jobctl -n '__jobctl_at jobctl demo' -l url -r -d 'API base URL [env JOBCTL_URL].'
 complete -c jobctl -n '__jobctl_at jobctl demo' -l token -r -d 'Bearer token; never echoed [env JOBCTL_TOKEN].'
 complete -c jobctl -n '__jobctl_at jobctl demo' -l profile -r -d 'A profile from the config file [env JOBCTL_PROFILE].'

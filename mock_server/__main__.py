@@ -2,8 +2,8 @@
 
 Prints exactly one line to stdout, when ready: ``jobctl reference server
 listening on http://HOST:PORT`` (scripts and ``jobctl.testing`` wait for it and
-read the URL from it). Everything else (the development-token hint, the store,
-errors, one line per request) goes to stderr. ``main(argv)`` is what ``jobctl
+read the URL from it). Everything else (the dashboard's URL, the development-token
+hint, the store, errors, one line per request) goes to stderr. ``main(argv)`` is what ``jobctl
 server`` forwards to.
 
 ``python -m mock_server worker --store redis://...`` runs workers only (no
@@ -302,6 +302,7 @@ async def serve(
         await asyncio.sleep(0.01)
     if server.started and announce:
         print(f"jobctl reference server listening on {url_of(sock)}", flush=True)
+        print(f"dashboard: {url_of(sock)}/ (sign in with a token)", file=sys.stderr, flush=True)
         if not config.tokens:
             print(
                 f"no --token given: use the development token {DEV_TOKEN!r} (user 'dev', an admin)",

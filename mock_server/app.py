@@ -1,8 +1,8 @@
 """The FastAPI application of the reference server: the engine behind the HTTP layer.
 
 ``create_app(config)`` builds the app from the ``http`` layer: its routers (``/api``,
-and the other dialects' in ``http/dialects``), problem+json handlers, the
-corrected OpenAPI document and the middleware. The engine (store, workers,
+the other dialects' in ``http/dialects``, the dashboard at ``/``), problem+json
+handlers, the corrected OpenAPI document and the middleware. The engine (store, workers,
 webhook sender) opens and starts in the lifespan, so an app served by any ASGI
 server works the same as ``python -m mock_server``, and reaches the routes as
 ``app.state.server`` through the dependencies of ``http.deps``.
@@ -27,6 +27,7 @@ from .http.misbehave import MisbehaveMiddleware
 from .http.openapi import install_openapi
 from .http.problems import install_problem_handlers
 from .http.ratelimit import RateLimitMiddleware
+from .http.routes_dashboard import router as dashboard_router
 from .http.routes_jobs import router as jobs_router
 from .http.routes_mux import router as mux_router
 from .http.routes_ops import admin_router
@@ -92,6 +93,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         ops_router,
         admin_router,
         *dialects,
+        dashboard_router,
     )
     for router in routers:
         app.include_router(router)

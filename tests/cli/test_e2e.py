@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from jobctl.testing import ReferenceServer
@@ -295,7 +296,35 @@ def test_demo_runs_on_a_fresh_install(isolated_env: Path) -> None:
     assert path.is_file() and path.read_bytes().startswith(b"%PDF")
     assert path.is_relative_to(isolated_env)
     assert "completed 3/3" in proc.stderr
+    assert re.search(r"dashboard: http://127\.0\.0\.1:\d+/ ", proc.stderr)
     clean(proc.stderr)
+
+
+def test_demo_serve_keeps_the_dashboard_up_until_ctrl_c(isolated_env: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("JOBCTL_URL", "JOBCTL_TOKEN")}
+    env["TMPDIR"] = str(isolated_env)
+    proc = subprocess.Popen(
+        [JOBCTL, "demo", "--pages", "1", "--serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=isolated_env,
+    )
+    try:
+        assert proc.stderr is not None
+        lines = []
+        while not any("until Ctrl-C" in line for line in lines) and len(lines) < 50:
+            lines.append(proc.stderr.readline())
+        url = re.findall(r"serving the dashboard at (\S+) until Ctrl-C", "".join(lines))[0]
+        page = httpx.get(url)
+        assert page.status_code == 200 and "<title>jobctl dashboard</title>" in page.text
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_retry_a_failed_job_then_list_all_pages(cli: Cli) -> None:

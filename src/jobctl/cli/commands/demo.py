@@ -4,13 +4,14 @@ Starts the reference server (``jobctl.testing.ReferenceServer``: a subprocess on
 a free loopback port, with a temporary database), submits a ``report`` job,
 shows its progress, downloads the file, and prints its path on stdout. It
 ignores ``--url``/``--token``/profiles on purpose: it talks only to the server
-it started.
+it started. The server's dashboard (``/``) is up while the demo runs; ``--serve``
+keeps the server and its dashboard running after the demo, until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import tempfile
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,7 +20,21 @@ from ..exitcodes import CliError, ExitCode
 from ._common import exit_with, state_of
 from .server import MISSING, server_installed
 
+if TYPE_CHECKING:
+    from ...testing import ReferenceServer
+
 __all__ = ["demo"]
+
+
+def _serve_until_interrupted(server: ReferenceServer) -> None:
+    """Wait while the server runs, until Ctrl-C (which ends the demo normally)."""
+    import time
+
+    try:
+        while server.running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
 
 
 def demo(
@@ -34,6 +49,12 @@ def demo(
             "--output", "-o", metavar="PATH", help="Where to save it (default: a new temp dir)."
         ),
     ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve", help="Keep the server and its dashboard running afterwards, until Ctrl-C."
+        ),
+    ] = False,
 ) -> None:
     """Start a reference server on loopback, run a report job with progress, download it."""
     state = state_of(ctx)
@@ -58,6 +79,7 @@ def demo(
     try:
         server.start()
         state.hint(f"reference server listening on {server.url}")
+        state.hint(f"dashboard: {server.url}/ (sign in with the token {server.token})")
 
         async def body() -> int:
             async with AsyncJobsClient(base_url=server.url, token=server.token) as client:
@@ -84,6 +106,9 @@ def demo(
                 return ExitCode.OK
 
         code = asyncio.run(body())
+        if serve and code == ExitCode.OK:
+            state.hint(f"serving the dashboard at {server.url}/ until Ctrl-C")
+            _serve_until_interrupted(server)
     finally:
         server.stop()
     exit_with(code)
