@@ -61,7 +61,7 @@ def build_parser(worker: bool = False) -> argparse.ArgumentParser:
     p.add_argument(
         "--db",
         default="jobctl-server.db",
-        help="SQLite file (results go to results/ beside it), or :memory:",
+        help="SQLite file (results go to jobctl-results/ beside it), or :memory:",
     )
     p.add_argument(
         "--token",
@@ -124,7 +124,7 @@ def build_parser(worker: bool = False) -> argparse.ArgumentParser:
     p.add_argument(
         "--results-dir",
         metavar="DIR",
-        help="result files (shared by every process); default results/ beside --db, "
+        help="result files (shared by every process); default jobctl-results/ beside --db, "
         "./jobctl-results with --store",
     )
     p.add_argument(

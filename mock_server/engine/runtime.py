@@ -37,7 +37,7 @@ log = logging.getLogger("mock_server")
 
 
 def results_dir_of(config: ServerConfig) -> Path:
-    """``--results-dir``; else ``results/`` beside the SQLite file (a temp dir for :memory:,
+    """``--results-dir``; else ``jobctl-results/`` beside the SQLite file (a temp dir for :memory:,
     ``./jobctl-results`` for Redis).
 
     Args:
@@ -49,7 +49,7 @@ def results_dir_of(config: ServerConfig) -> Path:
         return Path("jobctl-results").resolve()
     if config.db == ":memory:":
         return Path(tempfile.mkdtemp(prefix="jobctl-results-"))
-    return Path(config.db).resolve().parent / "results"
+    return Path(config.db).resolve().parent / "jobctl-results"  # never a user's results/
 
 
 def check_store(config: ServerConfig) -> str | None:

@@ -225,7 +225,7 @@ def test_cancelling_a_blob_stops_it_and_leaves_no_file(
     while not body.get("progress"):
         body = c.get(f"/api/jobs/{job}", params={"wait": 10, "progress": 1}).json()
     assert c.delete(f"/api/jobs/{job}").json()["status"] == "cancelled"
-    results = Path(srv.db_path).parent / "results"
+    results = Path(srv.db_path).parent / "jobctl-results"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # the runner stops at its next step, removes its file
         if not any(p.name.startswith(job) for p in results.iterdir()):
