@@ -690,7 +690,9 @@ class AsyncJobsClient(ClientBase):
             options["ssl"] = self._tls.context()
         started = self._runtime.clock()
         try:
-            conn = await connect(
+            # entered as a context manager (sync): websockets 17 deprecates a bare call,
+            # and before it the connection was its own context manager
+            handshake = connect(
                 url,
                 additional_headers=headers,
                 user_agent_header=agent,
@@ -699,6 +701,7 @@ class AsyncJobsClient(ClientBase):
                 max_size=MAX_JSON_BODY,
                 **options,
             )
+            conn = await handshake  # sync: conn = handshake.__enter__()
         except Exception as exc:
             refusal = map_ws_error(exc, req.url)
             if isinstance(refusal, Reply):

@@ -683,7 +683,9 @@ class JobsClient(ClientBase):
             options["ssl"] = self._tls.context()
         started = self._runtime.clock()
         try:
-            conn = connect(
+            # entered as a context manager (sync): websockets 17 deprecates a bare call,
+            # and before it the connection was its own context manager
+            handshake = connect(
                 url,
                 additional_headers=headers,
                 user_agent_header=agent,
@@ -692,6 +694,7 @@ class JobsClient(ClientBase):
                 max_size=MAX_JSON_BODY,
                 **options,
             )
+            conn = handshake.__enter__()
         except Exception as exc:
             refusal = map_ws_error(exc, req.url)
             if isinstance(refusal, Reply):
