@@ -43,6 +43,7 @@ WORDS = {
     "asyncio": "time",
 }
 PHRASES = {
+    "websockets.asyncio.client": "websockets.sync.client",
     "An asyncio client": "A synchronous client",
     "an async context manager": "a context manager",
     "httpx.AsyncClient": "httpx.Client",

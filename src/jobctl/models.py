@@ -236,13 +236,13 @@ class JobEvent(_Wire):
 
     Args:
         event: ``status``, ``progress`` or ``complete`` (others are passed through).
-        id: the SSE event id (None for polls).
+        id: the event id (SSE, or the WebSocket feed's position; None for polls).
         status: the job's status when the event says it.
         progress: the job's progress when the event says it.
         result_url: for ``complete`` of a completed job.
         error: for ``complete`` of a failed job.
         data: the event's decoded JSON data, as sent.
-        source: ``sse`` or ``poll``.
+        source: ``sse``, ``ws`` (the WebSocket feed, ``strategy="ws"``) or ``poll``.
         job: the full snapshot, when the event came from a poll (or, on a `complete`
             event, the job document the server sent with it); for ``wait_many`` and
             ``as_completed``, always the job's merged snapshot after this event.
@@ -256,7 +256,7 @@ class JobEvent(_Wire):
     result_url: str | None = None
     error: JobError | None = None
     data: dict[str, Any] = Field(default_factory=dict)
-    source: Literal["sse", "poll"] = "sse"
+    source: Literal["sse", "ws", "poll"] = "sse"
     job: Job | None = None
     job_id: str | None = None
 

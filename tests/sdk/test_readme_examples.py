@@ -63,7 +63,7 @@ def test_the_sdk_doc_examples_run(
     monkeypatch.setenv("JOBCTL_URL", reference_server_session.url)
     monkeypatch.setenv("JOBCTL_TOKEN", reference_server_session.token)
     examples = doc_examples()
-    assert len(examples) == 10
+    assert len(examples) == 11
     for code in examples:
         exec(code, {"__name__": "example"})  # noqa: S102
     assert json.loads((tmp_path / "echo-0.json").read_bytes()) == {"n": 0}

@@ -2,7 +2,8 @@
 
 A flow is a generator: it yields an *effect* — ``Send`` a request, ``Open`` a
 stream, ``Read`` a chunk, ``Close`` it, ``Sleep``, ``Emit`` a value to the
-caller — and receives the effect's result (or has its exception thrown in). The
+caller; ``Connect`` a WebSocket, ``Transmit`` a message on it (``Read`` and
+``Close`` serve it too) — and receives the effect's result (or has its exception thrown in). The
 clients (``jobctl._io``) only perform effects; every decision is the flow's.
 
 Flows never write ``yield Send(...)`` themselves: they ``yield from`` the
@@ -17,10 +18,11 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar, cast
 
-from .http import Reply, Request
+from .http import Reply, Request, SocketClosed
 
 __all__ = [
     "Close",
+    "Connect",
     "Effect",
     "Emit",
     "Flow",
@@ -28,13 +30,17 @@ __all__ = [
     "Read",
     "Send",
     "Sleep",
+    "Transmit",
     "close",
+    "connect",
     "counted",
     "emit",
     "open_once",
     "read",
+    "receive",
     "send_once",
     "sleep",
+    "transmit",
 ]
 
 T = TypeVar("T")
@@ -55,8 +61,30 @@ class Open:
 
 
 @dataclass(frozen=True)
+class Connect:
+    """Open a WebSocket (the ``GET`` upgrade of ``request``); result: ``Reply``.
+
+    ``.stream`` is the open socket when the server switched protocols (status 101);
+    a refused upgrade is a ``Reply`` with the server's status, headers and body.
+    """
+
+    request: Request
+
+
+@dataclass(frozen=True)
+class Transmit:
+    """Send one text message on an open WebSocket; result: None."""
+
+    stream: Any
+    text: str
+
+
+@dataclass(frozen=True)
 class Read:
-    """Read the next chunk of an open stream; result: bytes (``b""`` at the end)."""
+    """Read the next chunk of an open stream; result: bytes (``b""`` at the end).
+
+    On a WebSocket: the next text message (``str``), or ``SocketClosed`` once it closed.
+    """
 
     stream: Any
 
@@ -82,7 +110,7 @@ class Emit:
     value: Any
 
 
-Effect: TypeAlias = Send | Open | Read | Close | Sleep | Emit
+Effect: TypeAlias = Send | Open | Read | Close | Sleep | Emit | Connect | Transmit
 Flow: TypeAlias = Generator[Effect, Any, T]
 """A flow that returns ``T``."""
 
@@ -132,6 +160,48 @@ def close(stream: Any) -> Flow[None]:
     yield Close(stream)
 
 
+def connect(request: Request) -> Flow[Reply]:
+    """Open a WebSocket with ``request`` (a ``GET`` of an ``http(s)`` URL), once.
+
+    Args:
+        request: the upgrade request (``auth`` as for any request; ``read_timeout``
+            bounds each wait for a message, and the deadline cuts it shorter).
+
+    Returns:
+        The ``Reply``: ``.stream`` is the socket on ``101``, else None (a refusal).
+
+    Raises:
+        TransportFailure: no answer arrived.
+    """
+    return cast(Reply, (yield Connect(request)))
+
+
+def transmit(stream: Any, text: str) -> Flow[None]:
+    """Send a text message on an open WebSocket.
+
+    Args:
+        stream: ``Reply.stream`` of a ``connect``.
+        text: the message.
+
+    Raises:
+        TransportFailure: the socket is closed or broke.
+    """
+    yield Transmit(stream, text)
+
+
+def receive(stream: Any) -> Flow[str | SocketClosed]:
+    """The next text message of an open WebSocket, or how it closed.
+
+    Args:
+        stream: ``Reply.stream`` of a ``connect``.
+
+    Raises:
+        TransportFailure: ``timeout`` when no message came within the socket's read
+            timeout (the socket stays open).
+    """
+    return cast("str | SocketClosed", (yield Read(stream)))
+
+
 def sleep(seconds: float) -> Flow[None]:
     """Pause for ``seconds`` (never negative).
 
@@ -164,7 +234,7 @@ def counted(flow: Flow[T], tally: list[int]) -> Flow[T]:
             effect = flow.throw(error) if error is not None else flow.send(value)
         except StopIteration as stop:
             return cast(T, stop.value)
-        if isinstance(effect, Send | Open):
+        if isinstance(effect, Send | Open | Connect):
             tally[0] += 1
         try:
             value, error = (yield effect), None

@@ -42,6 +42,7 @@ __all__ = [
     "MAX_JSON_BODY",
     "Reply",
     "Request",
+    "SocketClosed",
     "TransportFailure",
     "error_from_reply",
     "filename_from_disposition",
@@ -121,6 +122,20 @@ class Reply:
     method: str = "GET"
     stream: Any = None
     truncated: bool = False
+
+
+@dataclass(frozen=True)
+class SocketClosed:
+    """How a WebSocket ended: what a ``Read`` of it returns once it is closed.
+
+    Args:
+        code: the close code (``1000`` normal, ``1006`` cut without a close frame,
+            ``1013`` try again later: the server found the client too slow to read).
+        reason: the close frame's reason, if any.
+    """
+
+    code: int
+    reason: str = ""
 
 
 class TransportFailure(ServiceUnavailableError):

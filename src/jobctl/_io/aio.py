@@ -17,32 +17,41 @@ import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from .._core.context import Runtime
 from .._core.deadline import Deadline
-from .._core.effects import Close, Effect, Emit, Flow, Open, Read, Send, Sleep
+from .._core.effects import Close, Connect, Effect, Emit, Flow, Open, Read, Send, Sleep, Transmit
 from .._core.flows.follow import Strategy, Update
 from .._core.flows.many import Ended
-from .._core.http import Reply, Request
+from .._core.flows.many_ws import ManyStrategy
+from .._core.http import MAX_JSON_BODY, Reply, Request, SocketClosed, TransportFailure, log
 from .._core.notices import ConnectionEvent
 from .._core.operations import Operation, OperationResult
 from .._core.polling import PollPolicy
 from .._core.refs import JobRef
-from ..errors import JobctlError
+from .._core.urls import safe_url
+from ..errors import InvalidArgumentError, JobctlError
 from ..models import Job, JobEvent, JobPage
 from .base import (
     LIMITS,
+    WS_CLOSE_TIMEOUT,
+    WS_EXTRA,
     ClientBase,
     body_limit,
     callbacks,
+    closed_of,
     map_transport_error,
+    map_ws_error,
     no_cookie_jar,
     tls_verify,
 )
 from .transport import LANE, AsyncLane, AsyncRouter, LazyTLS
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 __all__ = ["AsyncJobsClient"]
 
@@ -66,6 +75,54 @@ class _Stream:
     async def aclose(self) -> None:
         with contextlib.suppress(httpx.HTTPError, httpx.StreamError, OSError, RuntimeError):
             await self.response.aclose()
+
+
+class _Socket:
+    """An open WebSocket (``strategy="ws"``): text messages in and out.
+
+    Each read waits at most ``timeout()`` seconds (the request's read timeout, cut to
+    its deadline). ``websockets`` answers the server's pings and sends its own, so a
+    dead connection closes (1011) instead of hanging.
+    """
+
+    def __init__(
+        self, conn: ClientConnection, req: Request, timeout: Callable[[], float | None]
+    ) -> None:
+        self.conn = conn
+        self.req = req
+        self.timeout = timeout
+
+    async def read(self) -> str | SocketClosed:
+        from websockets.exceptions import ConnectionClosed
+
+        wait = self.timeout()
+        try:
+            received = self.conn.recv()  # sync:
+            message = await asyncio.wait_for(received, wait)  # sync: message = self.conn.recv(wait)
+        except TimeoutError:
+            where = safe_url(self.req.url)
+            raise TransportFailure(
+                f"GET {where}: no message within {wait}s", kind="timeout", method="GET"
+            ) from None
+        except ConnectionClosed as exc:
+            return closed_of(exc)
+        return message if isinstance(message, str) else message.decode("utf-8", "replace")
+
+    async def send(self, text: str) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            await self.conn.send(text)
+        except ConnectionClosed as exc:
+            closed = closed_of(exc)
+            where = safe_url(self.req.url)
+            raise TransportFailure(
+                f"GET {where}: the WebSocket closed ({closed.code})", kind="read", method="GET"
+            ) from None
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.conn.close()
 
 
 class AsyncJobsClient(ClientBase):
@@ -224,7 +281,7 @@ class AsyncJobsClient(ClientBase):
         *,
         timeout: float | Deadline | None = None,  # noqa: ASYNC109  # sync: timeout: float | Deadline | None = None,
         on_event: Callable[[JobEvent], Any] | None = None,
-        strategy: Strategy = "auto",
+        strategy: ManyStrategy = "auto",
         on_connection: Callable[[ConnectionEvent], Any] | None = None,
     ) -> builtins.list[Job]:
         """Follow many jobs to their ends under one deadline, over one connection.
@@ -238,7 +295,8 @@ class AsyncJobsClient(ClientBase):
             timeout: the deadline in seconds, or a ``Deadline`` shared with other calls.
             on_event: called with every event of every job (``event.job_id`` says which,
                 ``event.job`` is the job's snapshot after it).
-            strategy: ``auto`` (the stream, falling back to polls), ``sse`` or ``poll``.
+            strategy: ``auto`` (the stream, falling back to polls), ``sse``, ``poll``, or
+                ``ws``: the WebSocket feed (``GET /api/ws``; needs ``jobctl[ws]``).
             on_connection: called when the server can't be reached, and when it can again.
 
         Returns:
@@ -256,14 +314,14 @@ class AsyncJobsClient(ClientBase):
         jobs: Iterable[JobRef],
         *,
         timeout: float | Deadline | None = None,  # noqa: ASYNC109  # sync: timeout: float | Deadline | None = None,
-        strategy: Strategy = "auto",
+        strategy: ManyStrategy = "auto",
     ) -> AsyncIterator[Job]:
         """The jobs' terminal ``Job``s in the order they end (as ``wait_many`` follows them).
 
         Args:
             jobs: ``Job``s, job ids or status URLs.
             timeout: the deadline in seconds, or a ``Deadline`` shared with other calls.
-            strategy: ``auto``, ``sse`` or ``poll``.
+            strategy: ``auto``, ``sse``, ``poll`` or ``ws`` (as for ``wait_many``).
 
         Raises:
             WaitTimeoutError: the deadline passed before every job ended.
@@ -562,7 +620,7 @@ class AsyncJobsClient(ClientBase):
     async def _drive_iter(
         self, flow: Flow[Any], result: builtins.list[Any] | None = None
     ) -> AsyncIterator[Any]:
-        streams: builtins.list[_Stream] = []
+        streams: builtins.list[_Stream | _Socket] = []
         # the call's own connection for its streams and long polls (own client only)
         lane = AsyncLane(self._tls) if self._owns_client else None
         value: Any = None
@@ -591,7 +649,7 @@ class AsyncJobsClient(ClientBase):
                 await lane.aclose()
 
     async def _perform(
-        self, effect: Effect, streams: builtins.list[_Stream], lane: AsyncLane | None
+        self, effect: Effect, streams: builtins.list[_Stream | _Socket], lane: AsyncLane | None
     ) -> Any:
         if isinstance(effect, Send):
             # a long poll (it has a read timeout of its own) is long-held, like a stream
@@ -602,6 +660,14 @@ class AsyncJobsClient(ClientBase):
             if reply.stream is not None:
                 streams.append(reply.stream)
             return reply
+        if isinstance(effect, Connect):
+            reply = await self._connect(effect.request)
+            if reply.stream is not None:
+                streams.append(reply.stream)
+            return reply
+        if isinstance(effect, Transmit):
+            await effect.stream.send(effect.text)
+            return None
         if isinstance(effect, Read):
             return await effect.stream.read()
         if isinstance(effect, Close):
@@ -611,6 +677,42 @@ class AsyncJobsClient(ClientBase):
             await self._sleep(max(0.0, effect.seconds))
             return None
         raise TypeError(f"unknown effect {effect!r}")
+
+    async def _connect(self, req: Request) -> Reply:
+        """Open a WebSocket: a ``Reply`` with the socket (101), or the server's refusal."""
+        try:
+            from websockets.asyncio.client import connect
+        except ImportError:
+            raise InvalidArgumentError(WS_EXTRA) from None
+        url, headers, agent, opening = self._ws_settings(req)
+        options: dict[str, Any] = {}
+        if url.lower().startswith("wss:"):
+            options["ssl"] = self._tls.context()
+        started = self._runtime.clock()
+        try:
+            # entered as a context manager (sync): websockets 17 deprecates a bare call,
+            # and before it the connection was its own context manager
+            handshake = connect(
+                url,
+                additional_headers=headers,
+                user_agent_header=agent,
+                open_timeout=opening,
+                close_timeout=WS_CLOSE_TIMEOUT,
+                max_size=MAX_JSON_BODY,
+                **options,
+            )
+            conn = await handshake  # sync: conn = handshake.__enter__()
+        except Exception as exc:
+            refusal = map_ws_error(exc, req.url)
+            if isinstance(refusal, Reply):
+                return refusal
+            raise refusal from None
+        status = conn.response.status_code if conn.response is not None else 101
+        elapsed = self._runtime.clock() - started
+        log.debug("<- GET %s %d (%.3fs)", safe_url(req.url), status, elapsed)
+        reply = Reply(status, httpx.Headers(), url=req.url, method="GET")
+        reply.stream = _Socket(conn, req, lambda: self._ws_read_timeout(req))
+        return reply
 
     async def _send(self, req: Request, *, stream: bool, lane: AsyncLane | None = None) -> Reply:
         started = self._runtime.clock()

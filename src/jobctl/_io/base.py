@@ -36,6 +36,7 @@ from .._core.flows.jobs import (
     submit_flow,
 )
 from .._core.flows.many import many_flow, watch_flow
+from .._core.flows.many_ws import ManyStrategy, ws_many_flow
 from .._core.flows.operation import (
     call_flow,
     cancel_operation_flow,
@@ -45,7 +46,9 @@ from .._core.flows.operation import (
 from .._core.http import (
     MAX_ERROR_BODY,
     MAX_JSON_BODY,
+    Reply,
     Request,
+    SocketClosed,
     TransportFailure,
     log,
     redact_headers,
@@ -63,10 +66,13 @@ from .files import make_sink
 
 __all__ = [
     "LIMITS",
+    "WS_EXTRA",
     "ClientBase",
     "body_limit",
     "callbacks",
+    "closed_of",
     "map_transport_error",
+    "map_ws_error",
     "no_cookie_jar",
     "tls_verify",
 ]
@@ -82,6 +88,11 @@ request start and end: with 1,000 jobs submitted at once, 16 connections cost ha
 the client CPU of 64. As many kept alive as open: httpcore closes an idle connection
 whenever more than ``max_keepalive_connections`` are open."""
 
+
+WS_EXTRA = "strategy='ws' needs the ws extra: pip install 'jobctl[ws]'"
+"""The error when ``websockets`` (the extra's client library) can't be imported."""
+WS_CLOSE_TIMEOUT = 2.0
+"""Seconds a WebSocket's closing handshake may take before the connection is dropped."""
 
 _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
 _TRANSPORT_HEADERS = frozenset({"accept", "accept-encoding", "connection", "user-agent"})
@@ -157,6 +168,53 @@ def map_transport_error(exc: BaseException, method: str, url: str) -> APIError:
     else:
         kind, what = "other", f"request failed ({type(exc).__name__})"
     return TransportFailure(f"{where}: {what}", kind=kind, method=method, url=url)
+
+
+def map_ws_error(exc: BaseException, url: str) -> APIError | Reply:
+    """What a failed WebSocket upgrade means: the server's refusal (a ``Reply`` with its
+    status, headers and body) or our error, as ``map_transport_error`` has them.
+
+    Args:
+        exc: what ``websockets``' ``connect`` raised.
+        url: the ``http(s)`` URL of the upgrade.
+    """
+    from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
+    where = f"GET {safe_url(url)}"
+    if isinstance(exc, InvalidStatus):
+        response = exc.response
+        headers = httpx.Headers(list(response.headers.raw_items()))
+        body = bytes(response.body or b"")[:MAX_ERROR_BODY]
+        return Reply(response.status_code, headers, body=body, url=url, method="GET")
+    tls = _certificate_failure(exc)
+    if tls is not None:
+        return TLSVerificationError(
+            f"{where}: the server's TLS certificate did not verify ({tls})", method="GET", url=url
+        )
+    kind: FailureKind
+    if isinstance(exc, InvalidURI):
+        kind, what = "other", "not a WebSocket URL"
+    elif isinstance(exc, InvalidHandshake):
+        kind, what = "protocol", f"the WebSocket upgrade failed ({exc})"
+    elif isinstance(exc, TimeoutError):
+        kind, what = "timeout", "timed out"
+    elif isinstance(exc, OSError):
+        kind, what = "connect", "could not connect"
+    else:
+        kind, what = "other", f"request failed ({type(exc).__name__})"
+    return TransportFailure(f"{where}: {what}", kind=kind, method="GET", url=url)
+
+
+def closed_of(exc: BaseException) -> SocketClosed:
+    """How a WebSocket closed, from ``websockets``' ``ConnectionClosed``.
+
+    Args:
+        exc: the exception (``1006`` when no close frame came either way).
+    """
+    frame = getattr(exc, "rcvd", None) or getattr(exc, "sent", None)
+    if frame is None:
+        return SocketClosed(1006, "the connection was cut")
+    return SocketClosed(int(frame.code), str(frame.reason))
 
 
 def _certificate_failure(exc: BaseException) -> str | None:
@@ -333,6 +391,31 @@ class ClientBase:
                     del request.headers[name]
         return request
 
+    def _ws_settings(self, req: Request) -> tuple[str, dict[str, str], str, float | None]:
+        """A WebSocket upgrade's ``ws(s)://`` URL, headers (the credentials only when
+        ``req.auth``, as for any request), ``User-Agent`` and opening timeout."""
+        headers = self._headers(req)
+        agent = headers.pop("User-Agent")
+        headers.pop("Accept", None)
+        log.debug("-> GET %s (WebSocket) %s", safe_url(req.url), redact_headers(headers))
+        url = req.url
+        if url.lower().startswith(("http://", "https://")):
+            url = "ws" + url[4:]
+        remaining = self._runtime.left(req.deadline)
+        opening = self._timeout
+        if remaining is not None:
+            left = max(0.05, remaining + 1.0)
+            opening = left if opening is None else min(opening, left)
+        return url, headers, agent, opening
+
+    def _ws_read_timeout(self, req: Request) -> float | None:
+        """How long one read of a WebSocket may wait: its read timeout, cut to the deadline."""
+        remaining = self._runtime.left(req.deadline)
+        if remaining is None:
+            return req.read_timeout
+        cut = max(0.05, remaining)
+        return cut if req.read_timeout is None else min(req.read_timeout, cut)
+
     def _log_reply(self, req: Request, response: httpx.Response, started: float) -> None:
         log.debug(
             "<- %s %s %d (%.3fs)",
@@ -385,12 +468,17 @@ class ClientBase:
         return final
 
     def _wait_many(
-        self, jobs: Iterable[JobRef], deadline: Deadline, strategy: Strategy
+        self, jobs: Iterable[JobRef], deadline: Deadline, strategy: ManyStrategy
     ) -> Flow[list[Job]]:
         if isinstance(jobs, str | Job):
             raise InvalidArgumentError("pass a list of jobs (a Job, a job id or a status URL each)")
+        if strategy not in ("auto", "sse", "poll", "ws"):
+            raise InvalidArgumentError("strategy must be 'auto', 'sse', 'poll' or 'ws'")
         targets = [target_of(self._ctx, ref)[1] for ref in jobs]
-        ended = yield from many_flow(self._ctx, targets, deadline=deadline, strategy=strategy)
+        if strategy == "ws":
+            ended = yield from ws_many_flow(self._ctx, targets, deadline=deadline)
+        else:
+            ended = yield from many_flow(self._ctx, targets, deadline=deadline, strategy=strategy)
         return [ended[target.job_id] for target in targets]
 
     def _watch(

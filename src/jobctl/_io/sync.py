@@ -15,32 +15,41 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from .._core.context import Runtime
 from .._core.deadline import Deadline
-from .._core.effects import Close, Effect, Emit, Flow, Open, Read, Send, Sleep
+from .._core.effects import Close, Connect, Effect, Emit, Flow, Open, Read, Send, Sleep, Transmit
 from .._core.flows.follow import Strategy, Update
 from .._core.flows.many import Ended
-from .._core.http import Reply, Request
+from .._core.flows.many_ws import ManyStrategy
+from .._core.http import MAX_JSON_BODY, Reply, Request, SocketClosed, TransportFailure, log
 from .._core.notices import ConnectionEvent
 from .._core.operations import Operation, OperationResult
 from .._core.polling import PollPolicy
 from .._core.refs import JobRef
-from ..errors import JobctlError
+from .._core.urls import safe_url
+from ..errors import InvalidArgumentError, JobctlError
 from ..models import Job, JobEvent, JobPage
 from .base import (
     LIMITS,
+    WS_CLOSE_TIMEOUT,
+    WS_EXTRA,
     ClientBase,
     body_limit,
     callbacks,
+    closed_of,
     map_transport_error,
+    map_ws_error,
     no_cookie_jar,
     tls_verify,
 )
 from .transport import LANE, Lane, LazyTLS, Router
+
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
 
 __all__ = ["JobsClient"]
 
@@ -64,6 +73,53 @@ class _Stream:
     def close(self) -> None:
         with contextlib.suppress(httpx.HTTPError, httpx.StreamError, OSError, RuntimeError):
             self.response.close()
+
+
+class _Socket:
+    """An open WebSocket (``strategy="ws"``): text messages in and out.
+
+    Each read waits at most ``timeout()`` seconds (the request's read timeout, cut to
+    its deadline). ``websockets`` answers the server's pings and sends its own, so a
+    dead connection closes (1011) instead of hanging.
+    """
+
+    def __init__(
+        self, conn: ClientConnection, req: Request, timeout: Callable[[], float | None]
+    ) -> None:
+        self.conn = conn
+        self.req = req
+        self.timeout = timeout
+
+    def read(self) -> str | SocketClosed:
+        from websockets.exceptions import ConnectionClosed
+
+        wait = self.timeout()
+        try:
+            message = self.conn.recv(wait)
+        except TimeoutError:
+            where = safe_url(self.req.url)
+            raise TransportFailure(
+                f"GET {where}: no message within {wait}s", kind="timeout", method="GET"
+            ) from None
+        except ConnectionClosed as exc:
+            return closed_of(exc)
+        return message if isinstance(message, str) else message.decode("utf-8", "replace")
+
+    def send(self, text: str) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            self.conn.send(text)
+        except ConnectionClosed as exc:
+            closed = closed_of(exc)
+            where = safe_url(self.req.url)
+            raise TransportFailure(
+                f"GET {where}: the WebSocket closed ({closed.code})", kind="read", method="GET"
+            ) from None
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
 
 
 class JobsClient(ClientBase):
@@ -222,7 +278,7 @@ class JobsClient(ClientBase):
         *,
         timeout: float | Deadline | None = None,
         on_event: Callable[[JobEvent], Any] | None = None,
-        strategy: Strategy = "auto",
+        strategy: ManyStrategy = "auto",
         on_connection: Callable[[ConnectionEvent], Any] | None = None,
     ) -> builtins.list[Job]:
         """Follow many jobs to their ends under one deadline, over one connection.
@@ -236,7 +292,8 @@ class JobsClient(ClientBase):
             timeout: the deadline in seconds, or a ``Deadline`` shared with other calls.
             on_event: called with every event of every job (``event.job_id`` says which,
                 ``event.job`` is the job's snapshot after it).
-            strategy: ``auto`` (the stream, falling back to polls), ``sse`` or ``poll``.
+            strategy: ``auto`` (the stream, falling back to polls), ``sse``, ``poll``, or
+                ``ws``: the WebSocket feed (``GET /api/ws``; needs ``jobctl[ws]``).
             on_connection: called when the server can't be reached, and when it can again.
 
         Returns:
@@ -254,14 +311,14 @@ class JobsClient(ClientBase):
         jobs: Iterable[JobRef],
         *,
         timeout: float | Deadline | None = None,
-        strategy: Strategy = "auto",
+        strategy: ManyStrategy = "auto",
     ) -> Iterator[Job]:
         """The jobs' terminal ``Job``s in the order they end (as ``wait_many`` follows them).
 
         Args:
             jobs: ``Job``s, job ids or status URLs.
             timeout: the deadline in seconds, or a ``Deadline`` shared with other calls.
-            strategy: ``auto``, ``sse`` or ``poll``.
+            strategy: ``auto``, ``sse``, ``poll`` or ``ws`` (as for ``wait_many``).
 
         Raises:
             WaitTimeoutError: the deadline passed before every job ended.
@@ -556,7 +613,7 @@ class JobsClient(ClientBase):
     def _drive_iter(
         self, flow: Flow[Any], result: builtins.list[Any] | None = None
     ) -> Iterator[Any]:
-        streams: builtins.list[_Stream] = []
+        streams: builtins.list[_Stream | _Socket] = []
         # the call's own connection for its streams and long polls (own client only)
         lane = Lane(self._tls) if self._owns_client else None
         value: Any = None
@@ -584,7 +641,9 @@ class JobsClient(ClientBase):
             if lane is not None:
                 lane.close()
 
-    def _perform(self, effect: Effect, streams: builtins.list[_Stream], lane: Lane | None) -> Any:
+    def _perform(
+        self, effect: Effect, streams: builtins.list[_Stream | _Socket], lane: Lane | None
+    ) -> Any:
         if isinstance(effect, Send):
             # a long poll (it has a read timeout of its own) is long-held, like a stream
             held = effect.request.read_timeout is not None
@@ -594,6 +653,14 @@ class JobsClient(ClientBase):
             if reply.stream is not None:
                 streams.append(reply.stream)
             return reply
+        if isinstance(effect, Connect):
+            reply = self._connect(effect.request)
+            if reply.stream is not None:
+                streams.append(reply.stream)
+            return reply
+        if isinstance(effect, Transmit):
+            effect.stream.send(effect.text)
+            return None
         if isinstance(effect, Read):
             return effect.stream.read()
         if isinstance(effect, Close):
@@ -603,6 +670,42 @@ class JobsClient(ClientBase):
             self._sleep(max(0.0, effect.seconds))
             return None
         raise TypeError(f"unknown effect {effect!r}")
+
+    def _connect(self, req: Request) -> Reply:
+        """Open a WebSocket: a ``Reply`` with the socket (101), or the server's refusal."""
+        try:
+            from websockets.sync.client import connect
+        except ImportError:
+            raise InvalidArgumentError(WS_EXTRA) from None
+        url, headers, agent, opening = self._ws_settings(req)
+        options: dict[str, Any] = {}
+        if url.lower().startswith("wss:"):
+            options["ssl"] = self._tls.context()
+        started = self._runtime.clock()
+        try:
+            # entered as a context manager (sync): websockets 17 deprecates a bare call,
+            # and before it the connection was its own context manager
+            handshake = connect(
+                url,
+                additional_headers=headers,
+                user_agent_header=agent,
+                open_timeout=opening,
+                close_timeout=WS_CLOSE_TIMEOUT,
+                max_size=MAX_JSON_BODY,
+                **options,
+            )
+            conn = handshake.__enter__()
+        except Exception as exc:
+            refusal = map_ws_error(exc, req.url)
+            if isinstance(refusal, Reply):
+                return refusal
+            raise refusal from None
+        status = conn.response.status_code if conn.response is not None else 101
+        elapsed = self._runtime.clock() - started
+        log.debug("<- GET %s %d (%.3fs)", safe_url(req.url), status, elapsed)
+        reply = Reply(status, httpx.Headers(), url=req.url, method="GET")
+        reply.stream = _Socket(conn, req, lambda: self._ws_read_timeout(req))
+        return reply
 
     def _send(self, req: Request, *, stream: bool, lane: Lane | None = None) -> Reply:
         started = self._runtime.clock()

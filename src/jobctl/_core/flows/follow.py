@@ -35,7 +35,14 @@ from ..retry import RETRYABLE_STATUSES, Failure, decide, extract_hints, parse_re
 from ..sse import ServerSentEvent, SSEDecodeError, SSEDecoder, SSEReconnectState
 from .jobs import anchored, get_flow
 
-__all__ = ["SSE_STALL_TIMEOUT", "Strategy", "Update", "event_from_sse", "follow_flow"]
+__all__ = [
+    "SSE_STALL_TIMEOUT",
+    "Strategy",
+    "Update",
+    "event_from_sse",
+    "follow_flow",
+    "job_event",
+]
 
 Strategy = Literal["auto", "sse", "poll"]
 
@@ -136,10 +143,24 @@ def event_from_sse(sse: ServerSentEvent) -> JobEvent | None:
         data = json.loads(sse.data) if sse.data else {}
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None
+    return job_event(sse.event, sse.id, data)
+
+
+def job_event(
+    name: str, event_id: str | None, data: object, source: Literal["sse", "ws"] = "sse"
+) -> JobEvent | None:
+    """A typed ``JobEvent`` from an event's name, id and decoded data (SSE or WebSocket).
+
+    Args:
+        name: ``status``, ``progress`` or ``complete``.
+        event_id: its id.
+        data: the decoded JSON data; None is returned when it is not an object.
+        source: where it came from.
+    """
     if not isinstance(data, dict) or too_deep(data):
         return None
     progress: Progress | None = None
-    raw_progress = data if sse.event == "progress" else data.get("progress")
+    raw_progress = data if name == "progress" else data.get("progress")
     if isinstance(raw_progress, dict):
         try:
             progress = Progress.model_validate(raw_progress)
@@ -152,7 +173,7 @@ def event_from_sse(sse: ServerSentEvent) -> JobEvent | None:
         except ValueError:
             error = None
     job: Job | None = None
-    if sse.event == "complete" and isinstance(data.get("job"), dict):
+    if name == "complete" and isinstance(data.get("job"), dict):
         try:  # the job's full status document: the wait can end without another request
             job = Job.model_validate(data["job"])
         except ValueError:
@@ -160,14 +181,14 @@ def event_from_sse(sse: ServerSentEvent) -> JobEvent | None:
     status = data.get("status")
     try:
         return JobEvent(
-            event=sse.event,
-            id=sse.id,
+            event=name,
+            id=event_id,
             status=status if isinstance(status, str) else None,
             progress=progress,
             result_url=data.get("resultUrl") if isinstance(data.get("resultUrl"), str) else None,
             error=error,
             data=data,
-            source="sse",
+            source=source,
             job=job,
         )
     except ValueError:

@@ -32,7 +32,7 @@ last snapshot of each unfinished job (``.jobs``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
@@ -155,6 +155,7 @@ def many_flow(
     *,
     deadline: Deadline,
     strategy: Strategy = "auto",
+    follow: Callable[[_Many], Flow[None]] | None = None,
 ) -> Flow[dict[str, Job]]:
     """Follow every job in ``targets`` to its end under one deadline.
 
@@ -164,6 +165,8 @@ def many_flow(
         deadline: the overall deadline.
         strategy: ``auto`` (the multiplexed stream, falling back to polls), ``sse``
             (the stream only: ``ProtocolError`` without one) or ``poll``.
+        follow: follows the streamable jobs instead of the event stream (the
+            WebSocket feed, ``many_ws``); what it leaves running is polled.
 
     Returns:
         The terminal job of each, by job id.
@@ -178,7 +181,9 @@ def many_flow(
         if deadline.passed(ctx.runtime.clock()):
             raise many.timed_out()  # "tell me now": judged after one look, below
         streamable = [jid for jid in many.open_ids() if _streamable(ctx, many.states[jid].target)]
-        if strategy != "poll" and streamable:
+        if follow is not None and streamable:
+            yield from follow(many)
+        elif strategy != "poll" and streamable:
             yield from _follow_streams(many, strict=strategy == "sse")
         yield from _poll_in_turns(many)
     except WaitTimeoutError:
