@@ -265,9 +265,12 @@ def azure_core_version() -> str | None:
     """azure-core's version (with azure-mgmt-core's), or None when either is missing."""
     from importlib import metadata
 
-    if importlib.util.find_spec("azure.core") is None:
-        return None
-    if importlib.util.find_spec("azure.mgmt.core") is None:
+    try:  # find_spec of a submodule raises when its parent package is missing
+        if importlib.util.find_spec("azure.core") is None:
+            return None
+        if importlib.util.find_spec("azure.mgmt.core") is None:
+            return None
+    except ModuleNotFoundError:
         return None
     core, mgmt = metadata.version("azure-core"), metadata.version("azure-mgmt-core")
     return f"azure-core {core}, azure-mgmt-core {mgmt}"

@@ -270,6 +270,16 @@ class Feed:
         job = self.store.get_job(snap.job_id)
         if job is None:
             return None
+        # A job that ended after its record was read but at or before the position (the
+        # stream's opening, a subscribe): its `complete` will not come from the live feed,
+        # so the snapshot is that `complete`, or the stream would wait for it forever.
+        if (
+            snap.event == "status"
+            and job.status in TERMINAL
+            and self.store.feed_heads([job.id]).get(job.id, 0) <= self.cursor
+        ):
+            self.unfollow([job.id])
+            snap = Snapshot(snap.head, snap.at, snap.job_id, "complete")
         if snap.event == "status":
             return self._message(snap.at, "status", job.id, snapshot_data(job))
         data = self._complete_data(job)

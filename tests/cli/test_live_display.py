@@ -24,7 +24,7 @@ from jobctl.cli.progress import NullProgress, PlainProgress
 from jobctl.cli.render import counts_text, format_size, is_byte_progress, progress_text
 from jobctl.cli.state import AppState, GlobalOptions
 from jobctl.cli.waiting import follow_jobs
-from jobctl.models import Job, JobError, Progress
+from jobctl.models import Job, JobError, JobEvent, Progress
 
 MiB200 = 200_000_000  # 190.7 MiB
 BLOB = f"{MiB200} of {MiB200} bytes"  # what the reference server's blob job says
@@ -206,6 +206,22 @@ class Client:
             error = JobError(code="render_error", message="page 7 is broken")
             return Job(job_id=ref, type="report", status="failed", error=error)
         return Job(job_id=ref, type="report", status="completed")
+
+    async def wait_many(
+        self, refs: list[str], *, timeout: Deadline, on_event: Any, strategy: str, **kw: Any
+    ) -> list[Job]:
+        """Several jobs on one stream: the same snapshots, as events naming their job."""
+        ended: list[Job] = []
+        for ref in refs:
+            if ref != "ended":
+                snapshot = Job(job_id=ref, type="report", status="processing")
+                on_event(JobEvent(event="status", job_id=ref, job=snapshot))
+        await asyncio.sleep(0)
+        for ref in refs:
+            ended.append(
+                await self.wait(ref, timeout=timeout, on_progress=lambda _: None, strategy=strategy)
+            )
+        return ended
 
 
 def test_follow_jobs_labels_rows_with_the_snapshot_type_and_says_why_a_job_failed() -> None:
