@@ -14,6 +14,7 @@ pacing. One overall deadline bounds everything, whatever the per-request timeout
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,7 +23,7 @@ from ...models import Job, JobError, JobEvent, Progress, WaitTimeoutError
 from ..context import Context
 from ..deadline import Deadline
 from ..effects import Flow, close, emit, open_once, read, sleep
-from ..http import TransportFailure, error_from_reply, log, too_deep
+from ..http import Reply, TransportFailure, error_from_reply, log, too_deep
 from ..notices import ConnectionEvent
 from ..polling import (
     event_from_job,
@@ -195,6 +196,58 @@ def job_event(
         return None
 
 
+def refusal_of(ctx: Context, reply: Reply) -> tuple[Failure, Exception] | None:
+    """A (re)connect answered ``429 502 503 504``: a transient refusal, not a broken
+    stream (``stream_refused``), with the error to raise once its tries are spent.
+
+    Args:
+        ctx: the client context.
+        reply: the answer to an event stream's or a feed's (re)connect.
+    """
+    if reply.stream is not None or reply.status not in RETRYABLE_STATUSES:
+        return None
+    after = parse_retry_after(reply.headers.get("retry-after"), ctx.runtime.wall())
+    return Failure(reply.status, retry_after=after), error_from_reply(reply)
+
+
+def wait_out_refusal(
+    ctx: Context,
+    refusals: int,
+    failure: Failure,
+    *,
+    left: float | None,
+    unreachable: Callable[[str, float], Flow[None]],
+) -> Flow[bool]:
+    """Pause before the next try of a refused (re)connect, as ``stream_refused`` says.
+
+    Shared by the per-job stream, the multiplexed stream and the WebSocket feed.
+
+    Args:
+        ctx: the client context.
+        refusals: refusals in a row, this one included.
+        failure: what refused.
+        left: seconds left of the deadline.
+        unreachable: says the server can't be reached, and when the next try is.
+
+    Returns:
+        False once the tries are spent (no pause then).
+    """
+    decision = decide(
+        ctx.retry.stream_refused,
+        refusals,
+        rand=ctx.runtime.rand(),
+        retry_after=failure.retry_after,
+        left=left,
+        what=failure.describe(),
+    )
+    if not decision.retry:
+        return False
+    log.debug("event stream: %s", decision.reason)
+    yield from unreachable(failure.describe(), decision.delay)
+    yield from sleep(decision.delay)
+    return True
+
+
 def follow_flow(
     ctx: Context,
     target: Target,
@@ -294,30 +347,22 @@ def _follow_stream(st: _State, last_event_id: str | None, *, strict: bool) -> Fl
             # or shedding load, which is not the stream dropping.
             refusal = (Failure(kind=exc.kind), exc)
         else:
-            if reply.stream is None and reply.status in RETRYABLE_STATUSES:
-                # 429/502/503/504 on (re)connect: a transient refusal, not a broken
-                # stream; past its retries it is the service's unavailability, never
-                # "the stream keeps dropping".
-                after = parse_retry_after(reply.headers.get("retry-after"), ctx.runtime.wall())
-                refusal = (Failure(reply.status, retry_after=after), error_from_reply(reply))
+            # 429/502/503/504 on (re)connect: a transient refusal, not a broken stream;
+            # past its retries it is the service's unavailability, never "the stream
+            # keeps dropping".
+            refusal = refusal_of(ctx, reply)
         if refusal is not None:
             failure, refused_with = refusal
             refusals += 1
-            decision = decide(
-                ctx.retry.stream_refused,
-                refusals,
-                rand=ctx.runtime.rand(),
-                retry_after=failure.retry_after,
-                left=st.remaining(),
-                what=failure.describe(),
-            )
-            if not decision.retry:
+            left = st.remaining()
+            if not (
+                yield from wait_out_refusal(
+                    ctx, refusals, failure, left=left, unreachable=st.unreachable
+                )
+            ):
                 if strict:
                     raise refused_with
                 return give_up(f"{failure.describe()} (after {refusals} tries)")
-            log.debug("events of job %s: %s", target.job_id, decision.reason)
-            yield from st.unreachable(failure.describe(), decision.delay)
-            yield from sleep(decision.delay)
             continue
         refusals = 0
         yield from st.reached()

@@ -46,9 +46,16 @@ from ..http import Reply, TransportFailure, error_from_reply, log
 from ..notices import ConnectionEvent
 from ..polling import event_from_job, next_delay
 from ..refs import Target
-from ..retry import RETRYABLE_STATUSES, Failure, decide, extract_hints, parse_retry_after
+from ..retry import Failure, decide, extract_hints
 from ..sse import SSEDecodeError, SSEDecoder, SSEReconnectState
-from .follow import SSE_STALL_TIMEOUT, Strategy, _State, event_from_sse
+from .follow import (
+    SSE_STALL_TIMEOUT,
+    Strategy,
+    _State,
+    event_from_sse,
+    refusal_of,
+    wait_out_refusal,
+)
 from .jobs import get_flow
 
 __all__ = ["URL_BUDGET", "Ended", "many_flow", "watch_flow"]
@@ -309,26 +316,19 @@ def _connect(many: _Many, req: Any, *, strict: bool) -> Flow[Reply | str]:
                 raise
             refusal = (Failure(kind=exc.kind), exc)
         else:
-            if reply.stream is None and reply.status in RETRYABLE_STATUSES:
-                after = parse_retry_after(reply.headers.get("retry-after"), ctx.runtime.wall())
-                refusal = (Failure(reply.status, retry_after=after), error_from_reply(reply))
+            refusal = refusal_of(ctx, reply)
         if refusal is not None:
             failure, refused_with = refusal
             refusals += 1
-            decision = decide(
-                ctx.retry.stream_refused,
-                refusals,
-                rand=ctx.runtime.rand(),
-                retry_after=failure.retry_after,
-                left=many.remaining(),
-                what=failure.describe(),
-            )
-            if not decision.retry:
+            left = many.remaining()
+            if not (
+                yield from wait_out_refusal(
+                    ctx, refusals, failure, left=left, unreachable=many.unreachable
+                )
+            ):
                 if strict or isinstance(refused_with, ServiceUnavailableError):
                     raise refused_with
                 return f"{failure.describe()} (after {refusals} tries)"
-            yield from many.unreachable(failure.describe(), decision.delay)
-            yield from sleep(decision.delay)
             continue
         yield from many.reached()
         if reply.status == 204:

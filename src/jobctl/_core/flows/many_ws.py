@@ -42,8 +42,8 @@ from ..deadline import Deadline
 from ..effects import Flow, close, connect, receive, sleep, transmit
 from ..http import SocketClosed, TransportFailure, error_from_reply, log
 from ..refs import Target
-from ..retry import RETRYABLE_STATUSES, Failure, decide, parse_retry_after
-from .follow import job_event
+from ..retry import RETRYABLE_STATUSES, Failure, decide
+from .follow import job_event, refusal_of, wait_out_refusal
 from .many import _Many, _streamable, many_flow
 
 __all__ = ["MAX_FOLLOWED", "SUBSCRIBE_BATCH", "WS_PATH", "ManyStrategy", "ws_many_flow"]
@@ -167,22 +167,17 @@ def _open(many: _Many, req: Any) -> Flow[Any]:
                     method="GET",
                     url=reply.url,
                 )
-            after = parse_retry_after(reply.headers.get("retry-after"), ctx.runtime.wall())
-            failure = Failure(reply.status, retry_after=after)
-            refused_with = error_from_reply(reply)
+            refusal = refusal_of(ctx, reply)
+            assert refusal is not None  # a retryable status without a socket
+            failure, refused_with = refusal
         refusals += 1
-        decision = decide(
-            ctx.retry.stream_refused,
-            refusals,
-            rand=ctx.runtime.rand(),
-            retry_after=failure.retry_after,
-            left=many.remaining(),
-            what=failure.describe(),
-        )
-        if not decision.retry:
+        left = many.remaining()
+        if not (
+            yield from wait_out_refusal(
+                ctx, refusals, failure, left=left, unreachable=many.unreachable
+            )
+        ):
             raise refused_with
-        yield from many.unreachable(failure.describe(), decision.delay)
-        yield from sleep(decision.delay)
 
 
 class _Session:
