@@ -215,6 +215,7 @@ def _sizes(settings: Settings) -> str:
         f"{settings.load_seconds:g} s × {settings.load_concurrency} connections; "
         f"{settings.followers} followers held {settings.hold_seconds:g} s"
         + (f"; {settings.mux_jobs} jobs per multiplexed stream" if settings.mux_jobs else "")
+        + (f"; {settings.many_jobs} jobs in one wait_many" if settings.many_jobs else "")
     )
 
 

@@ -88,6 +88,7 @@ def _settings(raw: dict[str, Any]) -> Settings:
     values = dict(raw, workdir=Path("."))
     values["lengths"] = tuple(values["lengths"])
     values.setdefault("mux_jobs", 0)  # saved before multiplexed streams were measured
+    values.setdefault("many_jobs", 0)  # saved before wait_many was measured
     return Settings(**values)
 
 
