@@ -79,7 +79,12 @@ def merge_runs(base: dict[str, Any], part: dict[str, Any], order: Sequence[str])
     rank = {n: i for i, n in enumerate(order)}
     rows = [r for r in base["rows"] if r["row"] not in names] + list(part["rows"])
     rows.sort(key=lambda r: rank.get(r["row"], len(rank)))
-    earlier = [p for p in base.get("parts", []) if not set(p["rows"]) & set(names)]
+    # An earlier part keeps the rows it measured that this one does not measure again.
+    earlier = [
+        {**p, "rows": [n for n in p["rows"] if n not in names]}
+        for p in base.get("parts", [])
+        if set(p["rows"]) - set(names)
+    ]
     entry = {k: part[k] for k in ("env", "settings", "command", "minutes")}
     return {**base, "rows": rows, "parts": [*earlier, {"rows": names, **entry}]}
 
