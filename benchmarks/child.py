@@ -193,6 +193,7 @@ def fanout_many(p: dict[str, Any]) -> dict[str, Any]:
             t0 = time.perf_counter()
             jobs = list(await asyncio.gather(*(submit() for _ in range(p["count"]))))
             phases["submit"] = time.perf_counter() - t0
+            phases["submit_cpu"] = _cpu() - cpu0
             if sampler is not None:
                 sampler.enter("wait")
             t1, began = time.perf_counter(), time.time()
@@ -204,8 +205,9 @@ def fanout_many(p: dict[str, Any]) -> dict[str, Any]:
             except Exception as exc:
                 statuses.append(f"error: {type(exc).__name__}: {str(exc)[:200]}")
             phases["wait"] = time.perf_counter() - t1
+            phases["wait_cpu"] = _cpu() - cpu0 - phases["submit_cpu"]
 
-    cpu0, t0 = _cpu(), time.perf_counter()
+    cpu0, t0 = _cpu(), time.perf_counter()  # phases' CPU (below) includes the sampler's
     if sampler is None:
         asyncio.run(run())
     else:

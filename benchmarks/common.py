@@ -80,7 +80,7 @@ class Settings:
     hold_seconds: float = 20.0
     keepalive: float = 5.0
     mux_jobs: int = 10_000
-    many_jobs: int = 10_000
+    many_jobs: int = 2_000
     display_jobs: int = 1000
     workdir: Path = field(default_factory=lambda: Path("/tmp"))
 
