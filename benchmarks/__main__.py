@@ -56,6 +56,7 @@ _QUICK = {
     "hold_seconds": 3.0,
     "keepalive": 1.0,
     "mux_jobs": 200,
+    "many_jobs": 60,
     "display_jobs": 150,
     "dialect_jobs": 2,
     "dialect_seconds": 0.5,
@@ -125,6 +126,11 @@ def _parser() -> argparse.ArgumentParser:
         "--mux-jobs",
         type=int,
         help=f"server: jobs on one multiplexed stream (default {d.mux_jobs})",
+    )
+    p.add_argument(
+        "--many-jobs",
+        type=int,
+        help=f"fanout: jobs followed by one wait_many, 0 to skip (default {d.many_jobs})",
     )
     p.add_argument(
         "--display-jobs", type=int, help=f"display: the most jobs fed (default {d.display_jobs})"

@@ -2,9 +2,11 @@
 
 ``python -m benchmarks.child KIND`` reads its parameters as JSON on stdin and
 prints one JSON line of results. Kinds: ``fanout-async`` (one AsyncJobsClient
-following many jobs), ``fanout-threads`` (one thread with its own JobsClient per
-job), ``download`` (``JobsClient.download``, optionally SIGKILL-ing itself part-way),
-``load`` (a status-GET load generator) and ``followers`` (many SSE streams held open).
+following many jobs, a ``wait()`` each), ``fanout-many`` (one AsyncJobsClient
+following them all with one ``wait_many``), ``fanout-threads`` (one thread with its
+own JobsClient per job), ``download`` (``JobsClient.download``, optionally
+SIGKILL-ing itself part-way), ``load`` (a status-GET load generator) and
+``followers`` (many SSE streams held open).
 """
 
 from __future__ import annotations
@@ -75,6 +77,153 @@ def fanout_async(p: dict[str, Any]) -> dict[str, Any]:
     asyncio.run(run())
     missing = p["count"] - len(statuses)
     return _fanout_result(statuses + ["unfinished at the time limit"] * missing, t0, cpu0)
+
+
+class _ConnectionSampler:
+    """Counts this process's established TCP connections to one port, every ``interval`` s.
+
+    Reads ``/proc/self/fd`` (the sockets' inodes) and ``/proc/self/net/tcp{,6}`` in a
+    thread of its own; its CPU (``thread_time``) is reported so that it can be taken
+    out of the process's. ``phase`` names the part of the run a peak belongs to;
+    ``baseline`` holds the connections open when the current phase began, so a
+    phase's peak of *new* connections leaves out idle ones it inherited.
+    """
+
+    def __init__(self, port: int, interval: float = 0.1) -> None:
+        self.port = port
+        self.interval = interval
+        self.peaks: dict[str, int] = {}
+        self.new_peaks: dict[str, int] = {}
+        self.at_start: dict[str, int] = {}
+        self.phase = "start"
+        self.inherited: set[int] = set()
+        self.cpu = 0.0
+        self._known: dict[int, bool] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> set[int]:
+        """The inodes of this process's TCP connections to the port (any state but closed).
+
+        The TCP tables are read only when a socket not seen before is open, so a
+        sample is usually a listing of ``/proc/self/fd`` alone.
+        """
+        mine = set()
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                link = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                mine.add(int(link[8:-1]))
+        if mine - self._known.keys():
+            for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+                try:
+                    lines = Path(table).read_text().splitlines()[1:]
+                except OSError:
+                    continue
+                for line in lines:
+                    f = line.split()
+                    inode = int(f[9])
+                    if inode in mine:
+                        remote_port = int(f[2].rsplit(":", 1)[1], 16)
+                        self._known[inode] = remote_port == self.port and f[3] != "07"
+            for inode in mine - self._known.keys():
+                self._known[inode] = False  # not TCP (asyncio's self-pipe is a socketpair)
+        return {inode for inode in mine if self._known[inode]}
+
+    def enter(self, phase: str) -> None:
+        """Start a phase: its peaks count from here."""
+        now = self.sample()
+        self.phase, self.inherited = phase, now
+        self.at_start[phase] = len(now)
+        self.peaks[phase] = len(now)
+        self.new_peaks[phase] = 0
+
+    def _record(self) -> None:
+        now = self.sample()
+        phase = self.phase
+        self.peaks[phase] = max(self.peaks.get(phase, 0), len(now))
+        self.new_peaks[phase] = max(self.new_peaks.get(phase, 0), len(now - self.inherited))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._record()
+        self._record()
+        self.cpu = time.thread_time()
+
+    def __enter__(self) -> _ConnectionSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def fanout_many(p: dict[str, Any]) -> dict[str, Any]:
+    """One ``AsyncJobsClient`` submits ``count`` sleep jobs, then one ``wait_many`` for all.
+
+    The submits run ``submit_concurrency`` at a time (the SDK's shared pool has 16
+    connections). With ``sample_connections``, the process's TCP connections to the
+    server are counted every 0.1 s by a thread whose CPU is left out of ``cpu``.
+
+    Args:
+        p: ``url``, ``token``, ``count``, ``seconds``, ``limit`` (the wait's timeout),
+            ``submit_concurrency``, ``sample_connections``.
+    """
+    from urllib.parse import urlsplit
+
+    from jobctl import AsyncJobsClient, Job
+
+    port = urlsplit(p["url"]).port or 80
+    sampler = _ConnectionSampler(port) if p.get("sample_connections") else None
+    statuses: list[str] = []
+    phases: dict[str, float] = {}
+    live_at_wait: list[int] = []
+
+    async def run() -> None:
+        gate = asyncio.Semaphore(int(p.get("submit_concurrency", 16)))
+        async with AsyncJobsClient(p["url"], p["token"]) as client:
+
+            async def submit() -> Job:
+                async with gate:
+                    return await client.submit("sleep", {"seconds": p["seconds"]})
+
+            t0 = time.perf_counter()
+            jobs = list(await asyncio.gather(*(submit() for _ in range(p["count"]))))
+            phases["submit"] = time.perf_counter() - t0
+            phases["submit_cpu"] = _cpu() - cpu0
+            if sampler is not None:
+                sampler.enter("wait")
+            t1, began = time.perf_counter(), time.time()
+            try:
+                done = await client.wait_many(jobs, timeout=p["limit"])
+                statuses.extend(job.status for job in done)
+                ends = [j.completed_at.timestamp() for j in done if j.completed_at is not None]
+                live_at_wait.append(sum(1 for end in ends if end > began))
+            except Exception as exc:
+                statuses.append(f"error: {type(exc).__name__}: {str(exc)[:200]}")
+            phases["wait"] = time.perf_counter() - t1
+            phases["wait_cpu"] = _cpu() - cpu0 - phases["submit_cpu"]
+
+    cpu0, t0 = _cpu(), time.perf_counter()  # phases' CPU (below) includes the sampler's
+    if sampler is None:
+        asyncio.run(run())
+    else:
+        with sampler:
+            sampler.enter("submit")
+            asyncio.run(run())
+    out = _fanout_result(statuses, t0, cpu0)
+    out["phases"] = phases
+    out["live_at_wait"] = live_at_wait[0] if live_at_wait else None
+    if sampler is not None:
+        out["cpu"] -= sampler.cpu
+        out["sampler_cpu"] = sampler.cpu
+        out["connections"] = sampler.peaks
+        out["new_connections"] = sampler.new_peaks
+        out["connections_at_start"] = sampler.at_start
+    return out
 
 
 def fanout_threads(p: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
 
     kinds = {
         "fanout-async": fanout_async,
+        "fanout-many": fanout_many,
         "fanout-threads": fanout_threads,
         "download": download,
         "load": load,

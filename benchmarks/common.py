@@ -58,6 +58,8 @@ class Settings:
         hold_seconds: how long they are held.
         keepalive: the server's SSE keepalive interval in the server row.
         mux_jobs: jobs followed by the one multiplexed stream of the server row.
+        many_jobs: jobs followed by one ``wait_many`` in the fan-out row's
+            completion/memory/connections figure (0: not measured).
         display_jobs: the most jobs fed to the progress display in the display row.
         dialect_jobs: jobs per dialect and client in the dialects row (0: not measured).
         dialect_seconds: the length of those jobs.
@@ -80,6 +82,7 @@ class Settings:
     hold_seconds: float = 20.0
     keepalive: float = 5.0
     mux_jobs: int = 10_000
+    many_jobs: int = 2_000
     display_jobs: int = 1000
     dialect_jobs: int = 20
     dialect_seconds: float = 3.0

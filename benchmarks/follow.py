@@ -2,7 +2,10 @@
 
 A *strategy* is how a client learns that a job ended: the SDK's ``auto``, ``sse``
 and ``poll`` (long polls) strategies, ``poll`` with long polls switched off
-(``PollPolicy(long_poll=0)``: server hints only), and the naive poller.
+(``PollPolicy(long_poll=0)``: server hints only), the naive poller, and a
+raw-socket reader of the job's event stream that returns on its ``complete`` event
+(no HTTP library: the floor of what any client can do; the latency row's second
+baseline).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -28,6 +32,7 @@ STRATEGIES: dict[str, str] = {
     "poll": "SDK `wait(strategy='poll')` (long polls)",
     "hints": "SDK `wait(strategy='poll')`, `PollPolicy(long_poll=0)` (hints only)",
     "naive": "naive poller (1 s, x1.5, ≤ 30 s)",
+    "raw": "raw-socket SSE reader (returns on `complete`)",
 }
 
 
@@ -68,6 +73,57 @@ async def _naive_one(
     return Followed(str(body["jobId"]), known - parse_iso(str(body["completedAt"])))
 
 
+async def raw_sse_follow(events_url: str, token: str) -> float:
+    """Read a job's event stream over a bare socket until its ``complete`` event.
+
+    One ``GET`` written by hand, the reply's bytes searched for ``event: complete``
+    and the blank line that ends that event; nothing is parsed or validated.
+
+    Args:
+        events_url: the job's ``eventsUrl`` (``http://`` only).
+        token: the bearer token.
+
+    Returns:
+        The wall clock (unix seconds) at which the ``complete`` event had been read.
+    """
+    parts = urlsplit(events_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(
+            (
+                f"GET {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        buf = b""
+        while True:
+            chunk = await reader.read(65536)
+            if not chunk:
+                raise RuntimeError(f"the event stream of {events_url} ended without complete")
+            buf += chunk
+            at = buf.find(b"event: complete")
+            if at >= 0 and buf.find(b"\n\n", at) >= 0:
+                return time.time()
+    finally:
+        writer.close()
+
+
+async def _raw_one(
+    client: httpx.AsyncClient, url: str, input_: dict[str, Any], delay: float
+) -> Followed:
+    await asyncio.sleep(delay)
+    reply = await client.post(f"{url}/api/jobs", json={"type": "sleep", "input": input_})
+    reply.raise_for_status()
+    known = await raw_sse_follow(str(reply.json()["eventsUrl"]), USER_TOKEN)
+    body = (await client.get(str(reply.json()["statusUrl"]))).json()  # after: not timed
+    if body.get("status") != "completed":
+        raise RuntimeError(f"job {body.get('jobId')} ended {body.get('status')}")
+    return Followed(str(body["jobId"]), known - parse_iso(str(body["completedAt"])))
+
+
 async def follow_batch(
     url: str, strategy: str, count: int, seconds: float, *, stagger: float
 ) -> list[Followed]:
@@ -85,10 +141,11 @@ async def follow_batch(
     delays = [stagger * i / max(1, count) for i in range(count)]
     limit = seconds * 3 + 120
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    if strategy == "naive":
+    if strategy in ("naive", "raw"):
+        one = _naive_one if strategy == "naive" else _raw_one
         headers = {"Authorization": f"Bearer {USER_TOKEN}"}
         async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as raw:
-            return list(await asyncio.gather(*(_naive_one(raw, url, input_, d) for d in delays)))
+            return list(await asyncio.gather(*(one(raw, url, input_, d) for d in delays)))
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}")
     policy = PollPolicy(long_poll=0) if strategy == "hints" else None

@@ -228,6 +228,7 @@ def _sizes(settings: Settings) -> str:
             if settings.dialect_jobs
             else ""
         )
+        + (f"; {settings.many_jobs} jobs in one wait_many" if settings.many_jobs else "")
     )
 
 

@@ -4,7 +4,10 @@ Every strategy follows ``per_length`` jobs of each length, all at the same time
 (so the 120 s jobs don't make the run 10 minutes longer). The server counts the
 requests on each job's URLs (status, events, result); the submit ``POST`` is added
 as one per job (the server's route count confirms it). The baseline is the naive
-poller on jobs of the same length in the same run.
+poller on jobs of the same length in the same run. No strategy is given a progress
+listener, so the SDK's long polls ask ``Prefer: wait=N`` without ``progress`` and the
+server holds them until the status changes: issue 15 wants at most 3 requests per
+20 s job for ``strategy='poll'`` (as for ``auto``).
 """
 
 from __future__ import annotations
@@ -51,7 +54,9 @@ def request_rows(settings: Settings) -> list[Row]:
         for name in _ORDER[1:]:
             values = per_job[(length, name)]
             value = median(values)
-            if name == "auto":
+            if name == "auto" or (name == "poll" and length <= 20):
+                # poll at 20 s: issue 15 (long polls end on a change of status only
+                # when nobody listens for progress, as here)
                 target, met = "≤ 3 and ≤ naive", value <= 3 and max(values) <= base
             else:
                 target, met = "≤ naive", max(values) <= base

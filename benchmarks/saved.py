@@ -79,7 +79,12 @@ def merge_runs(base: dict[str, Any], part: dict[str, Any], order: Sequence[str])
     rank = {n: i for i, n in enumerate(order)}
     rows = [r for r in base["rows"] if r["row"] not in names] + list(part["rows"])
     rows.sort(key=lambda r: rank.get(r["row"], len(rank)))
-    earlier = [p for p in base.get("parts", []) if not set(p["rows"]) & set(names)]
+    # An earlier part keeps the rows it measured that this one does not measure again.
+    earlier = [
+        {**p, "rows": [n for n in p["rows"] if n not in names]}
+        for p in base.get("parts", [])
+        if set(p["rows"]) - set(names)
+    ]
     entry = {k: part[k] for k in ("env", "settings", "command", "minutes")}
     return {**base, "rows": rows, "parts": [*earlier, {"rows": names, **entry}]}
 
@@ -89,6 +94,7 @@ def _settings(raw: dict[str, Any]) -> Settings:
     values["lengths"] = tuple(values["lengths"])
     values.setdefault("mux_jobs", 0)  # saved before multiplexed streams were measured
     values.setdefault("dialect_jobs", 0)  # saved before the dialects row existed
+    values.setdefault("many_jobs", 0)  # saved before wait_many was measured
     return Settings(**values)
 
 

@@ -34,6 +34,7 @@ TIGHT = [
     "--hold-seconds", "1.5",
     "--keepalive", "0.5",
     "--mux-jobs", "50",
+    "--many-jobs", "20",
 ]  # fmt: skip
 
 ROWS = (
@@ -70,6 +71,8 @@ def test_quick_run_prints_a_table_and_writes_markdown(tmp_path: Path) -> None:
         assert any(line.startswith(row + " ") for line in lines), f"no {row} row:\n{done.stdout}"
     assert "the measurement failed" not in done.stdout
     page = out.read_text("utf-8")
+    for figure in ("one `wait_many`", "connections wait_many held", "raw-socket SSE reader"):
+        assert figure in page, f"no {figure!r} figure:\n{page}"
     assert page.startswith("# Benchmarks")
     assert "| row | figure | value | baseline (same run) |" in page
     for word in ("date:", "cpus", "ram", "python", "jobctl", "httpx", "uvicorn", "curl", "httpie"):

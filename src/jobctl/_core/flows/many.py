@@ -89,10 +89,20 @@ class _Many:
             self.states.setdefault(target.job_id, _State(ctx, target, deadline))
         self.ended: dict[str, Job] = {}
         self.down = False
+        # Whether the stream can name a job never changes: judged once, not per chunk.
+        self.streamable = frozenset(
+            jid for jid, st in self.states.items() if _streamable(ctx, st.target)
+        )
+        self.streaming = len(self.streamable)
+        """Streamable jobs not ended yet (kept by ``finish``)."""
 
     def open_ids(self) -> list[str]:
         """The jobs still running, in the order given."""
         return [jid for jid in self.states if jid not in self.ended]
+
+    def open_streamable(self) -> list[str]:
+        """The jobs still running that the multiplexed stream can name, in the order given."""
+        return [jid for jid in self.open_ids() if jid in self.streamable]
 
     def remaining(self) -> float | None:
         """Seconds left; raises ``WaitTimeoutError`` once the deadline has passed."""
@@ -113,6 +123,8 @@ class _Many:
         if job.job_id in self.ended:
             return
         self.ended[job.job_id] = job
+        if job.job_id in self.streamable:
+            self.streaming -= 1
         yield from emit(Ended(job))
 
     def learn(self, event: JobEvent) -> Flow[None]:
@@ -187,10 +199,9 @@ def many_flow(
     try:
         if deadline.passed(ctx.runtime.clock()):
             raise many.timed_out()  # "tell me now": judged after one look, below
-        streamable = [jid for jid in many.open_ids() if _streamable(ctx, many.states[jid].target)]
-        if follow is not None and streamable:
+        if follow is not None and many.streaming:
             yield from follow(many)
-        elif strategy != "poll" and streamable:
+        elif strategy != "poll" and many.streaming:
             yield from _follow_streams(many, strict=strategy == "sse")
         yield from _poll_in_turns(many)
     except WaitTimeoutError:
@@ -234,16 +245,13 @@ def _follow_streams(many: _Many, *, strict: bool) -> Flow[None]:
     probe = True  # the `all` stream's jobs still need their states learnt
     seen_event = False
 
-    def streamable() -> list[str]:
-        return [jid for jid in many.open_ids() if _streamable(ctx, many.states[jid].target)]
-
     def give_up(why: str) -> None:
         if strict:
             raise ProtocolError(f"the multiplexed event stream is unavailable: {why}")
         log.debug("multiplexed events: %s; polling the jobs instead", why)
 
     while True:
-        ids = streamable()
+        ids = many.open_streamable()
         if not ids:
             return
         named = len(_chunks(ids)) == 1
@@ -271,7 +279,7 @@ def _follow_streams(many: _Many, *, strict: bool) -> Flow[None]:
             probe = False
         outcome = yield from _read_mux(many, recon, reply.stream, named=named)
         yield from close(reply.stream)
-        if not streamable():
+        if not many.streaming:
             return
         if outcome == "events":
             seen_event = True
@@ -433,7 +441,7 @@ def _read_mux(
                 log.debug("ignoring an event with undecodable data (%s)", sse.event)
                 continue
             yield from many.learn(event)
-        if not [jid for jid in many.open_ids() if _streamable(many.ctx, many.states[jid].target)]:
+        if not many.streaming:  # once per chunk: O(1), not a scan of every job
             return "ended"
 
 
