@@ -243,7 +243,10 @@ class ReferenceServer(_Child):
         if self.store is not None:
             cmd += ["--store", self.store, "--redis-prefix", self.redis_prefix]
             if "--results-dir" not in self.args:  # beside the (unused) db, as with SQLite
-                cmd += ["--results-dir", str(Path(self.db_path).resolve().parent / "results")]
+                cmd += [
+                    "--results-dir",
+                    str(Path(self.db_path).resolve().parent / "jobctl-results"),
+                ]
         return [*cmd, "--stop-on-stdin-eof", *self.args]
 
     def start(self) -> ReferenceServer:
