@@ -51,6 +51,7 @@ ROWS = (
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # ~60 s of every row at its smallest: CI keeps under 15 minutes
 @pytest.mark.timeout(110)
 def test_quick_run_prints_a_table_and_writes_markdown(tmp_path: Path) -> None:
     out = tmp_path / "benchmarks.md"

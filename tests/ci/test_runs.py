@@ -181,7 +181,7 @@ def test_gitlab_sections_and_dotenv(runners: Runners) -> None:
     assert gl("--ci", "none", "cancel", slow).code == 0
 
 
-@pytest.mark.parametrize("system", ["github", "gitlab"])
+@pytest.mark.parametrize("system", ["github", pytest.param("gitlab", marks=pytest.mark.slow)])
 def test_stdout_and_exit_codes_are_the_same_with_and_without_ci(
     runners: Runners, system: str
 ) -> None:
