@@ -248,6 +248,36 @@ def wait_out_refusal(
     return True
 
 
+def wait_out_drop(
+    ctx: Context, recon: SSEReconnectState, *, left: float | None, what: str
+) -> Flow[bool]:
+    """Pause before reconnecting an event stream that ended early, as ``stream_drop`` says
+    (the server's ``retry:`` first). Shared by the per-job and the multiplexed streams.
+
+    Args:
+        ctx: the client context.
+        recon: the stream's reconnect bookkeeping (counts this drop).
+        left: seconds left of the deadline.
+        what: the drop, for the log.
+
+    Returns:
+        False once the drops in a row are too many (no pause then).
+    """
+    decision = decide(
+        ctx.retry.stream_drop,
+        recon.on_drop(),
+        rand=ctx.runtime.rand(),
+        first=recon.retry_seconds,
+        left=left,
+        what=what,
+    )
+    if not decision.retry:
+        return False
+    log.debug("event stream: %s", decision.reason)
+    yield from sleep(decision.delay)
+    return True
+
+
 def follow_flow(
     ctx: Context,
     target: Target,
@@ -389,18 +419,9 @@ def _follow_stream(st: _State, last_event_id: str | None, *, strict: bool) -> Fl
                 seen_event = True
             elif outcome == "silent" and not seen_event:
                 return give_up("the stream sent nothing (a buffering proxy?)")
-        decision = decide(
-            ctx.retry.stream_drop,
-            recon.on_drop(),
-            rand=ctx.runtime.rand(),
-            first=recon.retry_seconds,
-            left=st.remaining(),
-            what="the stream dropped",
-        )
-        if not decision.retry:
+        left = st.remaining()
+        if not (yield from wait_out_drop(ctx, recon, left=left, what="the stream dropped")):
             return give_up("the stream keeps dropping")
-        log.debug("events of job %s: %s", target.job_id, decision.reason)
-        yield from sleep(decision.delay)
 
 
 def _read_stream(

@@ -54,6 +54,7 @@ from .follow import (
     _State,
     event_from_sse,
     refusal_of,
+    wait_out_drop,
     wait_out_refusal,
 )
 from .jobs import get_flow
@@ -286,18 +287,10 @@ def _follow_streams(many: _Many, *, strict: bool) -> Flow[None]:
         elif outcome == "silent" and named and not seen_event:
             return give_up("the stream sent nothing (a buffering proxy?)")
         probe = True  # the gap may have lost events of jobs the server no longer holds
-        decision = decide(
-            ctx.retry.stream_drop,
-            recon.on_drop(),
-            rand=ctx.runtime.rand(),
-            first=recon.retry_seconds,
-            left=many.remaining(),
-            what="the multiplexed stream dropped",
-        )
-        if not decision.retry:
+        left = many.remaining()
+        what = "the multiplexed stream dropped"
+        if not (yield from wait_out_drop(ctx, recon, left=left, what=what)):
             return give_up("the stream keeps dropping")
-        log.debug("multiplexed events: %s", decision.reason)
-        yield from sleep(decision.delay)
 
 
 def _stall(remaining: float | None) -> float:
@@ -559,16 +552,7 @@ def watch_flow(
         # (never a yield in a `finally`: a caller that stops iterating closes the flow,
         # and the shell closes what is still open)
         yield from close(reply.stream)
-        many.remaining()
-        decision = decide(
-            ctx.retry.stream_drop,
-            recon.on_drop(),
-            rand=ctx.runtime.rand(),
-            first=recon.retry_seconds,
-            left=many.remaining(),
-            what="the stream of all jobs dropped",
-        )
-        if not decision.retry:
+        left = many.remaining()
+        what = "the stream of all jobs dropped"
+        if not (yield from wait_out_drop(ctx, recon, left=left, what=what)):
             raise ServiceUnavailableError(f"the stream of all jobs keeps dropping ({url})")
-        log.debug("the stream of all jobs: %s", decision.reason)
-        yield from sleep(decision.delay)
